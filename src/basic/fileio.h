@@ -1,0 +1,25 @@
+/* fileio.h - whole-file reads and crash-safe writes.
+ *
+ * Checkpoints must never be seen half written: write_file_atomic() writes a
+ * temporary file in the same directory, fsyncs it, renames it over the target
+ * and fsyncs the directory, so after a crash the old or the new content is
+ * there, never a mix. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Read a whole file into a NUL-terminated malloc'd buffer. */
+int read_full_file(const char *path, char **ret, size_t *ret_len);
+/* Read a file and strip one trailing newline. */
+int read_one_line_file(const char *path, char **ret);
+/* Write data to path atomically and durably (temp + fsync + rename + dir fsync). */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Write a string to an existing file (e.g. cgroup control files), no O_CREAT. */
+int write_string_file(const char *path, const char *s);
+/* mkdir -p with the given mode; existing directories are fine. */
+int mkdir_p(const char *path, mode_t mode);
+/* rm -rf; a missing path is fine. Refuses "/" and "". */
+int rm_rf(const char *path);
+/* fsync the directory at path. */
+int fsync_directory(const char *path);

@@ -1,0 +1,95 @@
+/* ports.h - the network/ports isolator: which ports each container listens on,
+ * and which of them it was not allocated.
+ *
+ * Shaped like Mesos' NetworkPortsIsolatorProcess: containers are prepared
+ * (with their parent: nested containers belong to their root), updated with
+ * their allocated ports (unknown until the first update: such containers are
+ * not checked), and cleaned up. Each pass is
+ *
+ *     ports_collect()  - kernel: one sock_diag dump, attributed to containers
+ *     ports_check()    - pure: per root container, (own + nested listeners)
+ *                        minus allocation, within the isolated range
+ *
+ * check() reports a root container again only when its set of unallocated
+ * ports changes, so a log-only agent logs each violation once.
+ *
+ * Attribution keeps Mesos' holder semantics: a container listens on p when any
+ * process in its cgroup (or a nested one) holds a listening socket on p,
+ * wherever the socket was created. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "basic/errbuf.h"
+#include "linux/cgroup.h"
+#include "linux/sockdiag.h"
+#include "ports/portset.h"
+
+struct ports_container {
+        char *id;     /* "root" or "root/child/..." (also the cgroup path below cgroups_root) */
+        char *cgroup; /* cgroup path relative to the hierarchy, e.g. "portiso/root/child" */
+        struct ports_container *root; /* self for root containers */
+        bool ignored;                 /* on a named (CNI) network: never checked, nor its nested */
+        bool has_allocation;          /* allocation known (root containers only) */
+        struct portset allocated;     /* root containers: allocated ports */
+        struct portset listening;     /* filled by ports_collect(): this cgroup only */
+        struct portset reported;      /* root: unallocated set last reported by check() */
+        uint64_t cgroup_id;           /* v2 id, 0 when unknown (v1 or not created yet) */
+};
+
+struct ports_isolator {
+        struct portset isolated; /* only these ports count */
+        unsigned protocols;      /* SOCKDIAG_TCP | SOCKDIAG_UDP */
+        struct ports_container **containers;
+        size_t n_containers;
+        size_t alloc_containers;
+        uint64_t passes; /* ports_collect() calls that succeeded */
+};
+
+/* A root container listening on ports it was not allocated. */
+struct ports_limitation {
+        char *container_id;   /* the root container's id */
+        struct portset ports; /* the unallocated ports, within the isolated range */
+        char *message;        /* "Container <id> is listening on unallocated port(s): [a-b, ...]" */
+};
+
+/* The set of ports that count, from the agent flags (Mesos semantics):
+ * --container_ports_isolated_range when given; else the agent's ports resource
+ * under --check_agent_port_range_only (empty = nothing protected); else every
+ * port. Both given: -EINVAL with a line in *e. isolated_range may be NULL. */
+int ports_isolated_range(bool check_agent_port_range_only, const struct portset *isolated_range,
+                         const struct portset *agent_ports, struct portset *ret, struct errbuf *e);
+
+/* Initialise an isolator checking `isolated` for the given protocols. */
+int ports_isolator_init(struct ports_isolator *pi, const struct portset *isolated,
+                        unsigned protocols);
+/* Free every container and the isolator's storage. */
+void ports_isolator_done(struct ports_isolator *pi);
+
+/* Add a container. parent_id is NULL for a root container, else the id of an
+ * already prepared container. -EEXIST if the id is taken, -ENOENT if the
+ * parent is unknown. cgroup_id may be 0 and set later. */
+int ports_prepare(struct ports_isolator *pi, const char *id, const char *parent_id,
+                  const char *cgroup, uint64_t cgroup_id, bool ignored);
+/* Set a root container's allocated ports (Mesos update()). -ENOENT unknown,
+ * -EINVAL for a nested container. */
+int ports_update(struct ports_isolator *pi, const char *id, const struct portset *allocated);
+/* Forget a container and its nested ones. -ENOENT if unknown. */
+int ports_cleanup(struct ports_isolator *pi, const char *id);
+/* Look a container up by id; NULL if unknown. */
+struct ports_container *ports_find(const struct ports_isolator *pi, const char *id);
+
+/* Fill every container's `listening` from the kernel: one dump through sd,
+ * attribution through cgroup ids where the kernel reports them and through
+ * the holders (processes of the containers' cgroups) otherwise. */
+int ports_collect(struct ports_isolator *pi, struct sockdiag *sd, const struct cg_hierarchy *h);
+
+/* Pure: compare each checked root container's listeners (own + nested) with
+ * its allocation within the isolated range. Returns the number of new
+ * limitations stored in *ret (malloc'd array; free with
+ * ports_limitations_free()). Updates each root's `reported`. */
+int ports_check(struct ports_isolator *pi, struct ports_limitation **ret, size_t *ret_n);
+/* Free an array returned by ports_check(). */
+void ports_limitations_free(struct ports_limitation *v, size_t n);

@@ -1,0 +1,134 @@
+"""portiso_test - shared fixtures for the integration tests.
+
+Real parts only: real cgroups, real processes, real sockets, the real agent
+over real HTTP (http.client). Every test gets its own cgroups root name, work
+and runtime directories; tearDown kills and removes every cgroup, process and
+directory the test made, even when it failed.
+
+Tests that need root or cgroups fail (not skip) when CI=true.
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("PORTISO_BUILD", os.path.join(ROOT, "build"))
+AGENT = os.path.join(BUILD, "portiso-agent")
+CLI = os.path.join(BUILD, "portiso")
+HELPERS = os.path.join(BUILD, "tests", "helpers")
+CGROUP_BASE = "/sys/fs/cgroup"
+IN_CI = os.environ.get("CI") == "true"
+
+
+def cgroup_v2_mount():
+    """Mount point of the cgroup2 hierarchy (pure or hybrid), or None."""
+    with open("/proc/self/mountinfo") as f:
+        mounts = {l.split()[4]: l.split(" - ")[1].split()[0] for l in f}
+    for p in (CGROUP_BASE, CGROUP_BASE + "/unified"):
+        if mounts.get(p) == "cgroup2":
+            return p
+    return None
+
+
+def cgroup_v1_freezer():
+    with open("/proc/self/mountinfo") as f:
+        for l in f:
+            fields = l.split()
+            fstype, opts = l.split(" - ")[1].split()[0], l.split(" - ")[1].split()[-1]
+            if fstype == "cgroup" and "freezer" in opts.split(","):
+                return fields[4]
+    return None
+
+
+def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
+    """Poll pred() until it returns a truthy value; return it or raise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def kill_cgroup_tree(path):
+    """SIGKILL every process below path and remove the directories, deepest first."""
+    if not os.path.isdir(path):
+        return
+    for _ in range(200):
+        pids = []
+        for d, _, files in os.walk(path):
+            if "cgroup.procs" in files:
+                try:
+                    with open(os.path.join(d, "cgroup.procs")) as f:
+                        pids += [int(x) for x in f.read().split()]
+                except OSError:
+                    pass
+        if not pids:
+            break
+        frozen = os.path.exists(os.path.join(path, "freezer.state"))
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
+    for d, _, _ in sorted(os.walk(path), key=lambda t: -t[0].count("/")):
+        for _ in range(100):
+            try:
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.01)
+
+
+class PortisoTestCase(unittest.TestCase):
+    """Base class: unique cgroups root, temp dirs, cleanup of what tests start."""
+
+    needs_root = True
+
+    def setUp(self):
+        if self.needs_root and os.geteuid() != 0:
+            if IN_CI:
+                self.fail("this test needs root, and CI=true")
+            self.skipTest("needs root")
+        self.cgroups_root = f"portiso-test-{os.getpid()}-{id(self) & 0xffff:x}"
+        self.tmp = tempfile.mkdtemp(prefix="portiso-test-")
+        self.procs = []
+        self.addCleanup(self._cleanup)
+
+    def _cleanup(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        for base in filter(None, (cgroup_v2_mount(), cgroup_v1_freezer())):
+            kill_cgroup_tree(os.path.join(base, self.cgroups_root))
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def spawn(self, argv, **kw):
+        """Start a process that tearDown kills."""
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        kw.setdefault("stderr", subprocess.DEVNULL)
+        p = subprocess.Popen(argv, **kw)
+        self.procs.append(p)
+        return p
