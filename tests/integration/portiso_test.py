@@ -132,3 +132,32 @@ class PortisoTestCase(unittest.TestCase):
         p = subprocess.Popen(argv, **kw)
         self.procs.append(p)
         return p
+
+    LISTEN = os.path.join(ROOT, "tests", "helpers", "listen.py")
+
+    def cgroup_path(self, rel="", v1=False):
+        """Absolute path of a cgroup below this test's cgroups root."""
+        base = cgroup_v1_freezer() if v1 else cgroup_v2_mount()
+        if base is None:
+            if IN_CI:
+                self.fail("no %s hierarchy on this machine" % ("v1 freezer" if v1 else "cgroup2"))
+            self.skipTest("no %s hierarchy" % ("v1 freezer" if v1 else "cgroup2"))
+        return os.path.join(base, self.cgroups_root, rel) if rel else os.path.join(base, self.cgroups_root)
+
+    def spawn_in_cgroup(self, cgdir, argv):
+        """Start argv already inside cgroup directory cgdir (created if needed):
+        the shell moves itself in before exec, so no socket is made outside."""
+        os.makedirs(cgdir, exist_ok=True)
+        procs = os.path.join(cgdir, "cgroup.procs")
+        return self.spawn(["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', procs] + list(argv),
+                          stdout=subprocess.PIPE, text=True)
+
+    def listen(self, specs, cgdir=None, daemonize=False):
+        """Run listen.py with the given KIND:PORT specs (in cgdir if given);
+        wait until it is listening; return (Popen, listener pid, [ports])."""
+        argv = ["/usr/bin/python3", self.LISTEN] + (["--daemonize"] if daemonize else []) + list(specs)
+        p = self.spawn_in_cgroup(cgdir, argv) if cgdir else self.spawn(argv, stdout=subprocess.PIPE, text=True)
+        line = p.stdout.readline().split()
+        if not line or line[0] != "ready":
+            raise AssertionError(f"listener {specs} did not start: {line}")
+        return p, int(line[1]), [int(x) for x in line[2:]]
