@@ -1,0 +1,123 @@
+/* containerizer.h - the container lifecycle, as the Mesos containerizer.
+ *
+ *   LAUNCHING -> RUNNING -> DESTROYING -> TERMINATED   (then REMOVE)
+ *
+ * A container is a cgroup (<cgroups_root>/<id>, nested below its parent) and
+ * a supervisor process that runs and reaps its main process. Isolators from
+ * --isolation are prepared before the main process starts, updated with each
+ * UPDATE_CONTAINER, watched on every --container_ports_watch_interval tick
+ * and cleaned up on destroy. A limitation from network/ports destroys the
+ * root container and its nested ones (with --enforce_container_ports) and is
+ * recorded as their termination. Configuration, allocation and termination
+ * are checkpointed under <work_dir>/meta so that a restarted agent recovers
+ * every container.
+ *
+ * Everything runs on the agent's single libevent loop: no locks. */
+#pragma once
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent/flags.h"
+#include "basic/errbuf.h"
+#include "ports/portset.h"
+
+enum container_state {
+        CONTAINER_LAUNCHING,
+        CONTAINER_RUNNING,
+        CONTAINER_DESTROYING,
+        CONTAINER_TERMINATED,
+};
+
+/* The parts of LAUNCH_CONTAINER that portiso honours. */
+struct container_config {
+        char *id;        /* "root" or "root/child" (parent path + '/' + value) */
+        char *parent_id; /* NULL for a root container */
+        bool shell;      /* CommandInfo.shell, default true */
+        char *value;     /* CommandInfo.value */
+        char **arguments; /* CommandInfo.arguments (NULL-terminated, may be NULL) */
+        char **env;       /* "NAME=value" from CommandInfo.environment (NULL-terminated) */
+        bool has_ports;   /* root: a ports resource was given */
+        struct portset ports; /* root: allocated ports */
+        char *network;        /* first ContainerInfo.network_infos[].name, or NULL */
+};
+
+struct container_termination {
+        bool has_exit_status;
+        int exit_status;       /* wait(2) status */
+        const char *state;     /* "TASK_FAILED" when an isolator ended it, else NULL */
+        const char *reason;    /* "REASON_CONTAINER_LIMITATION" or NULL */
+        char *message;         /* limitation message or NULL */
+        bool has_limitation;
+        struct portset limitation; /* the offending ports */
+};
+
+struct container {
+        struct container_config config;
+        enum container_state state;
+        pid_t pid;                /* main process, 0 if unknown */
+        struct portset listening; /* own + nested listeners at the last check */
+        struct container_termination termination; /* valid in TERMINATED */
+        /* private to containerizer.c below */
+        void *priv;
+};
+
+struct containerizer_metrics {
+        uint64_t containers;          /* gauge: known containers */
+        uint64_t containers_running;  /* gauge */
+        uint64_t violations;          /* counter: limitations seen (enforced or logged) */
+        uint64_t containers_killed;   /* counter: destroyed for a limitation */
+        uint64_t scans;               /* counter: reconciliation passes */
+        uint64_t last_scan_ns;        /* gauge: duration of the last pass */
+        bool instant_detection;       /* feature active */
+        bool prevent_bind;            /* feature active */
+};
+
+struct containerizer;
+
+typedef void (*container_wait_fn)(const struct container *c, void *userdata);
+
+/* Create the containerizer on base; resolves cgroups and composes isolators. */
+int containerizer_new(struct event_base *base, const struct agent_flags *flags,
+                      struct containerizer **ret, struct errbuf *e);
+/* Free memory only: never touches containers (stopping the agent keeps them). */
+void containerizer_free(struct containerizer *cz);
+/* Recover every checkpointed container (re-adopt the live, report the ended). */
+int containerizer_recover(struct containerizer *cz);
+/* Launch (takes ownership of *cfg's contents on success). -EEXIST if the id is
+ * in use, -ENOENT unknown parent, -EINVAL bad config (line in *e). */
+int containerizer_launch(struct containerizer *cz, struct container_config *cfg,
+                         struct errbuf *e);
+/* Call fn once the container is TERMINATED (at once if it already is).
+ * Returns a handle for containerizer_wait_cancel(), or NULL with errno set
+ * (ENOENT unknown). */
+void *containerizer_wait(struct containerizer *cz, const char *id, container_wait_fn fn,
+                         void *userdata);
+/* Forget a pending wait (e.g. the HTTP client went away). */
+void containerizer_wait_cancel(struct containerizer *cz, void *handle);
+/* Send signal to the main process; SIGKILL destroys the container and its
+ * nested ones. -ENOENT unknown. */
+int containerizer_kill(struct containerizer *cz, const char *id, int signal);
+/* Forget a terminated container and its checkpoint and sandbox. -ENOENT
+ * unknown, -EBUSY not terminated. */
+int containerizer_remove(struct containerizer *cz, const char *id);
+/* Replace a root container's allocated ports. -ENOENT, -EINVAL nested. */
+int containerizer_update(struct containerizer *cz, const char *id, const struct portset *ports,
+                         bool has_ports);
+/* Look up one container; NULL if unknown. */
+const struct container *containerizer_get(const struct containerizer *cz, const char *id);
+/* All containers, sorted by id; *ret stays valid until the next loop turn. */
+size_t containerizer_list(const struct containerizer *cz, const struct container *const **ret);
+/* Current metrics. */
+void containerizer_metrics(const struct containerizer *cz, struct containerizer_metrics *ret);
+
+/* "LAUNCHING", "RUNNING", "DESTROYING", "TERMINATED". */
+const char *container_state_to_string(enum container_state s);
+/* Free the contents of a config. */
+void container_config_done(struct container_config *cfg);
+/* Validate one id component: non-empty, <= 242 bytes, no '/', '.', control
+ * characters or whitespace. */
+int container_id_validate(const char *value, struct errbuf *e);
