@@ -1,0 +1,18 @@
+/* api.h - the HTTP API: Mesos v1 agent operator calls on POST /api/v1, plus
+ * GET /health and GET /metrics/snapshot, served by libevent's evhttp on the
+ * agent's loop. Translates JSON <-> containerizer calls; holds no state of
+ * its own beyond pending WAIT_CONTAINER long polls. */
+#pragma once
+
+#include <event2/event.h>
+
+#include "agent/containerizer.h"
+#include "agent/flags.h"
+
+struct api;
+
+/* Bind ip:port from flags and start serving. -EADDRINUSE etc. */
+int api_new(struct event_base *base, const struct agent_flags *flags, struct containerizer *cz,
+            struct api **ret);
+/* Stop serving; pending waits are answered 503. */
+void api_free(struct api *api);
