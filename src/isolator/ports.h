@@ -30,7 +30,8 @@
 struct ports_container {
         char *id;     /* "root" or "root/child/..." (also the cgroup path below cgroups_root) */
         char *cgroup; /* cgroup path relative to the hierarchy, e.g. "portiso/root/child" */
-        struct ports_container *root; /* self for root containers */
+        struct ports_container *root;   /* self for root containers */
+        struct ports_container *parent; /* NULL for root containers */
         bool ignored;                 /* on a named (CNI) network: never checked, nor its nested */
         bool has_allocation;          /* allocation known (root containers only) */
         struct portset allocated;     /* root containers: allocated ports */

@@ -1,0 +1,351 @@
+/* ports.c - the network/ports isolator's state and its pure check.
+ *
+ * Containers live in one array of pointers kept sorted by id, so lookups
+ * (prepare, update, the root of a nested container during check) are a
+ * binary search and a scan of thousands of containers never degrades into
+ * n^2 string compares. Each container is allocated on its own, so a
+ * `struct ports_container *` handed out stays valid until that container is
+ * cleaned up, whatever else is added or removed.
+ *
+ * check() touches no kernel state: it reads `listening` (filled by
+ * ports_collect() or, in tests, by hand) and `allocated`, and writes only the
+ * `reported` sets, which is how a log-only agent logs a violation once. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/strbuf.h"
+#include "isolator/ports.h"
+
+static void ports_container_free(struct ports_container *c)
+{
+        if (!c)
+                return;
+        free(c->id);
+        free(c->cgroup);
+        portset_clear(&c->allocated);
+        portset_clear(&c->listening);
+        portset_clear(&c->reported);
+        free(c);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct ports_container *, ports_container_free);
+
+int ports_isolated_range(bool check_agent_port_range_only, const struct portset *isolated_range,
+                         const struct portset *agent_ports, struct portset *ret, struct errbuf *e)
+{
+        _cleanup_portset_ struct portset s = PORTSET_INIT;
+        int r;
+
+        if (check_agent_port_range_only && isolated_range)
+                return errbuf_set(e, -EINVAL,
+                                  "--check_agent_port_range_only and "
+                                  "--container_ports_isolated_range cannot be used together");
+
+        if (isolated_range)
+                r = portset_copy(&s, isolated_range);
+        else if (check_agent_port_range_only)
+                /* The caller substitutes the default [31000-32000] when the
+                 * agent has no ports resource; an empty one protects nothing. */
+                r = agent_ports ? portset_copy(&s, agent_ports) : 0;
+        else
+                r = portset_add_range(&s, 0, UINT16_MAX);
+        if (r < 0)
+                return r;
+
+        portset_clear(ret);
+        *ret = s;
+        s = (struct portset)PORTSET_INIT;
+        return 0;
+}
+
+int ports_isolator_init(struct ports_isolator *pi, const struct portset *isolated,
+                        unsigned protocols)
+{
+        struct ports_isolator n = {.protocols = protocols};
+        int r;
+
+        r = portset_copy(&n.isolated, isolated);
+        if (r < 0)
+                return r;
+        *pi = n;
+        return 0;
+}
+
+void ports_isolator_done(struct ports_isolator *pi)
+{
+        for (size_t i = 0; i < pi->n_containers; i++)
+                ports_container_free(pi->containers[i]);
+        free(pi->containers);
+        portset_clear(&pi->isolated);
+        *pi = (struct ports_isolator){0};
+}
+
+/* Index of id in the sorted array, or where it would be inserted. */
+static size_t ports_index(const struct ports_isolator *pi, const char *id, bool *ret_found)
+{
+        size_t lo = 0, hi = pi->n_containers;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(pi->containers[mid]->id, id);
+                if (c == 0) {
+                        *ret_found = true;
+                        return mid;
+                }
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *ret_found = false;
+        return lo;
+}
+
+struct ports_container *ports_find(const struct ports_isolator *pi, const char *id)
+{
+        bool found;
+        size_t i;
+
+        if (!id)
+                return NULL;
+        i = ports_index(pi, id, &found);
+        return found ? pi->containers[i] : NULL;
+}
+
+int ports_prepare(struct ports_isolator *pi, const char *id, const char *parent_id,
+                  const char *cgroup, uint64_t cgroup_id, bool ignored)
+{
+        _cleanup_(ports_container_freep) struct ports_container *c = NULL;
+        struct ports_container *parent = NULL;
+        bool found;
+        size_t at;
+
+        if (!id || !*id)
+                return -EINVAL;
+        at = ports_index(pi, id, &found);
+        if (found)
+                return -EEXIST;
+        if (parent_id) {
+                parent = ports_find(pi, parent_id);
+                if (!parent)
+                        return -ENOENT;
+        }
+
+        if (pi->n_containers == pi->alloc_containers) {
+                size_t na = MAX(pi->alloc_containers * 2, (size_t)16);
+                struct ports_container **v = reallocarray(pi->containers, na, sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                pi->containers = v;
+                pi->alloc_containers = na;
+        }
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->id = strdup(id);
+        c->cgroup = strdup(cgroup ? cgroup : id);
+        if (!c->id || !c->cgroup)
+                return -ENOMEM;
+        c->parent = parent;
+        c->root = parent ? parent->root : c;
+        /* A nested container shares its parent's network: ignored with it. */
+        c->ignored = ignored || (parent && parent->ignored);
+        c->cgroup_id = cgroup_id;
+
+        memmove(pi->containers + at + 1, pi->containers + at,
+                (pi->n_containers - at) * sizeof(*pi->containers));
+        pi->containers[at] = TAKE_PTR(c);
+        pi->n_containers++;
+        return 0;
+}
+
+int ports_update(struct ports_isolator *pi, const char *id, const struct portset *allocated)
+{
+        struct ports_container *c = ports_find(pi, id);
+        int r;
+
+        if (!c)
+                return -ENOENT;
+        if (c->root != c)
+                return -EINVAL;
+        r = portset_copy(&c->allocated, allocated);
+        if (r < 0)
+                return r;
+        c->has_allocation = true;
+        return 0;
+}
+
+/* True if c is top or nested (at any depth) below it. */
+static bool is_within(const struct ports_container *c, const struct ports_container *top)
+{
+        for (; c; c = c->parent)
+                if (c == top)
+                        return true;
+        return false;
+}
+
+int ports_cleanup(struct ports_isolator *pi, const char *id)
+{
+        struct ports_container *top = ports_find(pi, id);
+        size_t j = 0;
+
+        if (!top)
+                return -ENOENT;
+        /* Decide for every container before freeing any: is_within() follows
+         * parent pointers that may lead through top. Mark by clearing the
+         * slot, then compact. */
+        for (size_t i = 0; i < pi->n_containers; i++)
+                if (pi->containers[i] != top && is_within(pi->containers[i], top)) {
+                        ports_container_free(pi->containers[i]);
+                        pi->containers[i] = NULL;
+                }
+        for (size_t i = 0; i < pi->n_containers; i++) {
+                if (pi->containers[i] == top) {
+                        ports_container_free(top);
+                        continue;
+                }
+                if (pi->containers[i])
+                        pi->containers[j++] = pi->containers[i];
+        }
+        pi->n_containers = j;
+        return 0;
+}
+
+static int limitation_fill(struct ports_limitation *l, const struct ports_container *root,
+                           const struct portset *ports)
+{
+        _cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+        int r;
+
+        *l = (struct ports_limitation){0};
+        r = portset_copy(&l->ports, ports);
+        if (r < 0)
+                return r;
+        l->container_id = strdup(root->id);
+        strbuf_addf(&sb, "Container %s is listening on unallocated port(s): ", root->id);
+        portset_format(ports, &sb);
+        l->message = strbuf_detach(&sb);
+        if (!l->container_id || !l->message)
+                return -ENOMEM;
+        return 0;
+}
+
+void ports_limitations_free(struct ports_limitation *v, size_t n)
+{
+        if (!v)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].container_id);
+                free(v[i].message);
+                portset_clear(&v[i].ports);
+        }
+        free(v);
+}
+
+static bool is_checked(const struct ports_container *root)
+{
+        return !root->ignored && root->has_allocation;
+}
+
+/* Per checked root (by index): the union of its nested containers' listeners. */
+static int aggregate_nested(const struct ports_isolator *pi, struct portset *agg)
+{
+        for (size_t i = 0; i < pi->n_containers; i++) {
+                const struct ports_container *c = pi->containers[i];
+                bool found;
+                size_t ri;
+                int r;
+
+                if (c->root == c || c->ignored || portset_is_empty(&c->listening) ||
+                    !is_checked(c->root))
+                        continue;
+                ri = ports_index(pi, c->root->id, &found);
+                if (!found)
+                        return -EINVAL; /* broken invariant: root always present */
+                r = portset_union(&agg[ri], &c->listening);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void portsets_free(struct portset *v, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                portset_clear(&v[i]);
+        free(v);
+}
+
+int ports_check(struct ports_isolator *pi, struct ports_limitation **ret, size_t *ret_n)
+{
+        _cleanup_portset_ struct portset u = PORTSET_INIT;
+        struct ports_limitation *out = NULL;
+        size_t n_out = 0, alloc_out = 0;
+        struct portset *agg;
+        int r;
+
+        agg = calloc(MAX(pi->n_containers, (size_t)1), sizeof(*agg));
+        if (!agg)
+                return -ENOMEM;
+        r = aggregate_nested(pi, agg);
+
+        for (size_t i = 0; r >= 0 && i < pi->n_containers; i++) {
+                struct ports_container *c = pi->containers[i];
+
+                if (c->root != c || !is_checked(c))
+                        continue;
+
+                /* U = ((own + nested) - allocated) & isolated */
+                r = portset_union(&agg[i], &c->listening);
+                if (r >= 0)
+                        r = portset_subtract(&u, &agg[i], &c->allocated);
+                if (r >= 0)
+                        r = portset_intersect(&u, &u, &pi->isolated);
+                if (r < 0)
+                        break;
+
+                if (portset_is_empty(&u)) {
+                        /* Forget it, so a later violation is reported again. */
+                        portset_reset(&c->reported);
+                        continue;
+                }
+                if (portset_equal(&u, &c->reported))
+                        continue;
+
+                if (n_out == alloc_out) {
+                        size_t na = MAX(alloc_out * 2, (size_t)4);
+                        struct ports_limitation *v = reallocarray(out, na, sizeof(*v));
+                        if (!v) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        out = v;
+                        alloc_out = na;
+                }
+                r = limitation_fill(&out[n_out], c, &u);
+                n_out++; /* even half filled: freed below on error */
+                if (r >= 0) {
+                        /* reported = U, without an allocation that could fail */
+                        struct portset t = c->reported;
+                        c->reported = u;
+                        u = t;
+                }
+        }
+
+        portsets_free(agg, pi->n_containers);
+        if (r < 0) {
+                /* Nothing was reported after all: let the next pass retry. */
+                for (size_t k = 0; k < n_out; k++) {
+                        struct ports_container *c = ports_find(pi, out[k].container_id);
+                        if (c)
+                                portset_reset(&c->reported);
+                }
+                ports_limitations_free(out, n_out);
+                return r;
+        }
+        *ret = out;
+        *ret_n = n_out;
+        return (int)n_out;
+}
