@@ -38,7 +38,9 @@ _printf_(3, 4) static inline int errbuf_prefix(struct errbuf *e, int r, const ch
                 vsnprintf(head, sizeof(head), fmt, ap);
                 va_end(ap);
                 snprintf(tail, sizeof(tail), "%s", e->msg);
-                snprintf(e->msg, sizeof(e->msg), "%s: %s", head, tail);
+                /* Truncation is fine; checking the result keeps -Wformat-truncation quiet. */
+                if (snprintf(e->msg, sizeof(e->msg), "%s: %s", head, tail) < 0)
+                        e->msg[0] = '\0';
         }
         return r;
 }
