@@ -26,8 +26,8 @@ struct listener {
         union {
                 struct in_addr v4;
                 struct in6_addr v6;
-        } addr;           /* local address */
-        uint64_t inode;   /* socket inode, as in /proc/<pid>/fd -> socket:[inode] */
+        } addr;             /* local address */
+        uint64_t inode;     /* socket inode, as in /proc/<pid>/fd -> socket:[inode] */
         uint64_t cgroup_id; /* cgroup v2 id of the creating task, 0 if not reported */
 };
 
@@ -47,6 +47,10 @@ void sockdiag_free(struct sockdiag *sd);
  * IPv4 and IPv6. Retries the dump on EINTR / an interrupted (NLM_F_DUMP_INTR)
  * dump, handles multi-part replies and NLMSG_ERROR. */
 int sockdiag_dump(struct sockdiag *sd, unsigned protocols, struct listener_table *out);
+/* Use a receive buffer of size bytes (>= 64); a datagram that does not fit
+ * grows it and redoes the dump. The default (32 KiB) fits any dump datagram;
+ * tests shrink it to exercise the regrowth. */
+int sockdiag_set_buffer_size(struct sockdiag *sd, size_t size);
 /* True once a dump saw INET_DIAG_CGROUP_ID on some socket (kernel >= 5.7). */
 bool sockdiag_has_cgroup_id(const struct sockdiag *sd);
 

@@ -1,0 +1,712 @@
+/* cgroup.c - container cgroups on cgroup v2 (pure or hybrid) or the v1
+ * freezer hierarchy; see cgroup.h.
+ *
+ * Everything walks the cgroup tree with openat() on directory fds, so a
+ * cgroup that vanishes while we look costs one ENOENT, not a failure, and no
+ * path strings are built per node. Waiting for a cgroup to empty is bounded:
+ * on v2 we sleep in poll() on cgroup.events (the kernel notifies every change
+ * of "populated"), on v1 we re-read cgroup.procs with a short backoff. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/magic.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "basic/fileio.h"
+#include "cgroup.h"
+
+#define CG_KILL_TIMEOUT_USEC (5 * 1000 * 1000ULL)
+#define CG_RMDIR_TIMEOUT_USEC (2 * 1000 * 1000ULL)
+
+static uint64_t now_usec(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void sleep_usec(uint64_t usec)
+{
+        struct timespec ts = {.tv_sec = usec / 1000000, .tv_nsec = (usec % 1000000) * 1000};
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static void closedirp(DIR **d)
+{
+        if (*d)
+                closedir(*d);
+}
+#define _cleanup_closedir_ _cleanup_(closedirp)
+
+const char *cg_mode_to_string(enum cg_mode mode)
+{
+        return mode == CG_V2 ? "v2" : "v1-freezer";
+}
+
+/* Is path the mount point of a v1 hierarchy with the freezer controller? */
+static bool is_freezer_mount(const char *path)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+        _cleanup_free_ char *line = NULL;
+        size_t n = 0;
+
+        if (!f)
+                return false;
+        while (getline(&line, &n, f) > 0) {
+                char mnt[4096], fstype[64], opts[1024];
+                const char *sep = strstr(line, " - ");
+
+                /* id parent major:minor root mountpoint ... - fstype source superopts */
+                if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+                    sscanf(sep + 3, "%63s %*s %1023s", fstype, opts) != 2)
+                        continue;
+                if (strcmp(fstype, "cgroup") != 0 || strcmp(mnt, path) != 0)
+                        continue;
+                for (char *save = NULL, *o = strtok_r(opts, ",", &save); o;
+                     o = strtok_r(NULL, ",", &save))
+                        if (strcmp(o, "freezer") == 0)
+                                return true;
+        }
+        return false;
+}
+
+static bool is_v1_freezer(const char *path, const struct statfs *sfs)
+{
+        char f[4096 + 32];
+
+        if (sfs->f_type != CGROUP_SUPER_MAGIC)
+                return false;
+        if (is_freezer_mount(path))
+                return true;
+        /* A directory below the mount: the root cgroup has no freezer.state,
+         * every other freezer cgroup does. */
+        snprintf(f, sizeof(f), "%s/freezer.state", path);
+        return access(f, F_OK) == 0;
+}
+
+static int set_hierarchy(struct cg_hierarchy *ret, enum cg_mode mode, const char *path)
+{
+        if (strlen(path) >= sizeof(ret->path))
+                return -ENAMETOOLONG;
+        ret->mode = mode;
+        strcpy(ret->path, path);
+        return 0;
+}
+
+int cg_hierarchy_detect(const char *hierarchy, struct cg_hierarchy *ret, struct errbuf *e)
+{
+        char base[4096], sub[4096 + 16];
+        struct statfs sfs;
+        size_t len;
+
+        if (!hierarchy || !*hierarchy)
+                return errbuf_set(e, -EINVAL, "empty cgroups hierarchy path");
+        len = strlen(hierarchy);
+        if (len >= sizeof(base))
+                return errbuf_set(e, -ENAMETOOLONG, "cgroups hierarchy path too long");
+        memcpy(base, hierarchy, len + 1);
+        while (len > 1 && base[len - 1] == '/')
+                base[--len] = '\0';
+
+        if (statfs(base, &sfs) < 0) {
+                int r = negative_errno();
+                return errbuf_set(e, r, "cgroups hierarchy '%s': %s", base, strerror(-r));
+        }
+        if (sfs.f_type == CGROUP2_SUPER_MAGIC)
+                return set_hierarchy(ret, CG_V2, base);
+
+        snprintf(sub, sizeof(sub), "%s/unified", base);
+        if (sfs.f_type != CGROUP_SUPER_MAGIC && statfs(sub, &sfs) == 0 &&
+            sfs.f_type == CGROUP2_SUPER_MAGIC)
+                return set_hierarchy(ret, CG_V2, sub);
+
+        if (statfs(base, &sfs) == 0 && is_v1_freezer(base, &sfs))
+                return set_hierarchy(ret, CG_V1_FREEZER, base);
+
+        snprintf(sub, sizeof(sub), "%s/freezer", base);
+        if (statfs(sub, &sfs) == 0 && is_v1_freezer(sub, &sfs))
+                return set_hierarchy(ret, CG_V1_FREEZER, sub);
+
+        return errbuf_set(e, -ENOENT,
+                          "no cgroup2 or v1 freezer hierarchy at '%s' (nor at %s/unified or "
+                          "%s/freezer)",
+                          base, base, base);
+}
+
+int cg_path(const struct cg_hierarchy *h, const char *rel, char **ret)
+{
+        char *p;
+
+        while (rel && *rel == '/')
+                rel++;
+        if (!rel || !*rel)
+                p = strdup(h->path);
+        else if (asprintf(&p, "%s/%s", h->path, rel) < 0)
+                p = NULL;
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+/* Open the cgroup directory; -ENOENT when it does not exist. */
+static int cg_open(const struct cg_hierarchy *h, const char *rel)
+{
+        _cleanup_free_ char *p = NULL;
+        int r = cg_path(h, rel, &p), fd;
+
+        if (r < 0)
+                return r;
+        fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+static int cg_write_at(int dfd, const char *file, const char *value)
+{
+        _cleanup_close_ int fd = openat(dfd, file, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        size_t len = strlen(value);
+        ssize_t k;
+
+        if (fd < 0)
+                return negative_errno();
+        do
+                k = write(fd, value, len);
+        while (k < 0 && errno == EINTR);
+        if (k < 0)
+                return negative_errno();
+        return (size_t)k == len ? 0 : -EIO;
+}
+
+/* Read a small control file at dfd into buf (NUL-terminated). */
+static int cg_read_at(int dfd, const char *file, char *buf, size_t size)
+{
+        _cleanup_close_ int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC);
+        ssize_t k;
+
+        if (fd < 0)
+                return negative_errno();
+        do
+                k = read(fd, buf, size - 1);
+        while (k < 0 && errno == EINTR);
+        if (k < 0)
+                return negative_errno();
+        buf[k] = '\0';
+        return 0;
+}
+
+int cg_create(const struct cg_hierarchy *h, const char *rel)
+{
+        _cleanup_free_ char *p = NULL;
+        int r = cg_path(h, rel, &p);
+
+        return r < 0 ? r : mkdir_p(p, 0755);
+}
+
+bool cg_exists(const struct cg_hierarchy *h, const char *rel)
+{
+        _cleanup_free_ char *p = NULL;
+        struct stat st;
+
+        return cg_path(h, rel, &p) >= 0 && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int cg_attach(const struct cg_hierarchy *h, const char *rel, pid_t pid)
+{
+        _cleanup_close_ int dfd = cg_open(h, rel);
+        char s[32];
+
+        if (dfd < 0)
+                return dfd;
+        snprintf(s, sizeof(s), "%d", pid > 0 ? (int)pid : (int)getpid());
+        return cg_write_at(dfd, "cgroup.procs", s);
+}
+
+struct pidv {
+        pid_t *v;
+        size_t n, alloc;
+};
+
+static int pidv_push(struct pidv *p, pid_t pid)
+{
+        if (p->n == p->alloc) {
+                size_t want = p->alloc ? p->alloc * 2 : 32;
+                pid_t *v = reallocarray(p->v, want, sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                p->v = v;
+                p->alloc = want;
+        }
+        p->v[p->n++] = pid;
+        return 0;
+}
+
+/* Append the pids listed in dfd's cgroup.procs. */
+static int read_procs_at(int dfd, struct pidv *out)
+{
+        _cleanup_close_ int fd = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+        _cleanup_fclose_ FILE *f = NULL;
+        int pid, r;
+
+        if (fd < 0)
+                return negative_errno();
+        f = fdopen(TAKE_FD(fd), "re");
+        if (!f)
+                return negative_errno();
+        while (fscanf(f, "%d", &pid) == 1) {
+                r = pidv_push(out, pid);
+                if (r < 0)
+                        return r;
+        }
+        return ferror(f) ? -EIO : 0;
+}
+
+/* Call fn on each child cgroup directory of dfd (an fd to it, its name). */
+typedef int (*child_fn)(int child_fd, const char *name, void *userdata);
+
+static int for_each_child(int dfd, child_fn fn, void *userdata)
+{
+        _cleanup_closedir_ DIR *d = NULL;
+        int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct dirent *de;
+
+        if (fd < 0)
+                return negative_errno();
+        d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return negative_errno();
+        }
+        while ((de = readdir(d))) {
+                if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 ||
+                    strcmp(de->d_name, "..") == 0)
+                        continue;
+                _cleanup_close_ int cfd =
+                    openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (cfd < 0) {
+                        if (errno == ENOENT)
+                                continue; /* removed meanwhile */
+                        return negative_errno();
+                }
+                int r = fn(cfd, de->d_name, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int collect_pids_rec(int dfd, const char *name, void *userdata)
+{
+        struct pidv *out = userdata;
+        int r;
+
+        (void)name;
+        r = read_procs_at(dfd, out);
+        if (r == -ENOENT || r == -ENODEV)
+                return 0; /* the cgroup went away while we read it */
+        if (r < 0)
+                return r;
+        return for_each_child(dfd, collect_pids_rec, out);
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+        pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+        return x < y ? -1 : x > y;
+}
+
+static int cg_collect_pids(int dfd, bool recursive, struct pidv *out)
+{
+        int r = recursive ? collect_pids_rec(dfd, NULL, out) : read_procs_at(dfd, out);
+        size_t j = 0;
+
+        if (r < 0)
+                return r;
+        /* v1 cgroup.procs may repeat a pid (one line per thread group leader
+         * lookup); sort and drop duplicates. */
+        qsort(out->v, out->n, sizeof(pid_t), cmp_pid);
+        for (size_t i = 0; i < out->n; i++)
+                if (j == 0 || out->v[j - 1] != out->v[i])
+                        out->v[j++] = out->v[i];
+        out->n = j;
+        return 0;
+}
+
+int cg_list_pids(const struct cg_hierarchy *h, const char *rel, bool recursive, pid_t **ret,
+                 size_t *ret_n)
+{
+        _cleanup_close_ int dfd = cg_open(h, rel);
+        struct pidv p = {0};
+        int r;
+
+        if (dfd < 0)
+                return dfd;
+        r = cg_collect_pids(dfd, recursive, &p);
+        if (r < 0) {
+                free(p.v);
+                return r;
+        }
+        *ret = p.v;
+        *ret_n = p.n;
+        return 0;
+}
+
+/* Is the subtree at dfd free of processes? */
+static int cg_is_empty(int dfd)
+{
+        struct pidv p = {0};
+        int r = cg_collect_pids(dfd, true, &p);
+
+        free(p.v);
+        return r < 0 ? r : p.n == 0;
+}
+
+static int cg_kill_pids(int dfd)
+{
+        struct pidv p = {0};
+        int r = cg_collect_pids(dfd, true, &p);
+
+        for (size_t i = 0; r >= 0 && i < p.n; i++)
+                if (kill(p.v[i], SIGKILL) < 0 && errno != ESRCH)
+                        r = negative_errno();
+        free(p.v);
+        return r < 0 ? r : (int)MIN(p.n, (size_t)INT32_MAX);
+}
+
+/* v2: wait until cgroup.events says "populated 0". */
+static int cg_wait_populated_v2(int dfd, uint64_t deadline)
+{
+        _cleanup_close_ int fd = openat(dfd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return negative_errno();
+        for (;;) {
+                char buf[256];
+                ssize_t k = pread(fd, buf, sizeof(buf) - 1, 0);
+                if (k < 0 && errno != EINTR)
+                        return negative_errno();
+                if (k >= 0) {
+                        buf[k] = '\0';
+                        if (strstr(buf, "populated 0"))
+                                return 0;
+                }
+                uint64_t now = now_usec();
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                /* The kernel raises POLLPRI on every change; the cap keeps us
+                 * safe should a notification be missed. */
+                struct pollfd pfd = {.fd = fd, .events = POLLPRI};
+                int ms = (int)MIN((deadline - now) / 1000 + 1, (uint64_t)100);
+                if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+                        return negative_errno();
+        }
+}
+
+/* Re-read the subtree until it holds no process; pid walk killing as we go
+ * when kill_again is set (kernels without cgroup.kill). */
+static int cg_wait_empty_v1(int dfd, uint64_t deadline, bool kill_again)
+{
+        uint64_t delay = 500;
+
+        for (;;) {
+                int r = kill_again ? cg_kill_pids(dfd) : cg_is_empty(dfd);
+                if (r < 0)
+                        return r;
+                if (kill_again ? r == 0 : r > 0)
+                        return 0;
+                if (now_usec() >= deadline)
+                        return -ETIMEDOUT;
+                sleep_usec(delay);
+                delay = MIN(delay * 2, (uint64_t)20000);
+        }
+}
+
+static int cg_kill_v2(int dfd)
+{
+        uint64_t deadline = now_usec() + CG_KILL_TIMEOUT_USEC;
+        int r = cg_write_at(dfd, "cgroup.kill", "1");
+
+        if (r == -ENOENT) /* kernel < 5.14: kill pid by pid until none is left */
+                r = cg_wait_empty_v1(dfd, deadline, true);
+        if (r < 0)
+                return r;
+        return cg_wait_populated_v2(dfd, deadline);
+}
+
+static int cg_freezer_set(int dfd, const char *state, uint64_t deadline)
+{
+        int r = cg_write_at(dfd, "freezer.state", state);
+        uint64_t delay = 200;
+
+        if (r < 0)
+                return r;
+        for (;;) {
+                char buf[64];
+                r = cg_read_at(dfd, "freezer.state", buf, sizeof(buf));
+                if (r < 0)
+                        return r;
+                if (strncmp(buf, state, strlen(state)) == 0)
+                        return 0;
+                if (now_usec() >= deadline)
+                        return -ETIMEDOUT;
+                sleep_usec(delay);
+                delay = MIN(delay * 2, (uint64_t)10000);
+        }
+}
+
+static int cg_kill_v1(int dfd)
+{
+        uint64_t deadline = now_usec() + CG_KILL_TIMEOUT_USEC;
+
+        /* Freeze so nothing forks between listing and killing, SIGKILL
+         * everything, then thaw so the signals are delivered. Repeat while
+         * something is left (a task that was mid-fork). */
+        for (;;) {
+                int r = cg_freezer_set(dfd, "FROZEN", deadline), k;
+                if (r >= 0)
+                        r = cg_kill_pids(dfd);
+                k = cg_freezer_set(dfd, "THAWED", deadline);
+                if (r < 0)
+                        return r;
+                if (k < 0)
+                        return k;
+                r = cg_wait_empty_v1(dfd, MIN(deadline, now_usec() + 500000), false);
+                if (r != -ETIMEDOUT)
+                        return r;
+                if (now_usec() >= deadline)
+                        return -ETIMEDOUT;
+        }
+}
+
+int cg_kill(const struct cg_hierarchy *h, const char *rel)
+{
+        _cleanup_close_ int dfd = cg_open(h, rel);
+
+        if (dfd == -ENOENT)
+                return 0; /* nothing left to kill */
+        if (dfd < 0)
+                return dfd;
+        return h->mode == CG_V2 ? cg_kill_v2(dfd) : cg_kill_v1(dfd);
+}
+
+/* rmdir name in dfd; EBUSY while processes are gone but the kernel has not
+ * yet released them (exiting tasks) is waited out, a populated cgroup is not. */
+static int rmdir_cgroup_at(int dfd, const char *name, int cfd)
+{
+        uint64_t deadline = now_usec() + CG_RMDIR_TIMEOUT_USEC, delay = 200;
+
+        for (;;) {
+                if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+                        return 0;
+                if (errno != EBUSY)
+                        return negative_errno();
+                int r = cg_is_empty(cfd);
+                if (r == 0 || now_usec() >= deadline)
+                        return -EBUSY;
+                if (r < 0)
+                        return r == -ENOENT ? 0 : r;
+                sleep_usec(delay);
+                delay = MIN(delay * 2, (uint64_t)20000);
+        }
+}
+
+static int remove_children_rec(int dfd, const char *name, void *userdata)
+{
+        int parent_fd = *(int *)userdata, r;
+
+        r = for_each_child(dfd, remove_children_rec, &dfd);
+        if (r < 0)
+                return r;
+        return rmdir_cgroup_at(parent_fd, name, dfd);
+}
+
+int cg_remove(const struct cg_hierarchy *h, const char *rel)
+{
+        _cleanup_free_ char *p = NULL, *parent = NULL;
+        _cleanup_close_ int dfd = -1, pfd = -1;
+        char *slash;
+        int r;
+
+        r = cg_path(h, rel, &p);
+        if (r < 0)
+                return r;
+        if (strcmp(p, h->path) == 0)
+                return -EINVAL; /* never the hierarchy root */
+        dfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        r = for_each_child(dfd, remove_children_rec, &dfd);
+        if (r < 0)
+                return r;
+
+        parent = strdup(p);
+        if (!parent)
+                return -ENOMEM;
+        slash = strrchr(parent, '/');
+        *slash = '\0';
+        pfd = open(*parent ? parent : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (pfd < 0)
+                return negative_errno();
+        return rmdir_cgroup_at(pfd, slash + 1, dfd);
+}
+
+int cg_get_id(const struct cg_hierarchy *h, const char *rel, uint64_t *ret)
+{
+        _cleanup_free_ char *p = NULL;
+        struct stat st;
+        int r;
+
+        if (h->mode != CG_V2)
+                return -EOPNOTSUPP;
+        r = cg_path(h, rel, &p);
+        if (r < 0)
+                return r;
+
+        /* The cgroup id is the kernfs node id; its file handle carries it
+         * whole, st_ino carries it on 64-bit inode numbers. */
+        struct {
+                struct file_handle fh;
+                uint64_t id;
+        } handle = {.fh.handle_bytes = sizeof(uint64_t)};
+        int mnt_id;
+        if (name_to_handle_at(AT_FDCWD, p, &handle.fh, &mnt_id, 0) == 0 &&
+            handle.fh.handle_bytes == sizeof(uint64_t)) {
+                memcpy(ret, handle.fh.f_handle, sizeof(uint64_t));
+                return 0;
+        }
+        if (errno != EOPNOTSUPP && errno != EOVERFLOW)
+                return negative_errno();
+        if (stat(p, &st) < 0)
+                return negative_errno();
+        *ret = (uint64_t)st.st_ino;
+        return 0;
+}
+
+struct strv {
+        char **v;
+        size_t n, alloc;
+};
+
+static int strv_push_path(struct strv *s, const char *prefix, const char *name)
+{
+        char *p;
+
+        if (s->n == s->alloc) {
+                size_t want = s->alloc ? s->alloc * 2 : 16;
+                char **v = reallocarray(s->v, want, sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                s->v = v;
+                s->alloc = want;
+        }
+        if (prefix ? asprintf(&p, "%s/%s", prefix, name) < 0 : !(p = strdup(name)))
+                return -ENOMEM;
+        s->v[s->n++] = p;
+        return 0;
+}
+
+/* Append dfd's child cgroups (not starting with '.') and theirs; prefix is dfd's path relative to
+ * the starting cgroup. */
+static int descendants_rec(int dfd, const char *prefix, struct strv *out)
+{
+        _cleanup_closedir_ DIR *d = NULL;
+        int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct dirent *de;
+        size_t first;
+        int r;
+
+        if (fd < 0)
+                return negative_errno();
+        d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return negative_errno();
+        }
+        first = out->n;
+        while ((de = readdir(d))) {
+                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                        continue;
+                r = strv_push_path(out, prefix, de->d_name);
+                if (r < 0)
+                        return r;
+        }
+        /* Recurse once this level is listed (readdir state stays simple);
+         * cg_list_descendants() puts everything in tree order afterwards. */
+        size_t last = out->n;
+        for (size_t i = first; i < last; i++) {
+                const char *base = strrchr(out->v[i], '/');
+                base = base ? base + 1 : out->v[i];
+                _cleanup_close_ int cfd =
+                    openat(dirfd(d), base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (cfd < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return negative_errno();
+                }
+                r = descendants_rec(cfd, out->v[i], out);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Order paths so each parent precedes its children and siblings stay sorted:
+ * compare component by component. */
+static int cmp_tree(const void *a, const void *b)
+{
+        const char *x = *(char *const *)a, *y = *(char *const *)b;
+
+        for (;;) {
+                size_t lx = strcspn(x, "/"), ly = strcspn(y, "/");
+                int c = strncmp(x, y, MIN(lx, ly));
+                if (c == 0 && lx != ly)
+                        c = lx < ly ? -1 : 1;
+                if (c != 0)
+                        return c;
+                if (!x[lx] || !y[ly])
+                        return x[lx] ? 1 : y[ly] ? -1 : 0;
+                x += lx + 1;
+                y += ly + 1;
+        }
+}
+
+int cg_list_descendants(const struct cg_hierarchy *h, const char *rel, char ***ret, size_t *ret_n)
+{
+        _cleanup_close_ int dfd = cg_open(h, rel);
+        struct strv s = {0};
+        int r;
+
+        if (dfd < 0)
+                return dfd;
+        r = descendants_rec(dfd, NULL, &s);
+        if (r < 0) {
+                strv_free_n(s.v, s.n);
+                return r;
+        }
+        /* Depth-first, parents first, siblings sorted. */
+        qsort(s.v, s.n, sizeof(char *), cmp_tree);
+        *ret = s.v;
+        *ret_n = s.n;
+        return 0;
+}
+
+void strv_free_n(char **v, size_t n)
+{
+        if (!v)
+                return;
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
