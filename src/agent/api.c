@@ -1,0 +1,645 @@
+/* api.c - the agent's HTTP API on libevent's evhttp; see api.h.
+ *
+ * One POST /api/v1 handler reads an agent.Call, looks its `type` up in a
+ * table and hands the call's body (the snake_case field named after the
+ * type) to a small handler that talks to the containerizer. Message shapes
+ * live in api-json.c; this file is HTTP plumbing and status codes.
+ *
+ * WAIT_CONTAINER is a long poll: the request stays unanswered, parked in a
+ * waiter, until the containerizer reports the container's termination. The
+ * loop is never blocked, so hundreds of waiters cost one small struct and one
+ * connection each. libevent 2.1 does not notice a client that goes away while
+ * its request is unanswered (it stops reading the connection), so each waiter
+ * also watches its socket for EOF and cancels the wait when the client hangs
+ * up; the connection close callback covers libevent freeing it first. */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "agent/api-json.h"
+#include "agent/api.h"
+#include "basic/log.h"
+#include "basic/strbuf.h"
+#include "ports/resources.h"
+
+#ifndef PORTISO_VERSION
+#define PORTISO_VERSION "0.1.0"
+#endif
+
+#define API_MAX_BODY_SIZE (1024 * 1024)
+#define API_MAX_HEADERS_SIZE (64 * 1024)
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct addrinfo *, freeaddrinfo);
+
+struct api_waiter {
+        struct api *api;
+        struct evhttp_request *req;
+        struct evhttp_connection *conn;
+        struct event *watch; /* EOF on the client's socket */
+        void *handle;        /* containerizer wait, NULL once answered */
+        const char *type;    /* "WAIT_CONTAINER" or "WAIT_NESTED_CONTAINER" */
+        const char *field;   /* "wait_container" or "wait_nested_container" */
+        bool in_setup;       /* inside containerizer_wait() */
+        bool answered;       /* answered from inside containerizer_wait() */
+        LIST_ENTRY(api_waiter) link;
+};
+
+struct api {
+        struct event_base *base;
+        const struct agent_flags *flags;
+        struct containerizer *cz;
+        struct evhttp *http;
+        LIST_HEAD(, api_waiter) waiters;
+        size_t n_waiters;
+};
+
+struct api_call;
+typedef void (*api_handler)(struct api *api, struct evhttp_request *req,
+                            const struct api_call *call, const json_t *body);
+
+/* One row per implemented agent.Call type. */
+struct api_call {
+        const char *type;
+        const char *field; /* body member, NULL when the call has none */
+        api_handler handler;
+        bool nested; /* a *_NESTED_CONTAINER alias */
+};
+
+/* Send a one-line text/plain error. */
+_printf_(3, 4) static void reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+{
+        struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        va_list ap;
+
+        va_start(ap, fmt);
+        evbuffer_add_vprintf(out, fmt, ap);
+        va_end(ap);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
+        evhttp_send_reply(req, code, NULL, NULL);
+}
+
+/* Send a JSON body (reference stolen); NULL means we ran out of memory. */
+static void reply_json(struct evhttp_request *req, int code, json_t *body)
+{
+        _cleanup_json_ json_t *j = body;
+        _cleanup_free_ char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+        if (!s)
+                return reply_error(req, 500, "out of memory");
+        evbuffer_add(evhttp_request_get_output_buffer(req), s, strlen(s));
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          "application/json");
+        evhttp_send_reply(req, code, NULL, NULL);
+}
+
+/* A 200 with no body, as Mesos answers calls without a Response. */
+static void reply_ok(struct evhttp_request *req, int code)
+{
+        evhttp_send_reply(req, code, NULL, NULL);
+}
+
+/* Wrap a call's response body as {"type": T, "<field>": body}; steals body. */
+static json_t *response(const char *type, const char *field, json_t *body)
+{
+        return body ? json_pack("{s:s, s:o}", "type", type, field, body) : NULL;
+}
+
+/* Map an unexpected containerizer error to a 500 with context. */
+static void reply_failure(struct evhttp_request *req, const char *what, const char *id, int r,
+                          const struct errbuf *e)
+{
+        reply_error(req, 500, "failed to %s container '%s': %s", what, id,
+                    e && e->msg[0] ? e->msg : strerror(-r));
+}
+
+static void handle_get_health(struct api *api, struct evhttp_request *req,
+                              const struct api_call *call, const json_t *body)
+{
+        (void)api, (void)body;
+        reply_json(req, 200, response(call->type, "get_health", json_pack("{s:b}", "healthy", 1)));
+}
+
+static void handle_get_version(struct api *api, struct evhttp_request *req,
+                               const struct api_call *call, const json_t *body)
+{
+        (void)api, (void)body;
+        reply_json(req, 200,
+                   response(call->type, "get_version",
+                            json_pack("{s:{s:s}}", "version_info", "version", PORTISO_VERSION)));
+}
+
+static void append_flag(const char *name, const char *value, void *userdata)
+{
+        json_t *flags = userdata;
+        json_array_append_new(flags, json_pack("{s:s, s:s}", "name", name, "value", value ?: ""));
+}
+
+static void handle_get_flags(struct api *api, struct evhttp_request *req,
+                             const struct api_call *call, const json_t *body)
+{
+        json_t *flags = json_array();
+        (void)body;
+
+        if (flags)
+                agent_flags_foreach(api->flags, append_flag, flags);
+        reply_json(req, 200, response(call->type, "get_flags", json_pack("{s:o}", "flags", flags)));
+}
+
+static json_t *metrics_snapshot(const struct api *api)
+{
+        struct containerizer_metrics m = {};
+
+        containerizer_metrics(api->cz, &m);
+        return api_json_metrics_snapshot(&m, api->n_waiters);
+}
+
+static void handle_get_metrics(struct api *api, struct evhttp_request *req,
+                               const struct api_call *call, const json_t *body)
+{
+        _cleanup_json_ json_t *snap = metrics_snapshot(api);
+        (void)body;
+
+        if (!snap)
+                return reply_error(req, 500, "out of memory");
+        reply_json(req, 200,
+                   response(call->type, "get_metrics",
+                            json_pack("{s:o}", "metrics", api_json_metrics_list(snap))));
+}
+
+static void handle_get_containers(struct api *api, struct evhttp_request *req,
+                                  const struct api_call *call, const json_t *body)
+{
+        const struct container *const *all;
+        size_t n = containerizer_list(api->cz, &all);
+        _cleanup_json_ json_t *list = json_array();
+        (void)body;
+
+        if (!list)
+                return reply_error(req, 500, "out of memory");
+        for (size_t i = 0; i < n; i++)
+                if (json_array_append_new(list, api_json_container(all[i])) < 0)
+                        return reply_error(req, 500, "out of memory");
+        reply_json(req, 200,
+                   response(call->type, "get_containers", json_pack("{s:O}", "containers", list)));
+}
+
+static void handle_launch(struct api *api, struct evhttp_request *req, const struct api_call *call,
+                          const json_t *body)
+{
+        _cleanup_(container_config_done) struct container_config cfg = {};
+        struct errbuf e = {};
+
+        int r = api_json_parse_launch(body, call->field, &cfg, &e);
+        if (r == -ENOMEM)
+                return reply_error(req, 500, "out of memory");
+        if (r < 0)
+                return reply_error(req, 400, "%s", e.msg);
+        if (call->nested && !cfg.parent_id)
+                return reply_error(req, 400,
+                                   "%s.container_id.parent: missing (%s launches a "
+                                   "container inside another)",
+                                   call->field, call->type);
+
+        _cleanup_free_ char *id = strdup(cfg.id);
+        if (!id)
+                return reply_error(req, 500, "out of memory");
+        r = containerizer_launch(api->cz, &cfg, &e);
+        if (r == -EEXIST)
+                return reply_ok(req, 202); /* as Mesos: the id is already in use */
+        if (r == -ENOENT)
+                return reply_error(req, 400, "%s",
+                                   e.msg[0] ? e.msg : "the parent container is unknown");
+        if (r == -EINVAL)
+                return reply_error(req, 400, "%s", e.msg[0] ? e.msg : "invalid container");
+        if (r < 0)
+                return reply_failure(req, "launch", id, r, &e);
+
+        /* The containerizer owns the contents now. */
+        cfg = (struct container_config){};
+        log_info("Launched container %s", id);
+        reply_ok(req, 200);
+}
+
+static void waiter_free(struct api_waiter *w)
+{
+        if (!w)
+                return;
+        if (w->watch)
+                event_free(w->watch);
+        LIST_REMOVE(w, link);
+        w->api->n_waiters--;
+        free(w);
+}
+
+/* Stop watching the connection: it is about to be answered or is gone. */
+static void waiter_unwatch(struct api_waiter *w, bool conn_alive)
+{
+        if (w->watch) {
+                event_free(w->watch);
+                w->watch = NULL;
+        }
+        if (conn_alive)
+                evhttp_connection_set_closecb(w->conn, NULL, NULL);
+}
+
+static void waiter_done(const struct container *c, void *userdata)
+{
+        struct api_waiter *w = userdata;
+
+        w->handle = NULL;
+        waiter_unwatch(w, true);
+        reply_json(w->req, 200, response(w->type, w->field, api_json_termination(c)));
+        if (w->in_setup)
+                w->answered = true;
+        else
+                waiter_free(w);
+}
+
+/* The client hung up (seen by our watch): forget the wait, drop the connection
+ * and with it the unanswered request. */
+static void waiter_on_readable(evutil_socket_t fd, short what, void *userdata)
+{
+        struct api_waiter *w = userdata;
+        char c;
+        (void)what;
+
+        ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n > 0) {
+                /* A pipelined request: evhttp reads it after our answer. */
+                waiter_unwatch(w, false);
+                return;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+
+        struct evhttp_connection *conn = w->conn;
+        log_debug("Client of a pending wait went away");
+        waiter_unwatch(w, true);
+        containerizer_wait_cancel(w->api->cz, w->handle);
+        waiter_free(w);
+        evhttp_connection_free(conn);
+}
+
+/* libevent is freeing the connection under an unanswered wait. */
+static void waiter_on_close(struct evhttp_connection *conn, void *userdata)
+{
+        struct api_waiter *w = userdata;
+        (void)conn;
+
+        waiter_unwatch(w, false);
+        containerizer_wait_cancel(w->api->cz, w->handle);
+        /* A request detached from its connection is ours to free. */
+        if (!evhttp_request_get_connection(w->req))
+                evhttp_request_free(w->req);
+        waiter_free(w);
+}
+
+static void handle_wait(struct api *api, struct evhttp_request *req, const struct api_call *call,
+                        const json_t *body)
+{
+        _cleanup_free_ char *id = NULL;
+        _cleanup_free_ char *what = NULL;
+        struct errbuf e = {};
+        const char *rtype = call->nested ? "WAIT_NESTED_CONTAINER" : "WAIT_CONTAINER";
+
+        if (asprintf(&what, "%s.container_id", call->field) < 0)
+                return reply_error(req, 500, "out of memory");
+        int r = api_json_parse_container_id(json_object_get(body, "container_id"), what, &id, &e);
+        if (r < 0)
+                return reply_error(req, r == -ENOMEM ? 500 : 400, "%s", e.msg);
+
+        const struct container *c = containerizer_get(api->cz, id);
+        if (!c)
+                return reply_error(req, 404, "container '%s' is unknown", id);
+        if (c->state == CONTAINER_TERMINATED)
+                return reply_json(req, 200, response(rtype, call->field, api_json_termination(c)));
+
+        struct api_waiter *w = calloc(1, sizeof(*w));
+        if (!w)
+                return reply_error(req, 500, "out of memory");
+        *w = (struct api_waiter){
+            .api = api,
+            .req = req,
+            .conn = evhttp_request_get_connection(req),
+            .type = rtype,
+            .field = call->field,
+            .in_setup = true,
+        };
+        LIST_INSERT_HEAD(&api->waiters, w, link);
+        api->n_waiters++;
+
+        errno = 0;
+        void *handle = containerizer_wait(api->cz, id, waiter_done, w);
+        w->in_setup = false;
+        if (w->answered)
+                return waiter_free(w);
+        if (!handle) {
+                int err = errno ?: ENOENT;
+                waiter_free(w);
+                if (err == ENOENT)
+                        return reply_error(req, 404, "container '%s' is unknown", id);
+                return reply_failure(req, "wait for", id, -err, NULL);
+        }
+        w->handle = handle;
+
+        evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(w->conn));
+        w->watch = event_new(api->base, fd, EV_READ | EV_PERSIST, waiter_on_readable, w);
+        if (w->watch)
+                event_add(w->watch, NULL);
+        evhttp_connection_set_closecb(w->conn, waiter_on_close, w);
+}
+
+/* Parse the container_id every container call body carries. */
+static int body_container_id(struct evhttp_request *req, const struct api_call *call,
+                             const json_t *body, char **ret_id)
+{
+        _cleanup_free_ char *what = NULL;
+        struct errbuf e = {};
+
+        if (asprintf(&what, "%s.container_id", call->field) < 0) {
+                reply_error(req, 500, "out of memory");
+                return -ENOMEM;
+        }
+        int r =
+            api_json_parse_container_id(json_object_get(body, "container_id"), what, ret_id, &e);
+        if (r < 0)
+                reply_error(req, r == -ENOMEM ? 500 : 400, "%s", e.msg);
+        return r;
+}
+
+static void handle_kill(struct api *api, struct evhttp_request *req, const struct api_call *call,
+                        const json_t *body)
+{
+        _cleanup_free_ char *id = NULL;
+        struct errbuf e = {};
+        int sig;
+
+        if (body_container_id(req, call, body, &id) < 0)
+                return;
+        if (api_json_parse_signal(body, call->field, &sig, &e) < 0)
+                return reply_error(req, 400, "%s", e.msg);
+
+        int r = containerizer_kill(api->cz, id, sig);
+        if (r == -ENOENT)
+                return reply_error(req, 404, "container '%s' is unknown", id);
+        if (r == -EINVAL)
+                return reply_error(req, 400, "cannot send signal %d to container '%s'", sig, id);
+        if (r < 0)
+                return reply_failure(req, "kill", id, r, NULL);
+        log_info("Sent signal %d to container %s", sig, id);
+        reply_ok(req, 200);
+}
+
+static void handle_remove(struct api *api, struct evhttp_request *req, const struct api_call *call,
+                          const json_t *body)
+{
+        _cleanup_free_ char *id = NULL;
+
+        if (body_container_id(req, call, body, &id) < 0)
+                return;
+        int r = containerizer_remove(api->cz, id);
+        if (r == -ENOENT)
+                return reply_error(req, 404, "container '%s' is unknown", id);
+        if (r == -EBUSY)
+                return reply_error(req, 409,
+                                   "container '%s' has not terminated: kill it and wait first", id);
+        if (r < 0)
+                return reply_failure(req, "remove", id, r, NULL);
+        log_info("Removed container %s", id);
+        reply_ok(req, 200);
+}
+
+static void handle_update(struct api *api, struct evhttp_request *req, const struct api_call *call,
+                          const json_t *body)
+{
+        _cleanup_free_ char *id = NULL;
+        _cleanup_portset_ struct portset ports = PORTSET_INIT;
+        struct errbuf e = {};
+        bool has_ports = false;
+
+        if (body_container_id(req, call, body, &id) < 0)
+                return;
+        const json_t *res = json_object_get(body, "resources");
+        if (!json_is_array(res))
+                return reply_error(req, 400, "%s.resources: expected an array of resources",
+                                   call->field);
+        int r = resources_ports_from_json(res, &ports, &has_ports, &e);
+        if (r == -ENOMEM)
+                return reply_error(req, 500, "out of memory");
+        if (r < 0)
+                return reply_error(req, 400, "%s.resources: %s", call->field, e.msg);
+
+        r = containerizer_update(api->cz, id, &ports, has_ports);
+        if (r == -ENOENT)
+                return reply_error(req, 404, "container '%s' is unknown", id);
+        if (r == -EINVAL)
+                return reply_error(
+                    req, 400, "container '%s' is nested: update its root container instead", id);
+        if (r < 0)
+                return reply_failure(req, "update", id, r, NULL);
+        _cleanup_free_ char *text = portset_to_string(&ports);
+        log_info("Updated container %s: ports %s", id, text ?: "?");
+        reply_ok(req, 200);
+}
+
+static const struct api_call api_calls[] = {
+    {"GET_HEALTH", NULL, handle_get_health, false},
+    {"GET_VERSION", NULL, handle_get_version, false},
+    {"GET_FLAGS", NULL, handle_get_flags, false},
+    {"GET_METRICS", NULL, handle_get_metrics, false},
+    {"GET_CONTAINERS", NULL, handle_get_containers, false},
+    {"LAUNCH_CONTAINER", "launch_container", handle_launch, false},
+    {"LAUNCH_NESTED_CONTAINER", "launch_nested_container", handle_launch, true},
+    {"WAIT_CONTAINER", "wait_container", handle_wait, false},
+    {"WAIT_NESTED_CONTAINER", "wait_nested_container", handle_wait, true},
+    {"KILL_CONTAINER", "kill_container", handle_kill, false},
+    {"KILL_NESTED_CONTAINER", "kill_nested_container", handle_kill, true},
+    {"REMOVE_CONTAINER", "remove_container", handle_remove, false},
+    {"REMOVE_NESTED_CONTAINER", "remove_nested_container", handle_remove, true},
+    {"UPDATE_CONTAINER", "update_container", handle_update, false},
+};
+
+/* "application/json", optionally followed by parameters ("; charset=utf-8"). */
+static bool content_type_is_json(const char *ct)
+{
+        static const char json[] = "application/json";
+
+        if (!ct)
+                return false;
+        ct += strspn(ct, " \t");
+        if (strncasecmp(ct, json, sizeof(json) - 1) != 0)
+                return false;
+        ct += sizeof(json) - 1;
+        return *ct == '\0' || *ct == ';' || *ct == ' ' || *ct == '\t';
+}
+
+static void handle_api_v1(struct evhttp_request *req, void *userdata)
+{
+        struct api *api = userdata;
+
+        if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+                evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+                return reply_error(req, 405, "/api/v1 expects POST");
+        }
+        const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+        if (!content_type_is_json(ct))
+                return reply_error(req, 415, "expected Content-Type: application/json, got '%s'",
+                                   ct ?: "");
+
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        size_t len = evbuffer_get_length(in);
+        if (len == 0)
+                return reply_error(req, 400, "empty body: expected an agent.Call JSON object");
+        const char *data = (const char *)evbuffer_pullup(in, -1);
+        json_error_t jerr;
+        _cleanup_json_ json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!msg)
+                return reply_error(req, 400, "malformed JSON at line %d, column %d: %s", jerr.line,
+                                   jerr.column, jerr.text);
+        if (!json_is_object(msg))
+                return reply_error(req, 400, "expected an agent.Call JSON object");
+
+        const json_t *type = json_object_get(msg, "type");
+        if (!json_is_string(type))
+                return reply_error(req, 400, "missing 'type' (a string such as \"GET_HEALTH\")");
+
+        const struct api_call *call = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(api_calls); i++)
+                if (strcmp(api_calls[i].type, json_string_value(type)) == 0)
+                        call = &api_calls[i];
+        if (!call)
+                return reply_error(req, 400, "unsupported call type '%s'", json_string_value(type));
+
+        const json_t *body = NULL;
+        if (call->field) {
+                body = json_object_get(msg, call->field);
+                if (!json_is_object(body))
+                        return reply_error(req, 400, "%s needs a '%s' object", call->type,
+                                           call->field);
+        }
+        log_debug("API call %s", call->type);
+        call->handler(api, req, call, body);
+}
+
+static void handle_health(struct evhttp_request *req, void *userdata)
+{
+        (void)userdata;
+        if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+                evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+                return reply_error(req, 405, "/health expects GET");
+        }
+        reply_json(req, 200, json_pack("{s:b}", "healthy", 1));
+}
+
+static void handle_metrics_snapshot(struct evhttp_request *req, void *userdata)
+{
+        struct api *api = userdata;
+
+        if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+                evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+                return reply_error(req, 405, "/metrics/snapshot expects GET");
+        }
+        reply_json(req, 200, metrics_snapshot(api));
+}
+
+static void handle_unknown(struct evhttp_request *req, void *userdata)
+{
+        (void)userdata;
+        reply_error(req, 404, "no such endpoint '%s' (try POST /api/v1)",
+                    evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req)) ?: "");
+}
+
+/* A listening TCP socket on ip:port (numeric IPv4 or IPv6 address). */
+static int api_listen(const char *ip, uint16_t port, int *ret_fd)
+{
+        struct addrinfo hints = {
+            .ai_family = AF_UNSPEC,
+            .ai_socktype = SOCK_STREAM,
+            .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+        };
+        _cleanup_(freeaddrinfop) struct addrinfo *ai = NULL;
+        char service[8];
+
+        snprintf(service, sizeof(service), "%u", port);
+        if (getaddrinfo(ip, service, &hints, &ai) != 0 || !ai)
+                return -EADDRNOTAVAIL;
+
+        _cleanup_close_ int fd =
+            socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return negative_errno();
+        int one = 1;
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+                return negative_errno();
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+                return negative_errno();
+        if (listen(fd, 1024) < 0)
+                return negative_errno();
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int api_new(struct event_base *base, const struct agent_flags *flags, struct containerizer *cz,
+            struct api **ret)
+{
+        _cleanup_free_ struct api *api = calloc(1, sizeof(*api));
+        if (!api)
+                return -ENOMEM;
+        *api = (struct api){.base = base, .flags = flags, .cz = cz};
+        LIST_INIT(&api->waiters);
+
+        _cleanup_close_ int fd = -1;
+        int r = api_listen(flags->ip, flags->port, &fd);
+        if (r < 0)
+                return r;
+
+        api->http = evhttp_new(base);
+        if (!api->http)
+                return -ENOMEM;
+        evhttp_set_max_body_size(api->http, API_MAX_BODY_SIZE);
+        evhttp_set_max_headers_size(api->http, API_MAX_HEADERS_SIZE);
+        /* Read an oversized body to its end before the 413, so the client sees
+         * the answer instead of a connection reset. */
+        evhttp_set_flags(api->http, EVHTTP_SERVER_LINGERING_CLOSE);
+        /* Every method reaches our handlers, which answer 405 themselves. */
+        evhttp_set_allowed_methods(api->http, 0xffff);
+        if (evhttp_set_cb(api->http, "/api/v1", handle_api_v1, api) < 0 ||
+            evhttp_set_cb(api->http, "/health", handle_health, api) < 0 ||
+            evhttp_set_cb(api->http, "/metrics/snapshot", handle_metrics_snapshot, api) < 0) {
+                evhttp_free(api->http);
+                return -ENOMEM;
+        }
+        evhttp_set_gencb(api->http, handle_unknown, api);
+        if (!evhttp_accept_socket_with_handle(api->http, fd)) {
+                evhttp_free(api->http);
+                return -ENOMEM;
+        }
+        TAKE_FD(fd); /* evhttp closes it */
+        log_info("HTTP API listening on %s:%u", flags->ip, flags->port);
+        *ret = TAKE_PTR(api);
+        return 0;
+}
+
+void api_free(struct api *api)
+{
+        struct api_waiter *w;
+
+        if (!api)
+                return;
+        while ((w = LIST_FIRST(&api->waiters))) {
+                containerizer_wait_cancel(api->cz, w->handle);
+                waiter_unwatch(w, true);
+                reply_error(w->req, 503, "the agent is shutting down");
+                waiter_free(w);
+        }
+        evhttp_free(api->http);
+        free(api);
+}
