@@ -1,11 +1,10 @@
 /* cgroup.c - container cgroups on cgroup v2 (pure or hybrid) or the v1
- * freezer hierarchy; see cgroup.h.
+ * freezer hierarchy: detection, paths, create, remove, attach, pids, ids and
+ * descendants; see cgroup.h. Killing lives in cgroup-kill.c.
  *
  * Everything walks the cgroup tree with openat() on directory fds, so a
  * cgroup that vanishes while we look costs one ENOENT, not a failure, and no
- * path strings are built per node. Waiting for a cgroup to empty is bounded:
- * on v2 we sleep in poll() on cgroup.events (the kernel notifies every change
- * of "populated"), on v1 we re-read cgroup.procs with a short backoff. */
+ * path strings are built per node. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,26 +21,9 @@
 #include <unistd.h>
 
 #include "basic/fileio.h"
-#include "cgroup.h"
+#include "cgroup-internal.h"
 
-#define CG_KILL_TIMEOUT_USEC (5 * 1000 * 1000ULL)
 #define CG_RMDIR_TIMEOUT_USEC (2 * 1000 * 1000ULL)
-
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static void sleep_usec(uint64_t usec)
-{
-        struct timespec ts = {.tv_sec = usec / 1000000, .tv_nsec = (usec % 1000000) * 1000};
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
 
 static void closedirp(DIR **d)
 {
@@ -162,7 +144,7 @@ int cg_path(const struct cg_hierarchy *h, const char *rel, char **ret)
 }
 
 /* Open the cgroup directory; -ENOENT when it does not exist. */
-static int cg_open(const struct cg_hierarchy *h, const char *rel)
+int cg_open(const struct cg_hierarchy *h, const char *rel)
 {
         _cleanup_free_ char *p = NULL;
         int r = cg_path(h, rel, &p), fd;
@@ -173,7 +155,7 @@ static int cg_open(const struct cg_hierarchy *h, const char *rel)
         return fd < 0 ? negative_errno() : fd;
 }
 
-static int cg_write_at(int dfd, const char *file, const char *value)
+int cg_write_at(int dfd, const char *file, const char *value)
 {
         _cleanup_close_ int fd = openat(dfd, file, O_WRONLY | O_CLOEXEC | O_NOCTTY);
         size_t len = strlen(value);
@@ -190,7 +172,7 @@ static int cg_write_at(int dfd, const char *file, const char *value)
 }
 
 /* Read a small control file at dfd into buf (NUL-terminated). */
-static int cg_read_at(int dfd, const char *file, char *buf, size_t size)
+int cg_read_at(int dfd, const char *file, char *buf, size_t size)
 {
         _cleanup_close_ int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC);
         ssize_t k;
@@ -232,11 +214,6 @@ int cg_attach(const struct cg_hierarchy *h, const char *rel, pid_t pid)
         snprintf(s, sizeof(s), "%d", pid > 0 ? (int)pid : (int)getpid());
         return cg_write_at(dfd, "cgroup.procs", s);
 }
-
-struct pidv {
-        pid_t *v;
-        size_t n, alloc;
-};
 
 static int pidv_push(struct pidv *p, pid_t pid)
 {
@@ -327,7 +304,7 @@ static int cmp_pid(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
-static int cg_collect_pids(int dfd, bool recursive, struct pidv *out)
+int cg_collect_pids(int dfd, bool recursive, struct pidv *out)
 {
         int r = recursive ? collect_pids_rec(dfd, NULL, out) : read_procs_at(dfd, out);
         size_t j = 0;
@@ -364,141 +341,13 @@ int cg_list_pids(const struct cg_hierarchy *h, const char *rel, bool recursive, 
 }
 
 /* Is the subtree at dfd free of processes? */
-static int cg_is_empty(int dfd)
+int cg_is_empty(int dfd)
 {
         struct pidv p = {0};
         int r = cg_collect_pids(dfd, true, &p);
 
         free(p.v);
         return r < 0 ? r : p.n == 0;
-}
-
-static int cg_kill_pids(int dfd)
-{
-        struct pidv p = {0};
-        int r = cg_collect_pids(dfd, true, &p);
-
-        for (size_t i = 0; r >= 0 && i < p.n; i++)
-                if (kill(p.v[i], SIGKILL) < 0 && errno != ESRCH)
-                        r = negative_errno();
-        free(p.v);
-        return r < 0 ? r : (int)MIN(p.n, (size_t)INT32_MAX);
-}
-
-/* v2: wait until cgroup.events says "populated 0". */
-static int cg_wait_populated_v2(int dfd, uint64_t deadline)
-{
-        _cleanup_close_ int fd = openat(dfd, "cgroup.events", O_RDONLY | O_CLOEXEC);
-
-        if (fd < 0)
-                return negative_errno();
-        for (;;) {
-                char buf[256];
-                ssize_t k = pread(fd, buf, sizeof(buf) - 1, 0);
-                if (k < 0 && errno != EINTR)
-                        return negative_errno();
-                if (k >= 0) {
-                        buf[k] = '\0';
-                        if (strstr(buf, "populated 0"))
-                                return 0;
-                }
-                uint64_t now = now_usec();
-                if (now >= deadline)
-                        return -ETIMEDOUT;
-                /* The kernel raises POLLPRI on every change; the cap keeps us
-                 * safe should a notification be missed. */
-                struct pollfd pfd = {.fd = fd, .events = POLLPRI};
-                int ms = (int)MIN((deadline - now) / 1000 + 1, (uint64_t)100);
-                if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
-                        return negative_errno();
-        }
-}
-
-/* Re-read the subtree until it holds no process; pid walk killing as we go
- * when kill_again is set (kernels without cgroup.kill). */
-static int cg_wait_empty_v1(int dfd, uint64_t deadline, bool kill_again)
-{
-        uint64_t delay = 500;
-
-        for (;;) {
-                int r = kill_again ? cg_kill_pids(dfd) : cg_is_empty(dfd);
-                if (r < 0)
-                        return r;
-                if (kill_again ? r == 0 : r > 0)
-                        return 0;
-                if (now_usec() >= deadline)
-                        return -ETIMEDOUT;
-                sleep_usec(delay);
-                delay = MIN(delay * 2, (uint64_t)20000);
-        }
-}
-
-static int cg_kill_v2(int dfd)
-{
-        uint64_t deadline = now_usec() + CG_KILL_TIMEOUT_USEC;
-        int r = cg_write_at(dfd, "cgroup.kill", "1");
-
-        if (r == -ENOENT) /* kernel < 5.14: kill pid by pid until none is left */
-                r = cg_wait_empty_v1(dfd, deadline, true);
-        if (r < 0)
-                return r;
-        return cg_wait_populated_v2(dfd, deadline);
-}
-
-static int cg_freezer_set(int dfd, const char *state, uint64_t deadline)
-{
-        int r = cg_write_at(dfd, "freezer.state", state);
-        uint64_t delay = 200;
-
-        if (r < 0)
-                return r;
-        for (;;) {
-                char buf[64];
-                r = cg_read_at(dfd, "freezer.state", buf, sizeof(buf));
-                if (r < 0)
-                        return r;
-                if (strncmp(buf, state, strlen(state)) == 0)
-                        return 0;
-                if (now_usec() >= deadline)
-                        return -ETIMEDOUT;
-                sleep_usec(delay);
-                delay = MIN(delay * 2, (uint64_t)10000);
-        }
-}
-
-static int cg_kill_v1(int dfd)
-{
-        uint64_t deadline = now_usec() + CG_KILL_TIMEOUT_USEC;
-
-        /* Freeze so nothing forks between listing and killing, SIGKILL
-         * everything, then thaw so the signals are delivered. Repeat while
-         * something is left (a task that was mid-fork). */
-        for (;;) {
-                int r = cg_freezer_set(dfd, "FROZEN", deadline), k;
-                if (r >= 0)
-                        r = cg_kill_pids(dfd);
-                k = cg_freezer_set(dfd, "THAWED", deadline);
-                if (r < 0)
-                        return r;
-                if (k < 0)
-                        return k;
-                r = cg_wait_empty_v1(dfd, MIN(deadline, now_usec() + 500000), false);
-                if (r != -ETIMEDOUT)
-                        return r;
-                if (now_usec() >= deadline)
-                        return -ETIMEDOUT;
-        }
-}
-
-int cg_kill(const struct cg_hierarchy *h, const char *rel)
-{
-        _cleanup_close_ int dfd = cg_open(h, rel);
-
-        if (dfd == -ENOENT)
-                return 0; /* nothing left to kill */
-        if (dfd < 0)
-                return dfd;
-        return h->mode == CG_V2 ? cg_kill_v2(dfd) : cg_kill_v1(dfd);
 }
 
 /* rmdir name in dfd; EBUSY while processes are gone but the kernel has not
