@@ -48,15 +48,15 @@ int cg_attach(const struct cg_hierarchy *h, const char *rel, pid_t pid);
 int cg_list_pids(const struct cg_hierarchy *h, const char *rel, bool recursive, pid_t **ret,
                  size_t *ret_n);
 /* SIGKILL everything in the cgroup and its descendants and wait (bounded) until
- * it is empty. */
+ * it is empty; a missing cgroup is fine, -ETIMEDOUT after 5 s. */
 int cg_kill(const struct cg_hierarchy *h, const char *rel);
 /* cgroup v2 id (the directory's inode number, as INET_DIAG_CGROUP_ID and
  * bpf_get_current_cgroup_id() report). -EOPNOTSUPP on v1. */
 int cg_get_id(const struct cg_hierarchy *h, const char *rel, uint64_t *ret);
 /* Child cgroups of rel, recursively, as relative paths below rel ("a",
- * "a/b"), parents before children; malloc'd array of malloc'd strings. */
-int cg_list_descendants(const struct cg_hierarchy *h, const char *rel, char ***ret,
-                        size_t *ret_n);
+ * "a/b"), parents before children, skipping names that start with '.' (the
+ * agent's internal cgroups); malloc'd array of malloc'd strings. */
+int cg_list_descendants(const struct cg_hierarchy *h, const char *rel, char ***ret, size_t *ret_n);
 /* Absolute path of a cgroup into a malloc'd string. */
 int cg_path(const struct cg_hierarchy *h, const char *rel, char **ret);
 
