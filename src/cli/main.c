@@ -1,0 +1,50 @@
+/* main.c - `portiso`: dispatch to a subcommand.
+ *
+ * The subcommands live in a table (name, function, one-line summary) so that
+ * adding one is adding a row; `portiso --help` is generated from the same
+ * table. Each subcommand parses its own flags. */
+#include <stdio.h>
+#include <string.h>
+
+#include "basic/macro.h"
+#include "cli/cli.h"
+
+struct command {
+        const char *name;
+        int (*run)(int argc, char **argv);
+        const char *summary;
+};
+
+static const struct command commands[] = {
+    {"scan", cmd_scan, "list the ports every container cgroup listens on (no agent needed)"},
+};
+
+static void usage(FILE *f)
+{
+        fputs("Usage: portiso COMMAND [FLAGS...]\n"
+              "\n"
+              "Commands:\n",
+              f);
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fputs("\nRun 'portiso COMMAND --help' for the flags of a command.\n", f);
+}
+
+int main(int argc, char **argv)
+{
+        if (argc < 2) {
+                usage(stderr);
+                return CLI_EXIT_USAGE;
+        }
+        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+            strcmp(argv[1], "help") == 0) {
+                usage(stdout);
+                return 0;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (strcmp(argv[1], commands[i].name) == 0)
+                        return commands[i].run(argc - 1, argv + 1);
+
+        fprintf(stderr, "portiso: unknown command '%s' (see 'portiso --help')\n", argv[1]);
+        return CLI_EXIT_USAGE;
+}
