@@ -121,6 +121,9 @@ class PortisoTestCase(unittest.TestCase):
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+            for stream in (p.stdout, p.stderr, p.stdin):
+                if stream:
+                    stream.close()
         for base in filter(None, (cgroup_v2_mount(), cgroup_v1_freezer())):
             kill_cgroup_tree(os.path.join(base, self.cgroups_root))
         shutil.rmtree(self.tmp, ignore_errors=True)
