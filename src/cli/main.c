@@ -8,6 +8,7 @@
 
 #include "basic/macro.h"
 #include "cli/cli.h"
+#include "cli/client.h"
 
 struct command {
         const char *name;
@@ -17,11 +18,17 @@ struct command {
 
 static const struct command commands[] = {
     {"scan", cmd_scan, "list the ports every container cgroup listens on (no agent needed)"},
+    {"launch", cmd_launch, "launch a container on the agent: launch ID [--ports=R] -- CMD..."},
+    {"wait", cmd_wait, "wait for a container to end and show how it ended"},
+    {"kill", cmd_kill, "send a signal to a container (default SIGKILL: destroy it)"},
+    {"remove", cmd_remove, "forget a terminated container"},
+    {"update", cmd_update, "replace a root container's ports: update ID --ports=R"},
+    {"ps", cmd_ps, "list the agent's containers with allocated and listening ports"},
 };
 
 static void usage(FILE *f)
 {
-        fputs("Usage: portiso COMMAND [FLAGS...]\n"
+        fputs("Usage: portiso [--agent=HOST:PORT] [--json] COMMAND [FLAGS...]\n"
               "\n"
               "Commands:\n",
               f);
@@ -32,6 +39,11 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+        /* Options before the command (--agent=HOST:PORT, --json) apply to it. */
+        while (argc > 1 && client_global_option(argv[1])) {
+                argv[1] = argv[0];
+                argc--, argv++;
+        }
         if (argc < 2) {
                 usage(stderr);
                 return CLI_EXIT_USAGE;

@@ -1,0 +1,283 @@
+"""agent_fixture - start the real portiso-agent and talk to it over real HTTP.
+
+Each test gets its own agent (or several, one after another, for restarts)
+with --work_dir and --runtime_dir under the test's temp dir, the test's own
+--cgroups_root and a free API port. The agent's stderr goes to a file so
+tests can count log lines. Calls go through http.client, the same way any
+Mesos operator tool would send them.
+
+Cleanup order (unittest runs cleanups last-in first-out): stop the agents,
+then PortisoTestCase kills and removes the test's cgroups (containers and
+their supervisors live there), then check that nothing of the test is left:
+no cgroup directory and no process in one of its cgroups.
+"""
+import http.client
+import json
+import os
+import signal
+import subprocess
+import time
+
+from portiso_test import (AGENT, CLI, PortisoTestCase, cgroup_v1_freezer, cgroup_v2_mount,
+                          free_port, wait_for)
+
+PYTHON = "/usr/bin/python3"
+LISTEN_PY = PortisoTestCase.LISTEN
+WATCH = "100ms"
+
+
+class ApiError(AssertionError):
+    pass
+
+
+class Agent:
+    """One portiso-agent process and an HTTP client for it."""
+
+    def __init__(self, test, flags, name="agent"):
+        self.test = test
+        self.port = free_port()
+        self.log_path = os.path.join(test.tmp, f"{name}-{self.port}.log")
+        self.argv = [AGENT, f"--port={self.port}"] + flags
+        self.proc = None
+
+    # -- process -----------------------------------------------------------
+    def start(self, timeout=15):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log,
+                                     stderr=log, start_new_session=True)
+        log.close()
+
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"agent exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                return self.get("/health")[0] == 200
+            except OSError:
+                return False
+        wait_for(up, timeout=timeout, what="the agent's /health")
+        return self
+
+    def stop(self):
+        """SIGTERM: the agent stops and leaves every container running."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("agent did not stop on SIGTERM")
+        return self.proc.returncode if self.proc else None
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    # -- HTTP ----------------------------------------------------------------
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        """Return (status, headers dict, body bytes)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            c.close()
+
+    def get(self, path):
+        status, hdrs, body = self.request("GET", path)
+        return status, body
+
+    def post(self, call, timeout=10, content_type="application/json"):
+        """POST an agent.Call (dict or raw bytes); return (status, parsed JSON or text)."""
+        body = call if isinstance(call, (bytes, str)) else json.dumps(call)
+        status, hdrs, data = self.request("POST", "/api/v1", body=body,
+                                          headers={"Content-Type": content_type},
+                                          timeout=timeout)
+        if hdrs.get("content-type", "").startswith("application/json") and data:
+            return status, json.loads(data)
+        return status, data.decode(errors="replace")
+
+    def call(self, ctype, field=None, timeout=10, expect=200, **body):
+        """Call type ctype with body under `field` (default: snake_case of the type)."""
+        msg = {"type": ctype}
+        if body:
+            msg[field or ctype.lower()] = body
+        status, answer = self.post(msg, timeout=timeout)
+        if expect is not None and status != expect:
+            raise ApiError(f"{ctype}: expected {expect}, got {status}: {answer}")
+        return answer if expect is not None else (status, answer)
+
+    # -- containers ------------------------------------------------------------
+    @staticmethod
+    def cid(id):
+        """ContainerID JSON for 'root/child'."""
+        out = None
+        for part in id.split("/"):
+            out = {"value": part, **({"parent": out} if out else {})}
+        return out
+
+    def launch(self, id, cmd, ports=None, network=None, env=None, expect=200, shell=True):
+        body = {"container_id": self.cid(id),
+                "command": {"shell": shell, "value": cmd} if shell else
+                           {"shell": False, "value": cmd[0], "arguments": list(cmd)}}
+        if ports is not None:
+            body["resources"] = ports_resources(ports)
+        if network:
+            body["container"] = {"type": "MESOS", "network_infos": [{"name": network}]}
+        if env:
+            body["command"]["environment"] = {
+                "variables": [{"name": k, "value": v} for k, v in env.items()]}
+        return self.call("LAUNCH_CONTAINER", expect=expect, **body)
+
+    def wait(self, id, timeout=20):
+        a = self.call("WAIT_CONTAINER", timeout=timeout, container_id=self.cid(id))
+        return a["wait_container"]
+
+    def kill(self, id, sig=None, expect=200):
+        body = {"container_id": self.cid(id)}
+        if sig is not None:
+            body["signal"] = sig
+        return self.call("KILL_CONTAINER", expect=expect, **body)
+
+    def remove(self, id, expect=200):
+        return self.call("REMOVE_CONTAINER", expect=expect, container_id=self.cid(id))
+
+    def update(self, id, ports, expect=200):
+        return self.call("UPDATE_CONTAINER", expect=expect, container_id=self.cid(id),
+                         resources=ports_resources(ports))
+
+    def containers(self):
+        a = self.call("GET_CONTAINERS")
+        out = {}
+        for c in a["get_containers"]["containers"]:
+            parts, cid = [], c["container_id"]
+            while cid:
+                parts.insert(0, cid["value"])
+                cid = cid.get("parent")
+            out["/".join(parts)] = c
+        return out
+
+    def state(self, id):
+        c = self.containers().get(id)
+        return c and c["state"]
+
+    def metrics(self):
+        status, body = self.get("/metrics/snapshot")
+        assert status == 200, (status, body)
+        return json.loads(body)
+
+    def wait_scans(self, n=3, timeout=10):
+        """Return once n more complete reconciliation passes have happened."""
+        start = self.metrics()["network_ports/scans"]
+        wait_for(lambda: self.metrics()["network_ports/scans"] >= start + n + 1,
+                 timeout=timeout, what=f"{n} reconciliation passes")
+
+    def wait_state(self, id, state, timeout=15):
+        wait_for(lambda: self.state(id) == state, timeout=timeout,
+                 what=f"container {id} to be {state} (now {self.state(id)})")
+
+
+def ports_resources(ranges):
+    """Mesos resources JSON for ports given as [(begin, end), ...] or [port, ...]."""
+    rs = []
+    for r in ranges:
+        b, e = (r, r) if isinstance(r, int) else r
+        rs.append({"begin": b, "end": e})
+    return [{"name": "ports", "type": "RANGES", "ranges": {"range": rs}}]
+
+
+def limitation_ports(wait):
+    """Ports of a WaitContainer limitation as a sorted list of (begin, end)."""
+    out = []
+    for r in wait["limitation"]["resources"]:
+        assert r["name"] == "ports" and r["type"] == "RANGES", r
+        out += [(x["begin"], x["end"]) for x in r["ranges"]["range"]]
+    return sorted(out)
+
+
+class AgentTestCase(PortisoTestCase):
+    """PortisoTestCase with agents, listeners in containers and a leftovers check."""
+
+    def setUp(self):
+        # Registered first so it runs last, after the base class' cleanup.
+        self.addCleanup(self._check_nothing_left)
+        super().setUp()
+        self.agents = []
+        self.addCleanup(self._stop_agents)
+
+    def _stop_agents(self):
+        for a in self.agents:
+            try:
+                a.stop()
+            except AssertionError:
+                pass
+
+    def _check_nothing_left(self):
+        root = getattr(self, "cgroups_root", None)
+        if not root:
+            return
+        for base in filter(None, (cgroup_v2_mount(), cgroup_v1_freezer())):
+            path = os.path.join(base, root)
+            self.assertFalse(os.path.exists(path), f"cgroup {path} left behind")
+        left = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cgroup") as f:
+                    if f"/{root}/" in f.read() + "/":
+                        left.append(pid)
+            except OSError:
+                pass
+        self.assertEqual(left, [], f"processes left in {root}")
+
+    def agent_flags(self, **kw):
+        """The per-test base flags; keyword arguments add or override flags
+        (None removes one, True makes a bare boolean)."""
+        flags = {
+            "work_dir": os.path.join(self.tmp, "work"),
+            "runtime_dir": os.path.join(self.tmp, "run"),
+            "cgroups_root": self.cgroups_root,
+            "container_ports_watch_interval": WATCH,
+        }
+        flags.update(kw)
+        out = []
+        for k, v in flags.items():
+            if v is None:
+                continue
+            out.append(f"--{k}" if v is True else f"--{k}={v}")
+        return out
+
+    def start_agent(self, **kw):
+        a = Agent(self, self.agent_flags(**kw))
+        self.agents.append(a)
+        return a.start()
+
+    def ready_file(self, name):
+        return os.path.join(self.tmp, f"ready-{name.replace('/', '_')}")
+
+    def listener_cmd(self, name, *specs):
+        """Shell command running listen.py on specs, announcing into a ready file."""
+        return (f"exec {PYTHON} {LISTEN_PY} --ready-file={self.ready_file(name)} "
+                + " ".join(specs))
+
+    def wait_listening(self, name, timeout=10):
+        """Wait for listen.py in container `name` to be ready; return its ports."""
+        path = self.ready_file(name)
+        wait_for(lambda: os.path.exists(path), timeout=timeout,
+                 what=f"the listener of container {name}")
+        with open(path) as f:
+            return [int(x) for x in f.read().split()[2:]]
+
+    def launch_listener(self, agent, id, specs, ports=None, **kw):
+        agent.launch(id, self.listener_cmd(id, *specs), ports=ports, **kw)
+        return self.wait_listening(id)
+
+    def run_cli(self, agent, *args, timeout=30):
+        """Run build/portiso against the agent (found through $PORTISO_AGENT);
+        return the CompletedProcess."""
+        env = dict(os.environ, PORTISO_AGENT=f"127.0.0.1:{agent.port}")
+        return subprocess.run([CLI] + list(args), capture_output=True, text=True,
+                              timeout=timeout, env=env)
