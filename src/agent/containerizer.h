@@ -23,6 +23,7 @@
 
 #include "agent/flags.h"
 #include "basic/errbuf.h"
+#include "isolator/isolator.h"
 #include "ports/portset.h"
 
 enum container_state {
@@ -113,6 +114,20 @@ const struct container *containerizer_get(const struct containerizer *cz, const 
 size_t containerizer_list(const struct containerizer *cz, const struct container *const **ret);
 /* Current metrics. */
 void containerizer_metrics(const struct containerizer *cz, struct containerizer_metrics *ret);
+
+/* Run one reconciliation pass (every isolator's watch) right now, as the
+ * periodic timer does: the hook for instant detection (a new listener seen). */
+int containerizer_check_now(struct containerizer *cz);
+/* Add an isolator beyond those of --isolation (e.g. eBPF prevention); call
+ * before containerizer_recover() so it sees recovered containers too. It gets
+ * every allocation change through its update() (root containers). */
+int containerizer_add_isolator(struct containerizer *cz, const struct isolator_ops *ops,
+                               struct errbuf *e);
+/* Report which beyond-Mesos features are active (shown in metrics). */
+void containerizer_set_features(struct containerizer *cz, bool instant_detection,
+                                bool prevent_bind);
+/* The cgroup hierarchy the containers live on. */
+const struct cg_hierarchy *containerizer_hierarchy(const struct containerizer *cz);
 
 /* "LAUNCHING", "RUNNING", "DESTROYING", "TERMINATED". */
 const char *container_state_to_string(enum container_state s);

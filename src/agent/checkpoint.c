@@ -1,0 +1,461 @@
+/* checkpoint.c - container checkpoints; see checkpoint.h.
+ *
+ * JSON (jansson) for the structured files so an operator can read them, one
+ * line of text for the two records the supervisor and recovery parse in a
+ * hurry (supervisor, exit_status). Readers are strict: anything unexpected is
+ * -EINVAL with the file named in the line, so recovery can skip just that
+ * container and say why. */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent/checkpoint.h"
+#include "basic/fileio.h"
+#include "basic/strbuf.h"
+#include "ports/ranges.h"
+
+#define META_SUBDIR "meta/containers"
+#define SANDBOX_SUBDIR "containers"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
+
+/* base + "/a/containers/b/containers/c" for id "a/b/c". */
+static int nested_path(const char *base, const char *id, char **ret)
+{
+        _cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+        const char *p = id;
+
+        if (!id || !*id)
+                return -EINVAL;
+        strbuf_puts(&sb, base);
+        for (bool first = true; *p; first = false) {
+                size_t n = strcspn(p, "/");
+                if (n == 0)
+                        return -EINVAL;
+                strbuf_puts(&sb, first ? "/" : "/containers/");
+                strbuf_add(&sb, p, n);
+                p += n;
+                if (*p == '/')
+                        p++;
+        }
+        char *s = strbuf_detach(&sb);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int checkpoint_dir(const char *work_dir, const char *id, char **ret)
+{
+        _cleanup_free_ char *base = NULL;
+
+        if (asprintf(&base, "%s/" META_SUBDIR, work_dir) < 0)
+                return -ENOMEM;
+        return nested_path(base, id, ret);
+}
+
+int sandbox_dir(const char *work_dir, const char *id, char **ret)
+{
+        _cleanup_free_ char *base = NULL;
+
+        if (asprintf(&base, "%s/" SANDBOX_SUBDIR, work_dir) < 0)
+                return -ENOMEM;
+        return nested_path(base, id, ret);
+}
+
+static int write_in(const char *dir, const char *name, const char *text)
+{
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        if (asprintf(&path, "%s/%s", dir, name) < 0)
+                return -ENOMEM;
+        return write_file_atomic(path, text, strlen(text), 0600);
+}
+
+static int read_in(const char *dir, const char *name, char **ret)
+{
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "%s/%s", dir, name) < 0)
+                return -ENOMEM;
+        return read_full_file(path, ret, NULL);
+}
+
+static int write_json(const char *dir, const char *name, json_t *j)
+{
+        _cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+        if (!text)
+                return -ENOMEM;
+        return write_in(dir, name, text);
+}
+
+static json_t *strv_to_json(char **v)
+{
+        json_t *a = json_array();
+
+        for (char **s = v; a && s && *s; s++)
+                if (json_array_append_new(a, json_string(*s)) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
+static void strv_free(char **v)
+{
+        for (char **s = v; s && *s; s++)
+                free(*s);
+        free(v);
+}
+
+static int strv_from_json(const json_t *a, char ***ret)
+{
+        char **v;
+        size_t i;
+        const json_t *x;
+
+        if (!a || json_is_null(a)) {
+                *ret = NULL;
+                return 0;
+        }
+        if (!json_is_array(a))
+                return -EINVAL;
+        v = calloc(json_array_size(a) + 1, sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        json_array_foreach(a, i, x)
+        {
+                if (!json_is_string(x) || !(v[i] = strdup(json_string_value(x)))) {
+                        strv_free(v);
+                        return json_is_string(x) ? -ENOMEM : -EINVAL;
+                }
+        }
+        *ret = v;
+        return 0;
+}
+
+int checkpoint_write_config(const char *dir, const struct container_config *cfg)
+{
+        _cleanup_(json_decrefp) json_t *j = NULL;
+
+        j = json_pack("{s:s, s:s?, s:b, s:s?, s:o, s:o, s:b, s:o, s:s?}", "id", cfg->id,
+                      "parent_id", cfg->parent_id, "shell", cfg->shell, "value", cfg->value,
+                      "arguments", strv_to_json(cfg->arguments), "env", strv_to_json(cfg->env),
+                      "has_ports", cfg->has_ports, "ports", ranges_to_json(&cfg->ports), "network",
+                      cfg->network);
+        if (!j)
+                return -ENOMEM;
+        return write_json(dir, "config.json", j);
+}
+
+static char *strdup_or_null(const char *s)
+{
+        return s ? strdup(s) : NULL;
+}
+
+int checkpoint_read_config(const char *dir, struct container_config *ret, struct errbuf *e)
+{
+        _cleanup_(json_decrefp) json_t *j = NULL;
+        _cleanup_free_ char *text = NULL;
+        struct container_config cfg = {};
+        const char *id = NULL, *parent = NULL, *value = NULL, *network = NULL;
+        json_t *args = NULL, *env = NULL, *ports = NULL;
+        json_error_t je;
+        int shell = 1, has_ports = 0, r;
+
+        r = read_in(dir, "config.json", &text);
+        if (r < 0)
+                return errbuf_set(e, r, "%s/config.json: %s", dir, strerror(-r));
+        j = json_loads(text, 0, &je);
+        if (!j)
+                return errbuf_set(e, -EINVAL, "%s/config.json: invalid JSON: %s", dir, je.text);
+        if (json_unpack_ex(j, &je, 0, "{s:s, s?s, s?b, s?s, s?o, s?o, s?b, s?o, s?s}", "id", &id,
+                           "parent_id", &parent, "shell", &shell, "value", &value, "arguments",
+                           &args, "env", &env, "has_ports", &has_ports, "ports", &ports, "network",
+                           &network) < 0)
+                return errbuf_set(e, -EINVAL, "%s/config.json: %s", dir, je.text);
+
+        cfg.shell = shell;
+        cfg.has_ports = has_ports;
+        cfg.id = strdup(id);
+        cfg.parent_id = strdup_or_null(parent);
+        cfg.value = strdup_or_null(value);
+        cfg.network = strdup_or_null(network);
+        if (!cfg.id || (parent && !cfg.parent_id) || (value && !cfg.value) ||
+            (network && !cfg.network)) {
+                container_config_done(&cfg);
+                return -ENOMEM;
+        }
+        r = strv_from_json(args, &cfg.arguments);
+        if (r >= 0)
+                r = strv_from_json(env, &cfg.env);
+        if (r < 0) {
+                container_config_done(&cfg);
+                return errbuf_set(e, r,
+                                  "%s/config.json: 'arguments' and 'env' must be arrays of "
+                                  "strings",
+                                  dir);
+        }
+        if (ports && !json_is_null(ports)) {
+                struct errbuf sub = {};
+                r = ranges_from_json(ports, &cfg.ports, &sub);
+                if (r < 0) {
+                        container_config_done(&cfg);
+                        return errbuf_set(e, r, "%s/config.json: ports: %s", dir, sub.msg);
+                }
+        }
+        container_config_done(ret);
+        *ret = cfg;
+        return 0;
+}
+
+int checkpoint_write_supervisor(const char *dir, const struct checkpoint_supervisor *s)
+{
+        char line[160];
+
+        snprintf(line, sizeof(line), "%d %" PRIu64 " %d %s\n", (int)s->pid, s->start_time,
+                 (int)s->main_pid, s->boot_id[0] ? s->boot_id : "-");
+        return write_in(dir, "supervisor", line);
+}
+
+int checkpoint_read_supervisor(const char *dir, struct checkpoint_supervisor *ret, struct errbuf *e)
+{
+        _cleanup_free_ char *text = NULL;
+        struct checkpoint_supervisor s = {};
+        int pid, main_pid, n = 0;
+        char boot[sizeof(s.boot_id)];
+        int r;
+
+        r = read_in(dir, "supervisor", &text);
+        if (r < 0)
+                return r == -ENOENT ? r : errbuf_set(e, r, "%s/supervisor: %s", dir, strerror(-r));
+        if (sscanf(text, "%d %" SCNu64 " %d %39s%n", &pid, &s.start_time, &main_pid, boot, &n) !=
+                4 ||
+            pid <= 0 || main_pid < 0 || strspn(text + n, " \n") != strlen(text + n))
+                return errbuf_set(e, -EINVAL, "%s/supervisor: corrupt record", dir);
+        s.pid = pid;
+        s.main_pid = main_pid;
+        if (strcmp(boot, "-") != 0)
+                snprintf(s.boot_id, sizeof(s.boot_id), "%s", boot);
+        *ret = s;
+        return 0;
+}
+
+int checkpoint_write_exit_status(const char *dir, int status)
+{
+        char line[32];
+
+        snprintf(line, sizeof(line), "%d\n", status);
+        return write_in(dir, "exit_status", line);
+}
+
+int checkpoint_read_exit_status(const char *dir, int *ret, struct errbuf *e)
+{
+        _cleanup_free_ char *text = NULL;
+        char *end;
+        long v;
+        int r;
+
+        r = read_in(dir, "exit_status", &text);
+        if (r < 0)
+                return r == -ENOENT ? r : errbuf_set(e, r, "%s/exit_status: %s", dir, strerror(-r));
+        errno = 0;
+        v = strtol(text, &end, 10);
+        if (end == text || errno || v < INT32_MIN || v > INT32_MAX ||
+            strspn(end, "\n") != strlen(end))
+                return errbuf_set(e, -EINVAL, "%s/exit_status: corrupt record", dir);
+        *ret = (int)v;
+        return 0;
+}
+
+int checkpoint_write_termination(const char *dir, const struct container_termination *t)
+{
+        _cleanup_(json_decrefp) json_t *j = NULL;
+
+        j = json_pack("{s:s?, s:s?, s:s?}", "state", t->state, "reason", t->reason, "message",
+                      t->message);
+        if (!j)
+                return -ENOMEM;
+        if (t->has_limitation &&
+            json_object_set_new(j, "limitation", ranges_to_json(&t->limitation)) < 0)
+                return -ENOMEM;
+        return write_json(dir, "termination.json", j);
+}
+
+/* Termination state and reason are static strings: map what was read back. */
+static const char *known_string(const char *s, const char *const *known, size_t n)
+{
+        for (size_t i = 0; s && i < n; i++)
+                if (strcmp(s, known[i]) == 0)
+                        return known[i];
+        return NULL;
+}
+
+int checkpoint_read_termination(const char *dir, struct container_termination *t, struct errbuf *e)
+{
+        static const char *const states[] = {"TASK_FAILED", "TASK_KILLED", "TASK_FINISHED"};
+        static const char *const reasons[] = {"REASON_CONTAINER_LIMITATION",
+                                              "REASON_CONTAINER_LIMITATION_DISK",
+                                              "REASON_COMMAND_EXECUTOR_FAILED"};
+        _cleanup_(json_decrefp) json_t *j = NULL;
+        _cleanup_portset_ struct portset lim = PORTSET_INIT;
+        _cleanup_free_ char *text = NULL;
+        const char *state = NULL, *reason = NULL, *message = NULL;
+        json_t *limitation = NULL;
+        json_error_t je;
+        char *msg = NULL;
+        int r;
+
+        r = read_in(dir, "termination.json", &text);
+        if (r < 0)
+                return r == -ENOENT
+                           ? r
+                           : errbuf_set(e, r, "%s/termination.json: %s", dir, strerror(-r));
+        j = json_loads(text, 0, &je);
+        if (!j)
+                return errbuf_set(e, -EINVAL, "%s/termination.json: invalid JSON: %s", dir,
+                                  je.text);
+        if (json_unpack_ex(j, &je, 0, "{s?s, s?s, s?s, s?o}", "state", &state, "reason", &reason,
+                           "message", &message, "limitation", &limitation) < 0)
+                return errbuf_set(e, -EINVAL, "%s/termination.json: %s", dir, je.text);
+        if (limitation) {
+                struct errbuf sub = {};
+                r = ranges_from_json(limitation, &lim, &sub);
+                if (r < 0)
+                        return errbuf_set(e, r, "%s/termination.json: limitation: %s", dir,
+                                          sub.msg);
+        }
+        if (message && !(msg = strdup(message)))
+                return -ENOMEM;
+
+        free(t->message);
+        t->message = msg;
+        t->state = known_string(state, states, ELEMENTSOF(states));
+        t->reason = known_string(reason, reasons, ELEMENTSOF(reasons));
+        portset_clear(&t->limitation);
+        t->has_limitation = limitation != NULL;
+        t->limitation = lim;
+        lim = (struct portset)PORTSET_INIT;
+        return 0;
+}
+
+static bool name_is_id(const char *s)
+{
+        if (!*s || strlen(s) > 242)
+                return false;
+        for (; *s; s++)
+                if (*s == '.' || *s == '/' || (unsigned char)*s <= ' ' || *s == 0x7f)
+                        return false;
+        return true;
+}
+
+struct idlist {
+        char **v;
+        size_t n, alloc;
+};
+
+static int idlist_push(struct idlist *l, char *s)
+{
+        if (l->n == l->alloc) {
+                size_t want = l->alloc ? l->alloc * 2 : 16;
+                char **n = realloc(l->v, want * sizeof(char *));
+                if (!n) {
+                        free(s);
+                        return -ENOMEM;
+                }
+                l->v = n;
+                l->alloc = want;
+        }
+        l->v[l->n++] = s;
+        return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Collect the ids in dir (prefix "" for roots), recursing into containers/. */
+static int list_in(const char *dir, const char *prefix, struct idlist *l, unsigned depth)
+{
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        size_t first = l->n;
+        int r;
+
+        if (depth > 32)
+                return 0;
+        d = opendir(dir);
+        if (!d)
+                return errno == ENOENT ? 0 : negative_errno();
+        while ((de = readdir(d))) {
+                if (!name_is_id(de->d_name) || de->d_type != DT_DIR)
+                        continue;
+                char *id;
+                if (asprintf(&id, "%s%s%s", prefix, *prefix ? "/" : "", de->d_name) < 0)
+                        return -ENOMEM;
+                r = idlist_push(l, id);
+                if (r < 0)
+                        return r;
+        }
+        qsort(l->v + first, l->n - first, sizeof(char *), cmp_str);
+        /* Children follow all of this level: parents always come first. */
+        size_t last = l->n;
+        for (size_t i = first; i < last; i++) {
+                _cleanup_free_ char *sub = NULL;
+                const char *name = strrchr(l->v[i], '/');
+                name = name ? name + 1 : l->v[i];
+                if (asprintf(&sub, "%s/%s/containers", dir, name) < 0)
+                        return -ENOMEM;
+                r = list_in(sub, l->v[i], l, depth + 1);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int checkpoint_list(const char *work_dir, char ***ret, size_t *ret_n)
+{
+        _cleanup_free_ char *base = NULL;
+        struct idlist l = {};
+        int r;
+
+        if (asprintf(&base, "%s/" META_SUBDIR, work_dir) < 0)
+                return -ENOMEM;
+        r = list_in(base, "", &l, 0);
+        if (r < 0) {
+                for (size_t i = 0; i < l.n; i++)
+                        free(l.v[i]);
+                free(l.v);
+                return r;
+        }
+        *ret = l.v;
+        *ret_n = l.n;
+        return 0;
+}
+
+int checkpoint_remove(const char *work_dir, const char *id)
+{
+        _cleanup_free_ char *dir = NULL;
+        int r;
+
+        r = checkpoint_dir(work_dir, id, &dir);
+        if (r < 0)
+                return r;
+        return rm_rf(dir);
+}
+
+void container_termination_done(struct container_termination *t)
+{
+        free(t->message);
+        portset_clear(&t->limitation);
+        *t = (struct container_termination){};
+}

@@ -1,0 +1,63 @@
+/* checkpoint.h - what the agent must remember about a container across its
+ * own restarts, under <work_dir>/meta/containers/:
+ *
+ *   <root>/config.json                    container_config (command, allocation, network)
+ *   <root>/supervisor                     "<pid> <start time> <main pid> <boot id>"
+ *   <root>/exit_status                    the main process' wait(2) status (by the supervisor)
+ *   <root>/termination.json               limitation/reason/message (by the agent)
+ *   <root>/containers/<child>/...         a nested container, same layout
+ *
+ * Nested containers live below a `containers/` directory, as in Mesos' own
+ * runtime layout, so no child id can ever clash with a file name. Every file
+ * is written with write_file_atomic(): after a crash a reader sees the old or
+ * the new content, never a torn one. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent/containerizer.h"
+#include "basic/errbuf.h"
+
+/* Path of a container's checkpoint directory ("a/b" -> <meta>/a/containers/b). */
+int checkpoint_dir(const char *work_dir, const char *id, char **ret);
+/* Same layout for the sandbox: <work_dir>/containers/a/containers/b. */
+int sandbox_dir(const char *work_dir, const char *id, char **ret);
+
+/* Write config.json (the directory is created). */
+int checkpoint_write_config(const char *dir, const struct container_config *cfg);
+/* Read config.json into *ret (replaced); -EINVAL etc. with a line in *e. */
+int checkpoint_read_config(const char *dir, struct container_config *ret, struct errbuf *e);
+
+struct checkpoint_supervisor {
+        pid_t pid;
+        uint64_t start_time; /* /proc/<pid>/stat field 22, clock ticks after boot */
+        pid_t main_pid;
+        char boot_id[40]; /* /proc/sys/kernel/random/boot_id, "" if unknown */
+};
+/* Write the supervisor record. */
+int checkpoint_write_supervisor(const char *dir, const struct checkpoint_supervisor *s);
+/* Read it; -ENOENT if absent, -EINVAL (line in *e) if corrupt. */
+int checkpoint_read_supervisor(const char *dir, struct checkpoint_supervisor *ret,
+                               struct errbuf *e);
+
+/* Write the main process' wait status. */
+int checkpoint_write_exit_status(const char *dir, int status);
+/* Read it; -ENOENT if absent, -EINVAL (line in *e) if corrupt. */
+int checkpoint_read_exit_status(const char *dir, int *ret, struct errbuf *e);
+
+/* Write termination.json (state, reason, message, limitation). */
+int checkpoint_write_termination(const char *dir, const struct container_termination *t);
+/* Read it into *t (its state/reason/message/limitation are set; the exit
+ * status is left alone). -ENOENT if absent. */
+int checkpoint_read_termination(const char *dir, struct container_termination *t, struct errbuf *e);
+
+/* Every checkpointed container id below <work_dir>/meta/containers, parents
+ * before their nested containers ("a", "a/b"). Directories whose names are
+ * not valid ids are skipped. */
+int checkpoint_list(const char *work_dir, char ***ret, size_t *ret_n);
+/* Remove a container's checkpoint (and its nested ones'). */
+int checkpoint_remove(const char *work_dir, const char *id);
+
+/* Free the message and limitation of a termination. */
+void container_termination_done(struct container_termination *t);

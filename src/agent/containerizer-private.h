@@ -1,0 +1,79 @@
+/* containerizer-private.h - state shared by containerizer.c (lifecycle) and
+ * containerizer-recover.c (recovery and the watch loop). Not a contract:
+ * nothing outside those two files includes it. */
+#pragma once
+
+#include <event2/event.h>
+
+#include "agent/checkpoint.h"
+#include "agent/containerizer.h"
+#include "isolator/isolator.h"
+#include "linux/cgroup.h"
+
+struct waiter {
+        struct waiter *prev, *next;
+        struct cz_container *c;
+        container_wait_fn fn;
+        void *userdata;
+        struct event *fire; /* zero-timeout event: callbacks run from the loop */
+};
+
+struct cz_container {
+        struct container pub; /* first: a struct container * is a struct cz_container * */
+        struct containerizer *cz;
+        char *cgroup;  /* relative to the hierarchy: <cgroups_root>/<a>/<b> */
+        char *meta;    /* checkpoint directory */
+        char *sandbox; /* <work_dir>/containers/<a>/containers/<b> */
+        uint64_t cgroup_id;
+        struct checkpoint_supervisor sup;
+        int pidfd; /* the supervisor, -1 when not watched */
+        struct event *exit_ev;
+        struct waiter *waiters;
+        pid_t netns_pid; /* a process in this container's netns when not the host's */
+};
+
+struct containerizer {
+        struct event_base *base;
+        const struct agent_flags *flags;
+        struct cg_hierarchy h;
+        char *supervisors_cgroup;
+        struct isolator_context ictx;
+        struct isolator **isolators;
+        size_t n_isolators;
+        struct container **v; /* sorted by id */
+        size_t n, alloc;
+        struct event *watch_ev;
+        struct containerizer_metrics m;
+        bool watch_failing; /* log a failing pass once, not every tick */
+};
+
+static inline struct cz_container *CZC(const struct container *c)
+{
+        return (struct cz_container *)c;
+}
+
+/* Look a container up by id. */
+struct cz_container *cz_find(const struct containerizer *cz, const char *id);
+/* Allocate a container for cfg (contents moved in) with its paths. */
+int cz_container_new(struct containerizer *cz, struct container_config *cfg,
+                     struct cz_container **ret);
+/* Free a container (not in the table any more); pending waiters are called
+ * first when notify, else forgotten. */
+void cz_container_free(struct cz_container *c, bool notify);
+/* Insert into the sorted table. */
+int cz_insert(struct containerizer *cz, struct cz_container *c);
+/* The isolators' view of a container. */
+struct isolator_container cz_isolator_view(const struct cz_container *c);
+/* Watch the supervisor's pidfd (c->pidfd) for its exit. */
+int cz_watch_supervisor(struct cz_container *c);
+/* Tell every isolator the allocation of a root container. */
+int cz_set_allocation(struct containerizer *cz, struct cz_container *c);
+/* Destroy c and its nested containers; t (may be NULL) is their termination. */
+void cz_destroy(struct containerizer *cz, struct cz_container *c,
+                const struct container_termination *t);
+/* The supervisor is gone: record the end, clean up, answer waiters. */
+void cz_finalize(struct containerizer *cz, struct cz_container *c);
+/* Refresh every container's listening set from the isolators. */
+void cz_refresh_listening(struct containerizer *cz);
+/* Timer callback of the watch loop. */
+void cz_on_watch(evutil_socket_t fd, short what, void *userdata);

@@ -1,0 +1,371 @@
+/* containerizer-recover.c - the containerizer's start, stop, recovery and
+ * watch loop; the lifecycle itself is in containerizer.c.
+ *
+ * Recovery trusts only the checkpoint: each container's config.json (with
+ * its allocation, whatever isolators the previous agent ran), its supervisor
+ * record and the exit status the supervisor left. A live supervisor (pid,
+ * start time and boot id all match) is re-adopted through a new pidfd and the
+ * container is handed to every isolator at once, so the very next pass checks
+ * it. A corrupt checkpoint costs that container only, with one line naming
+ * the file. Cgroups below --cgroups_root that no checkpoint explains are
+ * orphans of a crash: killed and removed, as Mesos' launcher does. */
+#include <dirent.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/containerizer-private.h"
+#include "agent/launcher.h"
+#include "basic/fileio.h"
+#include "basic/log.h"
+#include "linux/sockdiag.h"
+
+#define SUPERVISORS_CGROUP ".supervisors"
+
+static uint64_t now_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int containerizer_add_isolator(struct containerizer *cz, const struct isolator_ops *ops,
+                               struct errbuf *e)
+{
+        struct isolator **v, *iso;
+        int r;
+
+        v = reallocarray(cz->isolators, cz->n_isolators + 1, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        cz->isolators = v;
+        r = isolator_new(ops, &cz->ictx, &iso, e);
+        if (r < 0)
+                return r;
+        cz->isolators[cz->n_isolators++] = iso;
+
+        if (ops->watch && !cz->watch_ev) {
+                struct timeval tv = {
+                    .tv_sec =
+                        (time_t)(cz->flags->container_ports_watch_interval_ns / 1000000000ULL),
+                    .tv_usec = (suseconds_t)(cz->flags->container_ports_watch_interval_ns %
+                                             1000000000ULL / 1000),
+                };
+                if (tv.tv_sec == 0 && tv.tv_usec == 0)
+                        tv.tv_usec = 1;
+                cz->watch_ev = event_new(cz->base, -1, EV_PERSIST, cz_on_watch, cz);
+                if (!cz->watch_ev || event_add(cz->watch_ev, &tv) < 0)
+                        return errbuf_set(e, -ENOMEM, "cannot start the watch timer");
+        }
+        return 0;
+}
+
+int containerizer_new(struct event_base *base, const struct agent_flags *flags,
+                      struct containerizer **ret, struct errbuf *e)
+{
+        struct containerizer *cz;
+        _cleanup_free_ char *meta = NULL, *sandboxes = NULL;
+        int r;
+
+        cz = calloc(1, sizeof(*cz));
+        if (!cz)
+                return -ENOMEM;
+        cz->base = base;
+        cz->flags = flags;
+
+        r = cg_hierarchy_detect(flags->cgroups_hierarchy, &cz->h, e);
+        if (r >= 0 && (r = cg_create(&cz->h, flags->cgroups_root)) < 0)
+                errbuf_set(e, r, "cannot create cgroup %s: %s", flags->cgroups_root, strerror(-r));
+        if (r >= 0 &&
+            asprintf(&cz->supervisors_cgroup, "%s/" SUPERVISORS_CGROUP, flags->cgroups_root) < 0)
+                r = -ENOMEM;
+        if (r >= 0 && (r = cg_create(&cz->h, cz->supervisors_cgroup)) < 0)
+                errbuf_set(e, r, "cannot create cgroup %s: %s", cz->supervisors_cgroup,
+                           strerror(-r));
+        if (r >= 0 && (asprintf(&meta, "%s/meta/containers", flags->work_dir) < 0 ||
+                       asprintf(&sandboxes, "%s/containers", flags->work_dir) < 0))
+                r = -ENOMEM;
+        if (r >= 0 && ((r = mkdir_p(meta, 0700)) < 0 || (r = mkdir_p(sandboxes, 0755)) < 0))
+                errbuf_set(e, r, "cannot create the work directory %s: %s", flags->work_dir,
+                           strerror(-r));
+        if (r >= 0 && (r = mkdir_p(flags->runtime_dir, 0755)) < 0)
+                errbuf_set(e, r, "cannot create the runtime directory %s: %s", flags->runtime_dir,
+                           strerror(-r));
+        if (r < 0) {
+                containerizer_free(cz);
+                return r;
+        }
+
+        cz->ictx = (struct isolator_context){
+            .hierarchy = &cz->h,
+            .cgroups_root = flags->cgroups_root,
+            .isolated = &flags->isolated,
+            .protocols = flags->container_ports_protocols,
+            .cni_enabled = flags->isolation_network_cni,
+        };
+        if (flags->isolation_network_cni)
+                r = containerizer_add_isolator(cz, &isolator_network_cni, e);
+        if (r >= 0 && flags->isolation_network_ports)
+                r = containerizer_add_isolator(cz, &isolator_network_ports, e);
+        if (r < 0) {
+                containerizer_free(cz);
+                return r;
+        }
+        log_info("Containers live in cgroup %s on %s (%s)", flags->cgroups_root, cz->h.path,
+                 cg_mode_to_string(cz->h.mode));
+        *ret = cz;
+        return 0;
+}
+
+void containerizer_free(struct containerizer *cz)
+{
+        if (!cz)
+                return;
+        if (cz->watch_ev)
+                event_free(cz->watch_ev);
+        for (size_t i = 0; i < cz->n; i++)
+                cz_container_free(CZC(cz->v[i]), false);
+        free(cz->v);
+        for (size_t i = 0; i < cz->n_isolators; i++)
+                isolator_free(cz->isolators[i]);
+        free(cz->isolators);
+        free(cz->supervisors_cgroup);
+        free(cz);
+}
+
+/* ---- recovery ------------------------------------------------------------ */
+
+static int recover_one(struct containerizer *cz, const char *id, struct errbuf *e)
+{
+        _cleanup_(container_config_done) struct container_config cfg = {};
+        _cleanup_free_ char *meta = NULL;
+        struct checkpoint_supervisor sup = {};
+        struct cz_container *c, *parent = NULL;
+        const char *slash = strrchr(id, '/');
+        bool has_sup, alive = false;
+        int pidfd = -1, r;
+
+        if (slash) {
+                _cleanup_free_ char *pid = strndup(id, (size_t)(slash - id));
+                if (!pid)
+                        return -ENOMEM;
+                parent = cz_find(cz, pid);
+                if (!parent)
+                        return errbuf_set(e, -ENOENT, "its parent %s was not recovered", pid);
+        }
+        r = checkpoint_dir(cz->flags->work_dir, id, &meta);
+        if (r < 0)
+                return r;
+        r = checkpoint_read_config(meta, &cfg, e);
+        if (r < 0)
+                return r;
+        if (strcmp(cfg.id, id) != 0 || (!!cfg.parent_id != !!parent) ||
+            (parent && strcmp(cfg.parent_id, parent->pub.config.id) != 0))
+                return errbuf_set(e, -EINVAL, "%s/config.json: describes container '%s'", meta,
+                                  cfg.id);
+        r = checkpoint_read_supervisor(meta, &sup, e);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        has_sup = r >= 0;
+
+        r = cz_container_new(cz, &cfg, &c);
+        if (r < 0)
+                return r;
+        r = checkpoint_read_termination(c->meta, &c->pub.termination, e);
+        if (r >= 0 || r == -ENOENT)
+                r = checkpoint_read_exit_status(c->meta, &c->pub.termination.exit_status, e);
+        if (r >= 0)
+                c->pub.termination.has_exit_status = true;
+        if (r < 0 && r != -ENOENT) {
+                cz_container_free(c, false);
+                return r;
+        }
+        if (has_sup && launcher_adopt(&sup, &pidfd) >= 0)
+                alive = true;
+        c->sup = sup;
+        c->pidfd = pidfd;
+        c->pub.pid = sup.main_pid;
+        if (cz->h.mode == CG_V2 && cg_exists(&cz->h, c->cgroup))
+                (void)cg_get_id(&cz->h, c->cgroup, &c->cgroup_id);
+        r = cz_insert(cz, c);
+        if (r < 0) {
+                cz_container_free(c, false);
+                return r;
+        }
+
+        if (!alive) {
+                /* Ended while we were away (or the machine rebooted). */
+                c->pub.state = CONTAINER_DESTROYING;
+                cz_finalize(cz, c);
+                return 0;
+        }
+
+        c->pub.state = CONTAINER_RUNNING;
+        if (cz->flags->isolation_network_cni && c->pub.config.network)
+                c->netns_pid = c->pub.pid;
+        else if (parent)
+                c->netns_pid = parent->netns_pid;
+        r = cz_watch_supervisor(c);
+        if (r < 0)
+                log_error_errno(r, "Failed to watch the supervisor of %s: %m", id);
+
+        if (parent && parent->pub.state != CONTAINER_RUNNING) {
+                cz_destroy(cz, c, &parent->pub.termination);
+                return 0;
+        }
+        struct isolator_container view = cz_isolator_view(c);
+        for (size_t i = 0; i < cz->n_isolators; i++) {
+                struct isolator *iso = cz->isolators[i];
+                if (!iso->ops->recover)
+                        continue;
+                r = iso->ops->recover(iso, &view, parent ? NULL : &c->pub.config.ports);
+                if (r < 0)
+                        log_error_errno(r, "Failed to recover %s of container %s: %m",
+                                        iso->ops->name, id);
+        }
+        log_info("Recovered container %s (main pid %d, supervisor pid %d)", id, (int)c->pub.pid,
+                 (int)c->sup.pid);
+        /* It was being destroyed for a limitation when the agent stopped. */
+        if (c->pub.termination.state)
+                cz_destroy(cz, c, NULL);
+        return 0;
+}
+
+/* Kill and remove top-level cgroups below the root that no container owns. */
+static void remove_orphans(struct containerizer *cz)
+{
+        _cleanup_free_ char *path = NULL;
+        DIR *d;
+        struct dirent *de;
+
+        if (cg_path(&cz->h, cz->flags->cgroups_root, &path) < 0)
+                return;
+        d = opendir(path);
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *rel = NULL;
+                if (de->d_type != DT_DIR || de->d_name[0] == '.' || cz_find(cz, de->d_name))
+                        continue;
+                if (asprintf(&rel, "%s/%s", cz->flags->cgroups_root, de->d_name) < 0)
+                        break;
+                log_warning("Destroying orphan cgroup %s (no checkpoint)", rel);
+                (void)cg_kill(&cz->h, rel);
+                (void)cg_remove(&cz->h, rel);
+        }
+        closedir(d);
+}
+
+int containerizer_recover(struct containerizer *cz)
+{
+        char **ids = NULL;
+        size_t n = 0, ok = 0;
+        int r;
+
+        r = checkpoint_list(cz->flags->work_dir, &ids, &n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to list checkpointed containers: %m");
+        for (size_t i = 0; i < n; i++) {
+                struct errbuf e = {};
+                r = recover_one(cz, ids[i], &e);
+                if (r < 0)
+                        log_error("Failed to recover container %s: %s", ids[i],
+                                  e.msg[0] ? e.msg : strerror(-r));
+                else
+                        ok++;
+                free(ids[i]);
+        }
+        free(ids);
+        remove_orphans(cz);
+        if (n > 0)
+                log_info("Recovered %zu of %zu checkpointed containers", ok, n);
+        /* Recovered containers are checked at once, not a whole interval later. */
+        if (cz->watch_ev && ok > 0)
+                (void)containerizer_check_now(cz);
+        return 0;
+}
+
+/* ---- the watch loop ------------------------------------------------------ */
+
+void cz_refresh_listening(struct containerizer *cz)
+{
+        for (size_t i = 0; i < cz->n; i++) {
+                struct container *c = cz->v[i];
+                if (c->state == CONTAINER_TERMINATED)
+                        continue;
+                for (size_t k = 0; k < cz->n_isolators; k++) {
+                        struct isolator *iso = cz->isolators[k];
+                        struct isolator_status st = {};
+                        if (!iso->ops->status || iso->ops->status(iso, c->config.id, &st) < 0)
+                                continue;
+                        if (st.has_listening) {
+                                portset_clear(&c->listening);
+                                c->listening = st.listening;
+                                st.listening = (struct portset)PORTSET_INIT;
+                        }
+                        isolator_status_done(&st);
+                }
+        }
+}
+
+static void on_limitation(struct containerizer *cz, const struct isolator_limitation *l)
+{
+        struct cz_container *c = cz_find(cz, l->container_id);
+
+        if (!c || c->pub.state != CONTAINER_RUNNING)
+                return;
+        cz->m.violations++;
+        if (!cz->flags->enforce_container_ports) {
+                log_warning("%s (not enforced: --enforce_container_ports is off)", l->message);
+                return;
+        }
+        struct container_termination t = {
+            .state = "TASK_FAILED",
+            .reason = "REASON_CONTAINER_LIMITATION",
+            .message = l->message,
+            .has_limitation = true,
+            .limitation = l->ports,
+        };
+        log_warning("%s; destroying it and its nested containers", l->message);
+        cz->m.containers_killed++;
+        cz_destroy(cz, c, &t);
+}
+
+int containerizer_check_now(struct containerizer *cz)
+{
+        uint64_t t0 = now_ns();
+        int ret = 0;
+
+        for (size_t i = 0; i < cz->n_isolators; i++) {
+                struct isolator *iso = cz->isolators[i];
+                struct isolator_limitation *v = NULL;
+                size_t n = 0;
+                int r;
+
+                if (!iso->ops->watch)
+                        continue;
+                r = iso->ops->watch(iso, &v, &n);
+                if (r < 0) {
+                        if (!cz->watch_failing)
+                                log_error_errno(r, "%s: reconciliation failed: %m", iso->ops->name);
+                        cz->watch_failing = true;
+                        ret = r;
+                        continue;
+                }
+                cz->watch_failing = false;
+                for (size_t k = 0; k < n; k++)
+                        on_limitation(cz, &v[k]);
+                isolator_limitations_free(v, n);
+        }
+        cz->m.scans++;
+        cz->m.last_scan_ns = now_ns() - t0;
+        cz_refresh_listening(cz);
+        return ret;
+}
+
+void cz_on_watch(evutil_socket_t fd, short what, void *userdata)
+{
+        (void)fd;
+        (void)what;
+        (void)containerizer_check_now(userdata);
+}

@@ -1,0 +1,705 @@
+/* containerizer.c - the container lifecycle; see containerizer.h.
+ *
+ * Containers live in one array sorted by id (bsearch; "a" sorts before
+ * "a/b"), each with its supervisor's pidfd on the loop. Nothing here blocks
+ * for long: launch waits only for the supervisor's report (the main process
+ * exec'd), destroy is a cgroup kill, and the end of a container is learnt
+ * from its supervisor's exit. Waiter callbacks never run re-entrantly: they
+ * are fired through zero-timeout events, so a callback may call back into
+ * the containerizer (remove, launch) without invalidating what we iterate.
+ * Recovery and the watch loop are in containerizer-recover.c. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "agent/containerizer-private.h"
+#include "agent/launcher.h"
+#include "basic/fileio.h"
+#include "basic/log.h"
+
+static const char *const state_names[] = {
+    [CONTAINER_LAUNCHING] = "LAUNCHING",
+    [CONTAINER_RUNNING] = "RUNNING",
+    [CONTAINER_DESTROYING] = "DESTROYING",
+    [CONTAINER_TERMINATED] = "TERMINATED",
+};
+
+const char *container_state_to_string(enum container_state s)
+{
+        return (unsigned)s < ELEMENTSOF(state_names) ? state_names[s] : "UNKNOWN";
+}
+
+static void strv_free(char **v)
+{
+        for (char **s = v; s && *s; s++)
+                free(*s);
+        free(v);
+}
+
+void container_config_done(struct container_config *cfg)
+{
+        free(cfg->id);
+        free(cfg->parent_id);
+        free(cfg->value);
+        strv_free(cfg->arguments);
+        strv_free(cfg->env);
+        portset_clear(&cfg->ports);
+        free(cfg->network);
+        *cfg = (struct container_config){};
+}
+
+int container_id_validate(const char *value, struct errbuf *e)
+{
+        size_t n;
+
+        if (!value || !*value)
+                return errbuf_set(e, -EINVAL, "container id must not be empty");
+        n = strlen(value);
+        if (n > 242)
+                return errbuf_set(e, -EINVAL, "container id is longer than 242 bytes");
+        for (const char *p = value; *p; p++) {
+                unsigned char ch = (unsigned char)*p;
+                if (ch == '/' || ch == '.')
+                        return errbuf_set(e, -EINVAL, "container id '%s' contains '%c'", value, ch);
+                if (ch <= ' ' || ch == 0x7f)
+                        return errbuf_set(e, -EINVAL,
+                                          "container id '%s' contains whitespace or a control "
+                                          "character",
+                                          value);
+        }
+        return 0;
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+static size_t cz_index(const struct containerizer *cz, const char *id, bool *found)
+{
+        size_t lo = 0, hi = cz->n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(cz->v[mid]->config.id, id);
+                if (c == 0) {
+                        *found = true;
+                        return mid;
+                }
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *found = false;
+        return lo;
+}
+
+struct cz_container *cz_find(const struct containerizer *cz, const char *id)
+{
+        bool found;
+        size_t i;
+
+        if (!id)
+                return NULL;
+        i = cz_index(cz, id, &found);
+        return found ? CZC(cz->v[i]) : NULL;
+}
+
+int cz_insert(struct containerizer *cz, struct cz_container *c)
+{
+        bool found;
+        size_t at = cz_index(cz, c->pub.config.id, &found);
+
+        if (found)
+                return -EEXIST;
+        if (cz->n == cz->alloc) {
+                size_t na = MAX(cz->alloc * 2, (size_t)16);
+                struct container **v = reallocarray(cz->v, na, sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                cz->v = v;
+                cz->alloc = na;
+        }
+        memmove(cz->v + at + 1, cz->v + at, (cz->n - at) * sizeof(*cz->v));
+        cz->v[at] = &c->pub;
+        cz->n++;
+        return 0;
+}
+
+static void cz_erase(struct containerizer *cz, struct cz_container *c)
+{
+        bool found;
+        size_t at = cz_index(cz, c->pub.config.id, &found);
+
+        if (!found)
+                return;
+        memmove(cz->v + at, cz->v + at + 1, (cz->n - at - 1) * sizeof(*cz->v));
+        cz->n--;
+}
+
+/* ---- containers --------------------------------------------------------- */
+
+int cz_container_new(struct containerizer *cz, struct container_config *cfg,
+                     struct cz_container **ret)
+{
+        struct cz_container *c;
+        int r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->cz = cz;
+        c->pidfd = -1;
+        c->pub.config = *cfg;
+        c->pub.priv = c;
+        r = checkpoint_dir(cz->flags->work_dir, cfg->id, &c->meta);
+        if (r >= 0)
+                r = sandbox_dir(cz->flags->work_dir, cfg->id, &c->sandbox);
+        if (r >= 0 && asprintf(&c->cgroup, "%s/%s", cz->flags->cgroups_root, cfg->id) < 0)
+                r = -ENOMEM;
+        if (r < 0) {
+                c->pub.config = (struct container_config){}; /* still the caller's */
+                cz_container_free(c, false);
+                return r;
+        }
+        *cfg = (struct container_config){};
+        *ret = c;
+        return 0;
+}
+
+static void waiter_fire(evutil_socket_t fd, short what, void *userdata)
+{
+        struct waiter *w = userdata;
+        struct cz_container *c = w->c;
+
+        (void)fd;
+        (void)what;
+        if (w->prev)
+                w->prev->next = w->next;
+        else
+                c->waiters = w->next;
+        if (w->next)
+                w->next->prev = w->prev;
+        event_free(w->fire);
+        container_wait_fn fn = w->fn;
+        void *userdata_ = w->userdata;
+        free(w);
+        fn(&c->pub, userdata_);
+}
+
+void cz_container_free(struct cz_container *c, bool notify)
+{
+        if (!c)
+                return;
+        /* A removed container's pending waiters still hear of its end; when
+         * the agent stops, they are only forgotten (the API answered them). */
+        while (c->waiters) {
+                if (notify) {
+                        waiter_fire(-1, 0, c->waiters);
+                        continue;
+                }
+                struct waiter *w = c->waiters;
+                c->waiters = w->next;
+                event_free(w->fire);
+                free(w);
+        }
+        if (c->exit_ev)
+                event_free(c->exit_ev);
+        if (c->pidfd >= 0)
+                close(c->pidfd);
+        container_config_done(&c->pub.config);
+        container_termination_done(&c->pub.termination);
+        portset_clear(&c->pub.listening);
+        free(c->cgroup);
+        free(c->meta);
+        free(c->sandbox);
+        free(c);
+}
+
+struct isolator_container cz_isolator_view(const struct cz_container *c)
+{
+        return (struct isolator_container){
+            .id = c->pub.config.id,
+            .parent_id = c->pub.config.parent_id,
+            .cgroup = c->cgroup,
+            .cgroup_id = c->cgroup_id,
+            .network = c->pub.config.network,
+        };
+}
+
+/* The one place allocations reach the isolators (network/ports, eBPF maps).
+ * A root launched without a ports resource has an empty allocation, as a
+ * Mesos task without ports would: every isolated port is unallocated. */
+int cz_set_allocation(struct containerizer *cz, struct cz_container *c)
+{
+        if (c->pub.config.parent_id)
+                return 0;
+        for (size_t i = 0; i < cz->n_isolators; i++) {
+                struct isolator *iso = cz->isolators[i];
+                if (!iso->ops->update)
+                        continue;
+                int r = iso->ops->update(iso, c->pub.config.id, &c->pub.config.ports);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to update %s of container %s: %m",
+                                               iso->ops->name, c->pub.config.id);
+        }
+        return 0;
+}
+
+static void on_supervisor_exit(evutil_socket_t fd, short what, void *userdata)
+{
+        struct cz_container *c = userdata;
+
+        (void)fd;
+        (void)what;
+        event_free(TAKE_PTR(c->exit_ev));
+        close(c->pidfd);
+        c->pidfd = -1;
+        cz_finalize(c->cz, c);
+}
+
+int cz_watch_supervisor(struct cz_container *c)
+{
+        c->exit_ev = event_new(c->cz->base, c->pidfd, EV_READ, on_supervisor_exit, c);
+        if (!c->exit_ev)
+                return -ENOMEM;
+        if (event_add(c->exit_ev, NULL) < 0)
+                return -EIO;
+        return 0;
+}
+
+static void cleanup_isolators(struct containerizer *cz, struct cz_container *c)
+{
+        for (size_t i = cz->n_isolators; i-- > 0;) {
+                struct isolator *iso = cz->isolators[i];
+                if (!iso->ops->cleanup)
+                        continue;
+                int r = iso->ops->cleanup(iso, c->pub.config.id);
+                if (r < 0 && r != -ENOENT)
+                        log_warning_errno(r, "Failed to clean up %s of container %s: %m",
+                                          iso->ops->name, c->pub.config.id);
+        }
+}
+
+static void format_status(int status, char *buf, size_t size)
+{
+        if (WIFEXITED(status))
+                snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+        else if (WIFSIGNALED(status))
+                snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
+                         strsignal(WTERMSIG(status)));
+        else
+                snprintf(buf, size, "wait status %d", status);
+}
+
+void cz_finalize(struct containerizer *cz, struct cz_container *c)
+{
+        struct container_termination *t = &c->pub.termination;
+        struct errbuf e = {};
+        char what[128] = "ended without a recorded exit status";
+        int r;
+
+        if (c->pub.state == CONTAINER_TERMINATED)
+                return;
+        if (!t->has_exit_status) {
+                r = checkpoint_read_exit_status(c->meta, &t->exit_status, &e);
+                if (r >= 0)
+                        t->has_exit_status = true;
+                else if (r != -ENOENT)
+                        log_warning("Container %s: %s", c->pub.config.id, e.msg);
+        }
+        if (t->has_exit_status)
+                format_status(t->exit_status, what, sizeof(what));
+
+        /* The end of a container ends its nested ones. */
+        for (size_t i = 0; i < cz->n; i++) {
+                struct cz_container *n = CZC(cz->v[i]);
+                if (n->pub.config.parent_id &&
+                    strcmp(n->pub.config.parent_id, c->pub.config.id) == 0)
+                        cz_destroy(cz, n, NULL);
+        }
+
+        r = cg_kill(&cz->h, c->cgroup);
+        if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Failed to kill what is left of container %s: %m",
+                                  c->pub.config.id);
+        cleanup_isolators(cz, c);
+        r = cg_remove(&cz->h, c->cgroup);
+        if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Failed to remove the cgroup of container %s: %m",
+                                  c->pub.config.id);
+
+        c->pub.state = CONTAINER_TERMINATED;
+        log_info("Container %s %s%s%s", c->pub.config.id, what, t->message ? ": " : "",
+                 t->message ? t->message : "");
+
+        for (struct waiter *w = c->waiters; w; w = w->next) {
+                static const struct timeval now = {0, 0};
+                event_add(w->fire, &now);
+        }
+}
+
+void cz_destroy(struct containerizer *cz, struct cz_container *c,
+                const struct container_termination *t)
+{
+        int r;
+
+        if (c->pub.state == CONTAINER_TERMINATED || c->pub.state == CONTAINER_DESTROYING)
+                return;
+        if (t && t->state) {
+                struct container_termination *own = &c->pub.termination;
+                own->state = t->state;
+                own->reason = t->reason;
+                free(own->message);
+                own->message = t->message ? strdup(t->message) : NULL;
+                own->has_limitation = t->has_limitation;
+                if (t->has_limitation)
+                        (void)portset_copy(&own->limitation, &t->limitation);
+                r = checkpoint_write_termination(c->meta, own);
+                if (r < 0)
+                        log_error_errno(r, "Failed to checkpoint the termination of %s: %m",
+                                        c->pub.config.id);
+        }
+        c->pub.state = CONTAINER_DESTROYING;
+
+        /* Nested first, as Mesos destroys a tree from its leaves. */
+        for (size_t i = 0; i < cz->n; i++) {
+                struct cz_container *n = CZC(cz->v[i]);
+                if (n->pub.config.parent_id &&
+                    strcmp(n->pub.config.parent_id, c->pub.config.id) == 0)
+                        cz_destroy(cz, n, t);
+        }
+        r = cg_kill(&cz->h, c->cgroup);
+        if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Failed to kill container %s: %m", c->pub.config.id);
+        /* Without a supervisor to wait for, the end is now. */
+        if (c->pidfd < 0)
+                cz_finalize(cz, c);
+}
+
+/* ---- public API --------------------------------------------------------- */
+
+static int validate_config(struct containerizer *cz, const struct container_config *cfg,
+                           struct errbuf *e)
+{
+        const char *last;
+        int r;
+
+        if (!cfg->id)
+                return errbuf_set(e, -EINVAL, "container id is required");
+        last = strrchr(cfg->id, '/');
+        if (cfg->parent_id) {
+                size_t n = strlen(cfg->parent_id);
+                if (!last || (size_t)(last - cfg->id) != n ||
+                    strncmp(cfg->id, cfg->parent_id, n) != 0)
+                        return errbuf_set(e, -EINVAL, "container id '%s' is not below parent '%s'",
+                                          cfg->id, cfg->parent_id);
+        } else if (last)
+                return errbuf_set(e, -EINVAL, "container id '%s' contains '/'", cfg->id);
+        for (const char *p = cfg->id; *p;) {
+                char part[256];
+                size_t n = strcspn(p, "/");
+                if (n >= sizeof(part))
+                        return errbuf_set(e, -EINVAL, "container id is longer than 242 bytes");
+                memcpy(part, p, n);
+                part[n] = '\0';
+                r = container_id_validate(part, e);
+                if (r < 0)
+                        return r;
+                p += n + (p[n] == '/');
+        }
+        if (cz_find(cz, cfg->id))
+                return errbuf_set(e, -EEXIST, "container %s already exists", cfg->id);
+        if (cfg->parent_id) {
+                struct cz_container *p = cz_find(cz, cfg->parent_id);
+                if (!p)
+                        return errbuf_set(e, -ENOENT, "parent container %s is unknown",
+                                          cfg->parent_id);
+                if (p->pub.state != CONTAINER_RUNNING)
+                        return errbuf_set(e, -EINVAL, "parent container %s is %s, not RUNNING",
+                                          cfg->parent_id, container_state_to_string(p->pub.state));
+                if (cfg->has_ports)
+                        return errbuf_set(e, -EINVAL,
+                                          "nested container %s cannot have resources: it shares "
+                                          "its root's",
+                                          cfg->id);
+        }
+        if (!cfg->value || !*cfg->value)
+                return errbuf_set(e, -EINVAL, "command value is required");
+        return 0;
+}
+
+static int do_launch(struct containerizer *cz, struct cz_container *c, struct errbuf *e)
+{
+        struct isolator_launch_info info = {};
+        struct cz_container *parent = cz_find(cz, c->pub.config.parent_id);
+        int pidfd = -1, r;
+
+        r = mkdir_p(c->sandbox, 0755);
+        if (r < 0)
+                return errbuf_set(e, r, "cannot create sandbox %s: %s", c->sandbox, strerror(-r));
+        r = checkpoint_write_config(c->meta, &c->pub.config);
+        if (r < 0)
+                return errbuf_set(e, r, "cannot checkpoint %s: %s", c->meta, strerror(-r));
+        r = cg_create(&cz->h, c->cgroup);
+        if (r < 0)
+                return errbuf_set(e, r, "cannot create cgroup %s: %s", c->cgroup, strerror(-r));
+        if (cz->h.mode == CG_V2 && (r = cg_get_id(&cz->h, c->cgroup, &c->cgroup_id)) < 0)
+                return errbuf_set(e, r, "cannot read the id of cgroup %s: %s", c->cgroup,
+                                  strerror(-r));
+
+        struct isolator_container view = cz_isolator_view(c);
+        for (size_t i = 0; i < cz->n_isolators; i++) {
+                struct isolator *iso = cz->isolators[i];
+                if (iso->ops->prepare && (r = iso->ops->prepare(iso, &view, &info, e)) < 0)
+                        return r;
+        }
+        r = cz_set_allocation(cz, c);
+        if (r < 0)
+                return errbuf_set(e, r, "cannot set the allocation of %s", c->pub.config.id);
+
+        struct launch_request req = {
+            .id = c->pub.config.id,
+            .hierarchy = &cz->h,
+            .cgroup = c->cgroup,
+            .supervisors_cgroup = cz->supervisors_cgroup,
+            .meta_dir = c->meta,
+            .sandbox = c->sandbox,
+            .new_netns = info.new_netns,
+            .join_netns_pid = info.new_netns || !parent ? 0 : parent->netns_pid,
+        };
+        r = launcher_launch(&req, &c->sup, &pidfd, e);
+        if (r < 0)
+                return r;
+        c->pidfd = pidfd;
+        c->pub.pid = c->sup.main_pid;
+        c->netns_pid = info.new_netns ? c->pub.pid : req.join_netns_pid;
+        r = checkpoint_write_supervisor(c->meta, &c->sup);
+        if (r < 0)
+                return errbuf_set(e, r, "cannot checkpoint the supervisor of %s: %s",
+                                  c->pub.config.id, strerror(-r));
+        for (size_t i = 0; i < cz->n_isolators; i++) {
+                struct isolator *iso = cz->isolators[i];
+                if (iso->ops->isolate && (r = iso->ops->isolate(iso, &view, c->pub.pid)) < 0)
+                        return errbuf_set(e, r, "%s cannot isolate %s: %s", iso->ops->name,
+                                          c->pub.config.id, strerror(-r));
+        }
+        r = cz_watch_supervisor(c);
+        if (r < 0)
+                return errbuf_set(e, r, "cannot watch the supervisor of %s", c->pub.config.id);
+        return 0;
+}
+
+/* Undo a failed launch: nothing of it may stay behind. */
+static void launch_rollback(struct containerizer *cz, struct cz_container *c)
+{
+        (void)cg_kill(&cz->h, c->cgroup);
+        if (c->sup.pid > 0 && c->pidfd >= 0)
+                (void)kill(c->sup.pid, SIGKILL);
+        cleanup_isolators(cz, c);
+        (void)cg_remove(&cz->h, c->cgroup);
+        (void)rm_rf(c->meta);
+        (void)rm_rf(c->sandbox);
+}
+
+int containerizer_launch(struct containerizer *cz, struct container_config *cfg, struct errbuf *e)
+{
+        struct cz_container *c;
+        int r;
+
+        r = validate_config(cz, cfg, e);
+        if (r < 0)
+                return r;
+        r = cz_container_new(cz, cfg, &c);
+        if (r < 0)
+                return errbuf_set(e, r, "out of memory");
+        c->pub.state = CONTAINER_LAUNCHING;
+        r = cz_insert(cz, c);
+        if (r >= 0)
+                r = do_launch(cz, c, e);
+        if (r < 0) {
+                log_error("Failed to launch container %s: %s", c->pub.config.id, e ? e->msg : "");
+                launch_rollback(cz, c);
+                cz_erase(cz, c);
+                *cfg = c->pub.config; /* the caller keeps its config on failure */
+                c->pub.config = (struct container_config){};
+                cz_container_free(c, false);
+                return r;
+        }
+        c->pub.state = CONTAINER_RUNNING;
+        log_info("Launched container %s (main pid %d, supervisor pid %d)", c->pub.config.id,
+                 (int)c->pub.pid, (int)c->sup.pid);
+        return 0;
+}
+
+void *containerizer_wait(struct containerizer *cz, const char *id, container_wait_fn fn,
+                         void *userdata)
+{
+        struct cz_container *c = cz_find(cz, id);
+        struct waiter *w;
+
+        if (!c) {
+                errno = ENOENT;
+                return NULL;
+        }
+        w = calloc(1, sizeof(*w));
+        if (!w) {
+                errno = ENOMEM;
+                return NULL;
+        }
+        w->fire = evtimer_new(cz->base, waiter_fire, w);
+        if (!w->fire) {
+                free(w);
+                errno = ENOMEM;
+                return NULL;
+        }
+        w->c = c;
+        w->fn = fn;
+        w->userdata = userdata;
+        w->next = c->waiters;
+        if (c->waiters)
+                c->waiters->prev = w;
+        c->waiters = w;
+        if (c->pub.state == CONTAINER_TERMINATED) {
+                static const struct timeval now = {0, 0};
+                event_add(w->fire, &now);
+        }
+        return w;
+}
+
+void containerizer_wait_cancel(struct containerizer *cz, void *handle)
+{
+        struct waiter *w = handle;
+
+        (void)cz;
+        if (!w)
+                return;
+        if (w->prev)
+                w->prev->next = w->next;
+        else
+                w->c->waiters = w->next;
+        if (w->next)
+                w->next->prev = w->prev;
+        event_free(w->fire);
+        free(w);
+}
+
+int containerizer_kill(struct containerizer *cz, const char *id, int signal)
+{
+        struct cz_container *c = cz_find(cz, id);
+
+        if (!c)
+                return -ENOENT;
+        if (c->pub.state == CONTAINER_TERMINATED)
+                return 0;
+        if (signal == SIGKILL) {
+                log_info("Destroying container %s", id);
+                cz_destroy(cz, c, NULL);
+                return 0;
+        }
+        if (c->pub.pid <= 0 || c->pub.state != CONTAINER_RUNNING)
+                return 0;
+        if (kill(c->pub.pid, signal) < 0 && errno != ESRCH)
+                return negative_errno();
+        log_info("Sent signal %d to container %s (pid %d)", signal, id, (int)c->pub.pid);
+        return 0;
+}
+
+int containerizer_remove(struct containerizer *cz, const char *id)
+{
+        struct cz_container *c = cz_find(cz, id);
+        size_t len;
+        int r;
+
+        if (!c)
+                return -ENOENT;
+        len = strlen(id);
+        /* The whole tree must have ended. */
+        for (size_t i = 0; i < cz->n; i++) {
+                const struct container *n = cz->v[i];
+                if (strncmp(n->config.id, id, len) == 0 &&
+                    (n->config.id[len] == '\0' || n->config.id[len] == '/') &&
+                    n->state != CONTAINER_TERMINATED)
+                        return -EBUSY;
+        }
+        r = checkpoint_remove(cz->flags->work_dir, id);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove the checkpoint of %s: %m", id);
+        r = rm_rf(c->sandbox);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove the sandbox of %s: %m", id);
+        /* Deepest first (reverse id order puts "a/b" before "a"). */
+        for (size_t i = cz->n; i-- > 0;) {
+                struct cz_container *n = CZC(cz->v[i]);
+                if (strncmp(n->pub.config.id, id, len) == 0 &&
+                    (n->pub.config.id[len] == '\0' || n->pub.config.id[len] == '/')) {
+                        cz_erase(cz, n);
+                        cz_container_free(n, true);
+                }
+        }
+        log_info("Removed container %s", id);
+        return 0;
+}
+
+int containerizer_update(struct containerizer *cz, const char *id, const struct portset *ports,
+                         bool has_ports)
+{
+        struct cz_container *c = cz_find(cz, id);
+        _cleanup_portset_ struct portset copy = PORTSET_INIT;
+        int r;
+
+        if (!c)
+                return -ENOENT;
+        if (c->pub.config.parent_id)
+                return -EINVAL;
+        if (has_ports && (r = portset_copy(&copy, ports)) < 0)
+                return r;
+        portset_clear(&c->pub.config.ports);
+        c->pub.config.ports = copy;
+        copy = (struct portset)PORTSET_INIT;
+        c->pub.config.has_ports = has_ports;
+        r = checkpoint_write_config(c->meta, &c->pub.config);
+        if (r < 0)
+                log_error_errno(r, "Failed to checkpoint the allocation of %s: %m", id);
+        if (c->pub.state == CONTAINER_TERMINATED)
+                return 0;
+        r = cz_set_allocation(cz, c);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *text = portset_to_string(&c->pub.config.ports);
+        log_info("Updated container %s: ports %s", id, text ? text : "?");
+        return 0;
+}
+
+const struct container *containerizer_get(const struct containerizer *cz, const char *id)
+{
+        struct cz_container *c = cz_find(cz, id);
+
+        return c ? &c->pub : NULL;
+}
+
+size_t containerizer_list(const struct containerizer *cz, const struct container *const **ret)
+{
+        *ret = (const struct container *const *)cz->v;
+        return cz->n;
+}
+
+void containerizer_metrics(const struct containerizer *cz, struct containerizer_metrics *ret)
+{
+        *ret = cz->m;
+        ret->containers = cz->n;
+        ret->containers_running = 0;
+        for (size_t i = 0; i < cz->n; i++)
+                if (cz->v[i]->state == CONTAINER_RUNNING)
+                        ret->containers_running++;
+}
+
+void containerizer_set_features(struct containerizer *cz, bool instant_detection, bool prevent_bind)
+{
+        cz->m.instant_detection = instant_detection;
+        cz->m.prevent_bind = prevent_bind;
+}
+
+const struct cg_hierarchy *containerizer_hierarchy(const struct containerizer *cz)
+{
+        return &cz->h;
+}

@@ -1,0 +1,103 @@
+/* main.c - portiso-agent: flags, the event loop, the containerizer and the
+ * HTTP API.
+ *
+ * SIGTERM and SIGINT only leave the loop: containers, their supervisors and
+ * their cgroups stay, and the next agent recovers them (as a Mesos agent
+ * restart does). The same binary doubles as the per-container supervisor
+ * (`portiso-agent --supervise ...`, see launcher.h); that mode is picked
+ * before anything else runs. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "agent/api.h"
+#include "agent/containerizer.h"
+#include "agent/flags.h"
+#include "agent/launcher.h"
+#include "basic/log.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct event_base *, event_base_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct event *, event_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct containerizer *, containerizer_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct api *, api_free);
+
+static void agent_flags_donep(struct agent_flags *f)
+{
+        agent_flags_done(f);
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *userdata)
+{
+        (void)what;
+        log_info("Received signal %d (%s); stopping the agent, containers keep running", (int)sig,
+                 strsignal((int)sig));
+        event_base_loopbreak(userdata);
+}
+
+static int run(int argc, char **argv)
+{
+        _cleanup_(agent_flags_donep) struct agent_flags flags = {};
+        _cleanup_(event_base_freep) struct event_base *base = NULL;
+        _cleanup_(event_freep) struct event *sigterm = NULL;
+        _cleanup_(event_freep) struct event *sigint = NULL;
+        _cleanup_(containerizer_freep) struct containerizer *cz = NULL;
+        _cleanup_(api_freep) struct api *api = NULL;
+        struct errbuf e = {};
+        int r;
+
+        r = agent_flags_parse(&flags, argc, argv, &e);
+        if (r == 1)
+                return 0;
+        if (r < 0) {
+                fprintf(stderr, "portiso-agent: %s\n", e.msg);
+                return 1;
+        }
+
+        signal(SIGPIPE, SIG_IGN);
+        base = event_base_new();
+        if (!base) {
+                log_error("Failed to create the event loop");
+                return 1;
+        }
+        sigterm = evsignal_new(base, SIGTERM, on_stop_signal, base);
+        sigint = evsignal_new(base, SIGINT, on_stop_signal, base);
+        if (!sigterm || !sigint || event_add(sigterm, NULL) < 0 || event_add(sigint, NULL) < 0) {
+                log_error("Failed to install signal handlers");
+                return 1;
+        }
+
+        r = containerizer_new(base, &flags, &cz, &e);
+        if (r < 0) {
+                log_error_errno(r, "Failed to start the containerizer: %s", e.msg);
+                return 1;
+        }
+        r = containerizer_recover(cz);
+        if (r < 0)
+                return 1;
+        r = api_new(base, &flags, cz, &api);
+        if (r < 0) {
+                log_error_errno(r, "Failed to serve the API on %s:%u: %m", flags.ip,
+                                (unsigned)flags.port);
+                return 1;
+        }
+        log_info("Agent started on %s:%u (isolation '%s', work_dir %s)", flags.ip,
+                 (unsigned)flags.port, flags.isolation, flags.work_dir);
+
+        if (event_base_dispatch(base) < 0) {
+                log_error("The event loop failed");
+                return 1;
+        }
+        log_info("Agent stopped");
+        /* The API goes first: it cancels its pending waits on the containerizer. */
+        api_free(TAKE_PTR(api));
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        if (supervisor_mode(argc, argv))
+                return supervisor_main(argc, argv);
+        return run(argc, argv);
+}

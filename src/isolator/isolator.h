@@ -1,0 +1,99 @@
+/* isolator.h - the generic isolator interface, shaped like Mesos' Isolator:
+ *
+ *   recover  - re-adopt a container that outlived an agent restart
+ *   prepare  - before the main process starts (may ask for a new netns)
+ *   isolate  - the main process exists (its pid is known)
+ *   update   - the container's allocation changed (root containers)
+ *   watch    - one reconciliation pass; returns limitations (Mesos' watch()
+ *              future, made synchronous: the agent calls it on every tick)
+ *   status   - what the isolator observed about one container
+ *   cleanup  - the container is gone (its nested containers too)
+ *
+ * The agent composes a list of isolators from --isolation and drives each
+ * through a vtable, so new isolators (eBPF prevention, say) plug in without
+ * the containerizer knowing them. Every hook is optional (NULL = nothing to
+ * do). Isolators sit below agent/: they see containers through
+ * `struct isolator_container`, never through the agent's own types. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "basic/errbuf.h"
+#include "linux/cgroup.h"
+#include "ports/portset.h"
+
+/* What an isolator is told about a container. */
+struct isolator_container {
+        const char *id;        /* "root" or "root/child" */
+        const char *parent_id; /* NULL for a root container */
+        const char *cgroup;    /* relative to the hierarchy, "portiso/root/child" */
+        uint64_t cgroup_id;    /* cgroup v2 id, 0 if unknown (v1) */
+        const char *network;   /* named network (CNI), or NULL */
+};
+
+/* Set up by the agent once, shared by every isolator. */
+struct isolator_context {
+        const struct cg_hierarchy *hierarchy;
+        const char *cgroups_root;
+        const struct portset *isolated; /* ports that count (network/ports) */
+        unsigned protocols;             /* SOCKDIAG_TCP | SOCKDIAG_UDP */
+        bool cni_enabled;               /* network/cni is in --isolation */
+};
+
+/* What prepare() asks of the launcher, merged over all isolators. */
+struct isolator_launch_info {
+        bool new_netns; /* unshare(CLONE_NEWNET), loopback up */
+};
+
+/* A resource limitation raised against a root container. */
+struct isolator_limitation {
+        char *container_id;   /* root container */
+        struct portset ports; /* the offending ports */
+        char *message;        /* human-readable, one line */
+};
+
+/* What an isolator observed about one container (Mesos' status()). */
+struct isolator_status {
+        bool has_listening;
+        struct portset listening; /* own + nested listeners at the last watch */
+};
+
+struct isolator;
+
+struct isolator_ops {
+        const char *name; /* "network/ports" */
+        size_t size;      /* bytes of the isolator object (struct isolator first) */
+        int (*init)(struct isolator *i, const struct isolator_context *ctx, struct errbuf *e);
+        void (*done)(struct isolator *i);
+        int (*recover)(struct isolator *i, const struct isolator_container *c,
+                       const struct portset *allocation);
+        int (*prepare)(struct isolator *i, const struct isolator_container *c,
+                       struct isolator_launch_info *info, struct errbuf *e);
+        int (*isolate)(struct isolator *i, const struct isolator_container *c, pid_t pid);
+        int (*update)(struct isolator *i, const char *id, const struct portset *allocation);
+        int (*watch)(struct isolator *i, struct isolator_limitation **ret, size_t *ret_n);
+        int (*status)(struct isolator *i, const char *id, struct isolator_status *ret);
+        int (*cleanup)(struct isolator *i, const char *id);
+};
+
+/* Every isolator object starts with this. */
+struct isolator {
+        const struct isolator_ops *ops;
+        const struct isolator_context *ctx;
+};
+
+extern const struct isolator_ops isolator_network_ports;
+extern const struct isolator_ops isolator_network_cni;
+
+/* Allocate and init an isolator of the given kind. */
+int isolator_new(const struct isolator_ops *ops, const struct isolator_context *ctx,
+                 struct isolator **ret, struct errbuf *e);
+/* done() and free; NULL is fine. */
+void isolator_free(struct isolator *i);
+/* Free an array of limitations returned by watch(). */
+void isolator_limitations_free(struct isolator_limitation *v, size_t n);
+/* Free the contents of a status. */
+void isolator_status_done(struct isolator_status *s);

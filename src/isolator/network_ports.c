@@ -1,0 +1,166 @@
+/* network_ports.c - the network/ports isolator behind the generic isolator
+ * interface (isolator.h): an adapter onto ports.h.
+ *
+ * prepare/recover register the container (with its cgroup id, and "ignored"
+ * when it sits on a named network while network/cni is on: Mesos does not
+ * check such containers, they do not share the host's ports), update sets a
+ * root's allocation, watch runs one collect (one sock_diag dump) and one pure
+ * check, and status reports a container's listeners, its own plus its nested
+ * containers', as of the last watch. The sock_diag socket is opened once and
+ * kept: the agent dumps on every tick. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "isolator/isolator.h"
+#include "isolator/ports.h"
+#include "linux/sockdiag.h"
+
+struct network_ports {
+        struct isolator base;
+        struct ports_isolator pi;
+        struct sockdiag *sd;
+};
+
+static struct network_ports *NP(struct isolator *i)
+{
+        return (struct network_ports *)i;
+}
+
+static int np_init(struct isolator *i, const struct isolator_context *ctx, struct errbuf *e)
+{
+        struct network_ports *np = NP(i);
+        int r;
+
+        r = ports_isolator_init(&np->pi, ctx->isolated, ctx->protocols);
+        if (r < 0)
+                return errbuf_set(e, r, "network/ports: %s", strerror(-r));
+        r = sockdiag_new(&np->sd);
+        if (r < 0) {
+                ports_isolator_done(&np->pi);
+                return errbuf_set(e, r, "network/ports: cannot open NETLINK_SOCK_DIAG: %s",
+                                  strerror(-r));
+        }
+        return 0;
+}
+
+static void np_done(struct isolator *i)
+{
+        struct network_ports *np = NP(i);
+
+        ports_isolator_done(&np->pi);
+        sockdiag_free(np->sd);
+        np->sd = NULL;
+}
+
+static int np_prepare(struct isolator *i, const struct isolator_container *c,
+                      struct isolator_launch_info *info, struct errbuf *e)
+{
+        struct network_ports *np = NP(i);
+        bool ignored = i->ctx->cni_enabled && c->network;
+        int r;
+
+        (void)info;
+        r = ports_prepare(&np->pi, c->id, c->parent_id, c->cgroup, c->cgroup_id, ignored);
+        if (r < 0)
+                return errbuf_set(e, r, "network/ports: cannot prepare container %s: %s", c->id,
+                                  strerror(-r));
+        return 0;
+}
+
+static int np_recover(struct isolator *i, const struct isolator_container *c,
+                      const struct portset *allocation)
+{
+        struct network_ports *np = NP(i);
+        int r;
+
+        r = np_prepare(i, c, NULL, NULL);
+        if (r < 0 || c->parent_id || !allocation)
+                return r;
+        return ports_update(&np->pi, c->id, allocation);
+}
+
+static int np_update(struct isolator *i, const char *id, const struct portset *allocation)
+{
+        return ports_update(&NP(i)->pi, id, allocation);
+}
+
+static int np_watch(struct isolator *i, struct isolator_limitation **ret, size_t *ret_n)
+{
+        struct network_ports *np = NP(i);
+        struct ports_limitation *v = NULL;
+        struct isolator_limitation *out;
+        size_t n = 0;
+        int r;
+
+        r = ports_collect(&np->pi, np->sd, i->ctx->hierarchy);
+        if (r < 0)
+                return r;
+        r = ports_check(&np->pi, &v, &n);
+        if (r < 0)
+                return r;
+        out = calloc(n ? n : 1, sizeof(*out));
+        if (!out) {
+                ports_limitations_free(v, n);
+                return -ENOMEM;
+        }
+        /* Same fields, moved over: nothing to copy, nothing to fail. */
+        for (size_t k = 0; k < n; k++) {
+                out[k].container_id = TAKE_PTR(v[k].container_id);
+                out[k].message = TAKE_PTR(v[k].message);
+                out[k].ports = v[k].ports;
+                v[k].ports = (struct portset)PORTSET_INIT;
+        }
+        ports_limitations_free(v, n);
+        *ret = out;
+        *ret_n = n;
+        return (int)n;
+}
+
+static int np_status(struct isolator *i, const char *id, struct isolator_status *ret)
+{
+        struct network_ports *np = NP(i);
+        struct ports_container *top = ports_find(&np->pi, id);
+        _cleanup_portset_ struct portset all = PORTSET_INIT;
+        int r;
+
+        if (!top)
+                return -ENOENT;
+        for (size_t k = 0; k < np->pi.n_containers; k++) {
+                const struct ports_container *c = np->pi.containers[k];
+                const struct ports_container *p = c;
+                while (p && p != top)
+                        p = p->parent;
+                if (!p)
+                        continue;
+                r = portset_union(&all, &c->listening);
+                if (r < 0)
+                        return r;
+        }
+        isolator_status_done(ret);
+        ret->has_listening = true;
+        ret->listening = all;
+        all = (struct portset)PORTSET_INIT;
+        return 0;
+}
+
+static int np_cleanup(struct isolator *i, const char *id)
+{
+        int r = ports_cleanup(&NP(i)->pi, id);
+
+        /* Already gone with its root: fine. */
+        return r == -ENOENT ? 0 : r;
+}
+
+const struct isolator_ops isolator_network_ports = {
+    .name = "network/ports",
+    .size = sizeof(struct network_ports),
+    .init = np_init,
+    .done = np_done,
+    .recover = np_recover,
+    .prepare = np_prepare,
+    .update = np_update,
+    .watch = np_watch,
+    .status = np_status,
+    .cleanup = np_cleanup,
+};
