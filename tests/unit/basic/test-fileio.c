@@ -44,7 +44,7 @@ static int group_teardown(void **state)
         return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* tmpdir/name as a static string (one at a time is enough here). */
+/* Format tmpdir/name into buf and return it. */
 static const char *path_of(char *buf, size_t size, const char *name)
 {
         snprintf(buf, size, "%s/%s", tmpdir, name);
