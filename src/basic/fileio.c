@@ -153,8 +153,16 @@ int mkdir_p(const char *path, mode_t mode)
                         return negative_errno();
                 *s = '/';
         }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return negative_errno();
+        if (mkdir(p, mode) < 0) {
+                struct stat st;
+
+                if (errno != EEXIST)
+                        return negative_errno();
+                if (stat(p, &st) < 0)
+                        return negative_errno();
+                if (!S_ISDIR(st.st_mode))
+                        return -ENOTDIR;
+        }
         return 0;
 }
 
