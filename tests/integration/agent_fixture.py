@@ -227,8 +227,12 @@ class AgentTestCase(PortisoTestCase):
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
                 with open(f"/proc/{pid}/cgroup") as f:
-                    if f"/{root}/" in f.read() + "/":
-                        left.append(pid)
+                    cg = f.read()
+                with open(f"/proc/{pid}/stat") as f:
+                    stat = f.read()
+                # Zombies hold nothing; reaping them is init's business.
+                if f"/{root}/" in cg + "/" and stat.rpartition(") ")[2][:1] != "Z":
+                    left.append(f"{pid}: {stat[:60]}")
             except OSError:
                 pass
         self.assertEqual(left, [], f"processes left in {root}")
