@@ -146,7 +146,7 @@ int checkpoint_write_config(const char *dir, const struct container_config *cfg)
 {
         _cleanup_(json_decrefp) json_t *j = NULL;
 
-        j = json_pack("{s:s, s:s?, s:b, s:s?, s:o, s:o, s:b, s:o, s:s?}", "id", cfg->id,
+        j = json_pack("{s:s, s:s*, s:b, s:s*, s:o, s:o, s:b, s:o, s:s*}", "id", cfg->id,
                       "parent_id", cfg->parent_id, "shell", cfg->shell, "value", cfg->value,
                       "arguments", strv_to_json(cfg->arguments), "env", strv_to_json(cfg->env),
                       "has_ports", cfg->has_ports, "ports", ranges_to_json(&cfg->ports), "network",
@@ -280,7 +280,7 @@ int checkpoint_write_termination(const char *dir, const struct container_termina
 {
         _cleanup_(json_decrefp) json_t *j = NULL;
 
-        j = json_pack("{s:s?, s:s?, s:s?}", "state", t->state, "reason", t->reason, "message",
+        j = json_pack("{s:s*, s:s*, s:s*}", "state", t->state, "reason", t->reason, "message",
                       t->message);
         if (!j)
                 return -ENOMEM;
