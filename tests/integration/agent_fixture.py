@@ -239,7 +239,7 @@ class AgentTestCase(PortisoTestCase):
 
     def agent_flags(self, **kw):
         """The per-test base flags; keyword arguments add or override flags
-        (None removes one, True makes a bare boolean)."""
+        (None removes one, True is a bare boolean, False "=false")."""
         flags = {
             "work_dir": os.path.join(self.tmp, "work"),
             "runtime_dir": os.path.join(self.tmp, "run"),
@@ -251,6 +251,8 @@ class AgentTestCase(PortisoTestCase):
         for k, v in flags.items():
             if v is None:
                 continue
+            if v is False:
+                v = "false"
             out.append(f"--{k}" if v is True else f"--{k}={v}")
         return out
 

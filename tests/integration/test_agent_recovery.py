@@ -1,0 +1,117 @@
+"""Agent restarts: containers outlive the agent, are recovered and isolated
+again, and report exits that happened while the agent was down. Each test
+runs two agents, one after the other, on the same work_dir, runtime_dir and
+cgroups root. Ports 31400-31499."""
+import os
+import unittest
+
+from agent_fixture import AgentTestCase, limitation_ports, wait_for
+
+SLEEP = "exec sleep 1000"
+ENFORCING = {"isolation": "network/ports", "enforce_container_ports": True}
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(") ")[2][:1] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+class TestRecovery(AgentTestCase):
+    def restart(self, old, **flags):
+        """Stop `old` (its containers keep running) and start a new agent."""
+        self.assertEqual(old.stop(), 0, old.log())
+        return self.start_agent(**flags)
+
+    def test_misbehaving_flat_container_killed_after_restart(self):
+        a = self.start_agent(isolation="")
+        self.launch_listener(a, "flat", ["tcp4:31400"], ports=[31401])
+        self.assertEqual(a.state("flat"), "RUNNING")
+        pid = a.containers()["flat"]["container_status"]["executor_pid"]
+
+        self.assertEqual(a.stop(), 0, a.log())
+        self.assertTrue(alive(pid), "stopping the agent killed the container")
+        b = self.start_agent(**ENFORCING)
+        w = b.wait("flat")
+        self.assertEqual(w["reason"], "REASON_CONTAINER_LIMITATION")
+        self.assertEqual(limitation_ports(w), [(31400, 31400)])
+        self.assertEqual(w["exit_status"], 9)
+        wait_for(lambda: not alive(pid), what="the container's process to be gone")
+
+    def test_behaving_flat_container_left_alone_after_restart(self):
+        a = self.start_agent(isolation="")
+        self.launch_listener(a, "calm", ["tcp4:31410"], ports=[31410])
+        pid = a.containers()["calm"]["container_status"]["executor_pid"]
+
+        b = self.restart(a, **ENFORCING)
+        b.wait_scans(4)
+        self.assertEqual(b.state("calm"), "RUNNING")
+        self.assertTrue(alive(pid))
+        self.assertEqual(b.containers()["calm"]["listening"],
+                         {"range": [{"begin": 31410, "end": 31410}]})
+        b.kill("calm")
+        self.assertEqual(b.wait("calm")["exit_status"], 9)
+
+    def test_misbehaving_nested_container_kills_group_after_restart(self):
+        a = self.start_agent(isolation="")
+        a.launch("tg", SLEEP, ports=[31420])
+        a.wait_state("tg", "RUNNING")
+        self.launch_listener(a, "tg/rogue", ["tcp4:31421"])
+        a.launch("tg/idle", SLEEP)
+        a.wait_state("tg/idle", "RUNNING")
+
+        b = self.restart(a, **ENFORCING)
+        for cid in ("tg", "tg/rogue", "tg/idle"):
+            w = b.wait(cid)
+            self.assertEqual(w.get("reason"), "REASON_CONTAINER_LIMITATION", cid)
+            self.assertEqual(limitation_ports(w), [(31421, 31421)], cid)
+
+    def test_behaving_nested_container_left_alone_after_restart(self):
+        a = self.start_agent(isolation="")
+        a.launch("tg", SLEEP, ports=[31430])
+        a.wait_state("tg", "RUNNING")
+        self.launch_listener(a, "tg/web", ["tcp4:31430"])
+
+        b = self.restart(a, **ENFORCING)
+        b.wait_scans(4)
+        self.assertEqual(b.state("tg"), "RUNNING")
+        self.assertEqual(b.state("tg/web"), "RUNNING")
+        self.assertEqual(b.containers()["tg"]["listening"],
+                         {"range": [{"begin": 31430, "end": 31430}]})
+        b.kill("tg")
+        self.assertEqual(b.wait("tg/web")["exit_status"], 9)
+
+    def test_exit_while_agent_down_is_reported(self):
+        a = self.start_agent()
+        go = os.path.join(self.tmp, "go")
+        a.launch("late", f"while [ ! -e {go} ]; do sleep 0.05; done; exit 3")
+        a.launch("late2", SLEEP)
+        a.wait_state("late", "RUNNING")
+        pid = a.containers()["late"]["container_status"]["executor_pid"]
+        self.assertEqual(a.stop(), 0, a.log())
+
+        open(go, "w").close()
+        wait_for(lambda: not alive(pid), what="the container to exit while the agent is down")
+
+        b = self.start_agent()
+        self.assertEqual(b.wait("late")["exit_status"], 3 << 8)
+        self.assertEqual(b.state("late"), "TERMINATED")
+        self.assertEqual(b.state("late2"), "RUNNING")
+        b.remove("late")
+        b.kill("late2")
+        b.wait("late2")
+
+    def test_terminated_container_survives_restart(self):
+        a = self.start_agent(enforce_container_ports=True)
+        self.launch_listener(a, "gone", ["tcp4:31440"], ports=[31441])
+        w1 = a.wait("gone")
+        b = self.restart(a, enforce_container_ports=True)
+        self.assertEqual(b.wait("gone"), w1)
+        b.remove("gone")
+        self.assertEqual(b.containers(), {})
+
+
+if __name__ == "__main__":
+    unittest.main()
