@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "isolator/holders-bpf.h"
 #include "isolator/holders.h"
 #include "linux/procfd.h"
 
@@ -26,6 +27,9 @@ int holders_find(const struct cg_hierarchy *h, struct ports_container *const *cs
 
         if (n_inodes == 0)
                 return 0;
+        int k = holders_find_bpf(h, cs, n, sorted_inodes, n_inodes, found, userdata);
+        if (k != -EOPNOTSUPP)
+                return k; /* the in-kernel search answered (or failed for real) */
 
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ pid_t *pids = NULL;

@@ -1,0 +1,120 @@
+/* holders-bpf.c - holders_find() through the in-kernel iterator; see
+ * holders-bpf.h.
+ *
+ * The iterator reports (pid, cgroup v2 id, inode) for every process holding
+ * a candidate socket, anywhere on the host. A hit counts for the container
+ * whose own cgroup has that id, exactly as the /proc walk counts a pid listed
+ * in a container's cgroup.procs; hits in other cgroups (the host, cgroups
+ * below a container that are no container) are dropped, as there. The cost
+ * is one read() of a few records instead of a readlink() per open fd. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "isolator/holders-bpf.h"
+#include "linux/bpfiter/holders_iter.h"
+
+static struct holders_iter *iter;
+static int iter_state; /* 0 not tried yet, 1 loaded, < 0 unavailable */
+static struct errbuf iter_error;
+
+struct cgid_entry {
+        uint64_t cgroup_id;
+        struct ports_container *c;
+};
+
+struct hit_ctx {
+        const struct cgid_entry *index;
+        size_t n;
+        holders_found_fn found;
+        void *userdata;
+        int error; /* from found(): stops the search, returned as is */
+};
+
+static int cmp_cgid(const void *a, const void *b)
+{
+        uint64_t x = ((const struct cgid_entry *)a)->cgroup_id;
+        uint64_t y = ((const struct cgid_entry *)b)->cgroup_id;
+        return x < y ? -1 : x > y;
+}
+
+static int on_hit(pid_t tgid, uint64_t cgroup_id, uint64_t inode, void *userdata)
+{
+        struct hit_ctx *ctx = userdata;
+        struct cgid_entry key = {.cgroup_id = cgroup_id};
+        const struct cgid_entry *e;
+        int r;
+
+        (void)tgid;
+        e = bsearch(&key, ctx->index, ctx->n, sizeof(*ctx->index), cmp_cgid);
+        if (!e)
+                return 0;
+        r = ctx->found(e->c, inode, ctx->userdata);
+        if (r < 0)
+                ctx->error = r;
+        return r;
+}
+
+static bool bpf_wanted(const struct cg_hierarchy *h, size_t n_inodes)
+{
+        const char *env = getenv("PORTISO_HOLDERS");
+
+        if (env && strcmp(env, "proc") == 0)
+                return false;
+        return h->mode == CG_V2 && n_inodes <= holders_iter_max_candidates();
+}
+
+int holders_find_bpf(const struct cg_hierarchy *h, struct ports_container *const *cs, size_t n,
+                     const uint64_t *sorted_inodes, size_t n_inodes, holders_found_fn found,
+                     void *userdata)
+{
+        _cleanup_free_ struct cgid_entry *index = NULL;
+        struct hit_ctx ctx = {.found = found, .userdata = userdata};
+        int r;
+
+        if (n_inodes == 0)
+                return 0;
+        if (!bpf_wanted(h, n_inodes))
+                return -EOPNOTSUPP;
+        if (iter_state == 0) {
+                r = holders_iter_new(&iter, &iter_error);
+                iter_state = r < 0 ? r : 1;
+        }
+        if (iter_state < 0)
+                return -EOPNOTSUPP;
+
+        index = calloc(MAX(n, (size_t)1), sizeof(*index));
+        if (!index)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct ports_container *c = cs[i];
+                uint64_t id = c->cgroup_id;
+
+                if (c->ignored)
+                        continue;
+                if (id == 0 && cg_get_id(h, c->cgroup, &id) < 0)
+                        continue; /* no cgroup yet: no processes either */
+                index[ctx.n++] = (struct cgid_entry){id, c};
+        }
+        qsort(index, ctx.n, sizeof(*index), cmp_cgid);
+        ctx.index = index;
+
+        r = holders_iter_run(iter, sorted_inodes, n_inodes, on_hit, &ctx);
+        if (ctx.error < 0)
+                return ctx.error;
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                /* The kernel refused this walk: the /proc walk still answers. */
+                errbuf_set(&iter_error, r, "holders iterator failed: %s", strerror(-r));
+                return -EOPNOTSUPP;
+        }
+        return 0;
+}
+
+const char *holders_backend(const char **reason)
+{
+        if (reason)
+                *reason = iter_state < 0 ? iter_error.msg : NULL;
+        return iter_state > 0 ? "bpf" : "proc";
+}

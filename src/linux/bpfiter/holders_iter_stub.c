@@ -1,0 +1,29 @@
+/* holders_iter_stub.c - the holders iterator where this build has no BPF
+ * toolchain (clang, bpftool or kernel BTF missing at build time): the same
+ * API, reporting the search as unsupported so callers use the /proc walk. */
+#include <errno.h>
+
+#include "holders_iter.h"
+
+int holders_iter_new(struct holders_iter **ret, struct errbuf *e)
+{
+        (void)ret;
+        return errbuf_set(e, -EOPNOTSUPP, "built without eBPF support (clang, bpftool, BTF)");
+}
+
+void holders_iter_free(struct holders_iter *it)
+{
+        (void)it;
+}
+
+size_t holders_iter_max_candidates(void)
+{
+        return 0;
+}
+
+int holders_iter_run(struct holders_iter *it, const uint64_t *inodes, size_t n, holders_iter_fn fn,
+                     void *userdata)
+{
+        (void)it, (void)inodes, (void)n, (void)fn, (void)userdata;
+        return -EOPNOTSUPP;
+}
