@@ -406,7 +406,8 @@ static int list_in(const char *dir, const char *prefix, struct idlist *l, unsign
                 if (r < 0)
                         return r;
         }
-        qsort(l->v + first, l->n - first, sizeof(char *), cmp_str);
+        if (l->n > first)
+                qsort(l->v + first, l->n - first, sizeof(char *), cmp_str);
         /* Children follow all of this level: parents always come first. */
         size_t last = l->n;
         for (size_t i = first; i < last; i++) {

@@ -492,9 +492,11 @@ static int do_launch(struct containerizer *cz, struct cz_container *c, struct er
 /* Undo a failed launch: nothing of it may stay behind. */
 static void launch_rollback(struct containerizer *cz, struct cz_container *c)
 {
-        (void)cg_kill(&cz->h, c->cgroup);
+        /* The supervisor first: it must not record an exit into the
+         * checkpoint directory we are about to remove. */
         if (c->sup.pid > 0 && c->pidfd >= 0)
                 (void)kill(c->sup.pid, SIGKILL);
+        (void)cg_kill(&cz->h, c->cgroup);
         cleanup_isolators(cz, c);
         (void)cg_remove(&cz->h, c->cgroup);
         (void)rm_rf(c->meta);
