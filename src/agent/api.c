@@ -635,9 +635,13 @@ void api_free(struct api *api)
         if (!api)
                 return;
         while ((w = LIST_FIRST(&api->waiters))) {
+                struct bufferevent *bev = evhttp_connection_get_bufferevent(w->conn);
                 containerizer_wait_cancel(api->cz, w->handle);
                 waiter_unwatch(w, true);
                 reply_error(w->req, 503, "the agent is shutting down");
+                /* The loop has stopped: push the answer out now, before
+                 * evhttp_free() closes the connection (best effort, it is small). */
+                (void)evbuffer_write(bufferevent_get_output(bev), bufferevent_getfd(bev));
                 waiter_free(w);
         }
         evhttp_free(api->http);

@@ -209,12 +209,19 @@ class AgentTestCase(PortisoTestCase):
         self.agents = []
         self.addCleanup(self._stop_agents)
 
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
     def _stop_agents(self):
+        reports = []
         for a in self.agents:
             try:
                 a.stop()
-            except AssertionError:
-                pass
+            except AssertionError as e:
+                reports.append(str(e))
+            log = a.log()
+            if any(m in log for m in self.SANITIZER_MARKS):
+                reports.append(f"sanitizer report in {a.log_path}:\n{log[-4000:]}")
+        self.assertEqual(reports, [])
 
     def _check_nothing_left(self):
         root = getattr(self, "cgroups_root", None)

@@ -302,6 +302,24 @@ class TestAgentApiLongPolls(AgentTestCase):
                 s.close()
         self.assertEqual(a.get("/health")[0], 200)
 
+    def test_pending_waits_answered_503_on_shutdown(self):
+        a = self.start_agent()
+        a.launch("sd", SLEEP, ports=[31021])
+        a.wait_state("sd", "RUNNING")
+        body = json.dumps({"type": "WAIT_CONTAINER",
+                           "wait_container": {"container_id": {"value": "sd"}}}).encode()
+        with socket.create_connection(("127.0.0.1", a.port), timeout=10) as s:
+            s.sendall(b"POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            wait_for(lambda: a.metrics()["api/pending_waits"] == 1, what="the pending wait")
+            self.assertEqual(a.stop(), 0)
+            self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 503"))
+        # The container outlives the agent; a new agent still knows it.
+        b = self.start_agent()
+        self.assertEqual(b.state("sd"), "RUNNING")
+        b.kill("sd")
+        b.wait("sd")
+
 
 class TestClient(AgentTestCase):
     def test_client_end_to_end(self):
