@@ -14,6 +14,7 @@
 
 #include "agent/api.h"
 #include "agent/containerizer.h"
+#include "agent/enforcer-bpf.h"
 #include "agent/flags.h"
 #include "agent/launcher.h"
 #include "basic/log.h"
@@ -43,6 +44,7 @@ static int run(int argc, char **argv)
         _cleanup_(event_freep) struct event *sigterm = NULL;
         _cleanup_(event_freep) struct event *sigint = NULL;
         _cleanup_(containerizer_freep) struct containerizer *cz = NULL;
+        _cleanup_(bpf_enforcer_freep) struct bpf_enforcer *enf = NULL;
         _cleanup_(api_freep) struct api *api = NULL;
         struct errbuf e = {};
         int r;
@@ -73,9 +75,15 @@ static int run(int argc, char **argv)
                 log_error_errno(r, "Failed to start the containerizer: %s", e.msg);
                 return 1;
         }
+        r = bpf_enforcer_new(base, &flags, cz, &enf);
+        if (r < 0) {
+                log_error_errno(r, "Failed to start the eBPF features: %m");
+                return 1;
+        }
         r = containerizer_recover(cz);
         if (r < 0)
                 return 1;
+        bpf_enforcer_recovered(enf);
         r = api_new(base, &flags, cz, &api);
         if (r < 0) {
                 log_error_errno(r, "Failed to serve the API on %s:%u: %m", flags.ip,

@@ -1,0 +1,250 @@
+"""test_agent_bpf - the agent's eBPF features end to end: bind prevention kept in
+step with launches, UPDATE_CONTAINER and cleanups, holding while the agent is
+stopped and leaving nothing behind; instant detection killing a violator long
+before the next periodic pass; UDP in both.
+
+Binds are tried by a probe process placed in a container's cgroup (as any
+process of the container would be); listeners are real listen.py processes.
+Ports used: 42000-42999 only (the isolated range of every agent here).
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+from agent_fixture import PYTHON, AgentTestCase, limitation_ports, wait_for
+from portiso_test import ROOT
+
+PIN_BASE = "/sys/fs/bpf/portiso"
+ISOLATED = "[42000-42999]"
+SLEEP = "exec sleep 1000"
+
+# Tries each KIND:PORT spec of listen.py in turn and prints "SPEC ok|EPERM|<error>".
+PROBE = """
+import sys
+sys.path.insert(0, %r)
+import listen
+for spec in sys.argv[1:]:
+    kind, port = spec.split(":", 1)
+    try:
+        listen.make(kind, port).close()
+        print(spec, "ok")
+    except PermissionError:
+        print(spec, "EPERM")
+    except OSError as e:
+        print(spec, e)
+""" % os.path.join(ROOT, "tests", "helpers")
+
+
+def bpftool_json(*args):
+    p = subprocess.run(["bpftool", "-j"] + list(args), capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        raise AssertionError(f"bpftool {args} failed: {p.stderr.strip()}")
+    return json.loads(p.stdout or "[]")
+
+
+class AgentBpfTestCase(AgentTestCase):
+    def setUp(self):
+        super().setUp()
+        self.root = self.cgroup_path()  # fails in CI / skips without cgroup2
+        self.pin_dir = os.path.join(PIN_BASE, self.cgroups_root)
+        self.addCleanup(self._remove_pins)
+
+    def _remove_pins(self):
+        """Whatever a failed test left pinned: detach its links, remove the pins."""
+        if not os.path.isdir(self.pin_dir):
+            return
+        for name in os.listdir(self.pin_dir):
+            path = os.path.join(self.pin_dir, name)
+            if name.endswith("_link"):
+                for l in bpftool_json("link", "show", "pinned", path) or []:
+                    subprocess.run(["bpftool", "link", "detach", "id", str(l["id"])],
+                                   capture_output=True)
+            os.unlink(path)
+        os.rmdir(self.pin_dir)
+
+    def agent(self, **kw):
+        kw.setdefault("container_ports_isolated_range", ISOLATED)
+        kw.setdefault("enforce_container_ports", True)
+        return self.start_agent(**kw)
+
+    def probe(self, container, *specs):
+        """{spec: "ok" | "EPERM" | error} for binds made inside container's cgroup."""
+        procs = os.path.join(self.root, container, "cgroup.procs")
+        p = subprocess.run(["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', procs, PYTHON, "-c",
+                            PROBE] + list(specs), capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return dict(line.split(" ", 1) for line in p.stdout.splitlines())
+
+    def our_links(self):
+        root_id = os.stat(self.root).st_ino
+        return [l for l in bpftool_json("link", "show") if l.get("cgroup_id") == root_id]
+
+    def assert_nothing_of_portiso_left(self, prog_ids, map_ids):
+        wait_for(lambda: not os.path.exists(self.pin_dir), what=f"{self.pin_dir} removed")
+        self.assertEqual(self.our_links(), [])
+        wait_for(lambda: not prog_ids & {p["id"] for p in bpftool_json("prog", "show")},
+                 what="programs freed")
+        wait_for(lambda: not map_ids & {m["id"] for m in bpftool_json("map", "show")},
+                 what="maps freed")
+
+    def kernel_objects(self):
+        """(prog ids, map ids) of the prevention attached to our cgroups root."""
+        progs = {l["prog_id"] for l in self.our_links()}
+        maps = set()
+        for p in progs:
+            maps |= set(bpftool_json("prog", "show", "id", str(p)).get("map_ids", []))
+        return progs, maps
+
+
+class TestBindPrevention(AgentBpfTestCase):
+    def test_unallocated_binds_denied_allocated_allowed_and_update(self):
+        a = self.agent(container_ports_prevent_bind=True)
+        flags = {f["name"]: f["value"] for f in a.call("GET_FLAGS")["get_flags"]["flags"]}
+        self.assertEqual(flags["container_ports_prevent_bind"], "true")
+        self.assertEqual(a.metrics()["network_ports/prevent_bind"], 1)
+
+        a.launch("c1", SLEEP, ports=[(42001, 42003)])
+        a.launch("c1/n1", SLEEP)
+        self.assertEqual(self.probe("c1", "tcp4:42010", "tcp6only:42010", "dual:42010"),
+                         {"tcp4:42010": "EPERM", "tcp6only:42010": "EPERM",
+                          "dual:42010": "EPERM"})
+        self.assertEqual(self.probe("c1", "tcp4:42001", "tcp6only:42002", "dual:42003", "tcp4:0"),
+                         {"tcp4:42001": "ok", "tcp6only:42002": "ok", "dual:42003": "ok",
+                          "tcp4:0": "ok"})
+        # A nested container shares its root's allocation.
+        self.assertEqual(self.probe("c1/n1", "tcp4:42010", "tcp4:42002"),
+                         {"tcp4:42010": "EPERM", "tcp4:42002": "ok"})
+
+        a.update("c1", [(42001, 42003), 42010])
+        self.assertEqual(self.probe("c1/n1", "tcp4:42010", "dual:42010"),
+                         {"tcp4:42010": "ok", "dual:42010": "ok"})
+        self.assertEqual(a.state("c1"), "RUNNING")
+        a.kill("c1")
+        a.wait("c1")
+
+    def test_denial_holds_while_agent_is_stopped_and_after_restart(self):
+        a = self.agent(container_ports_prevent_bind=True)
+        a.launch("c1", SLEEP, ports=[42001])
+        self.assertEqual(a.stop(), 0)
+        self.assertTrue(os.path.isdir(self.pin_dir))
+        self.assertEqual(self.probe("c1", "tcp4:42010", "tcp4:42001"),
+                         {"tcp4:42010": "EPERM", "tcp4:42001": "ok"})
+
+        a = self.agent(container_ports_prevent_bind=True)
+        self.assertIn("re-adopted", a.log())
+        self.assertEqual(a.state("c1"), "RUNNING")
+        self.assertEqual(self.probe("c1", "tcp4:42010", "tcp4:42001"),
+                         {"tcp4:42010": "EPERM", "tcp4:42001": "ok"})
+        a.update("c1", [42001, 42010])
+        self.assertEqual(self.probe("c1", "tcp4:42010"), {"tcp4:42010": "ok"})
+        a.kill("c1")
+        a.wait("c1")
+
+    def test_nothing_left_after_the_last_container(self):
+        a = self.agent(container_ports_prevent_bind=True)
+        a.launch("c1", SLEEP, ports=[42001])
+        a.launch("c2", SLEEP, ports=[42002])
+        progs, maps = self.kernel_objects()
+        self.assertEqual((len(progs), len(maps)), (2, 2))
+
+        a.kill("c1")
+        a.wait("c1")
+        self.assertTrue(os.path.isdir(self.pin_dir), "removed while c2 still needs it")
+        self.assertEqual(self.probe("c2", "tcp4:42001"), {"tcp4:42001": "EPERM"})
+        a.kill("c2")
+        a.wait("c2")
+        a.remove("c1")
+        a.remove("c2")
+        self.assert_nothing_of_portiso_left(progs, maps)
+
+    def test_pins_removed_when_containers_ended_while_agent_was_down(self):
+        a = self.agent(container_ports_prevent_bind=True)
+        a.launch("c1", SLEEP, ports=[42001])
+        progs, maps = self.kernel_objects()
+        a.stop()
+        with open(os.path.join(self.root, "c1", "cgroup.kill"), "w") as f:
+            f.write("1")
+        def empty():
+            with open(os.path.join(self.root, "c1", "cgroup.procs")) as f:
+                return not f.read()
+        wait_for(empty, what="c1 emptied")
+        a = self.agent(container_ports_prevent_bind=True)
+        self.assertEqual(a.state("c1"), "TERMINATED")
+        self.assert_nothing_of_portiso_left(progs, maps)
+
+    def test_pins_removed_when_restarted_without_prevention(self):
+        a = self.agent(container_ports_prevent_bind=True)
+        a.launch("c1", SLEEP, ports=[42001])
+        progs, maps = self.kernel_objects()
+        a.stop()
+        a = self.agent()
+        self.assertEqual(a.metrics()["network_ports/prevent_bind"], 0)
+        self.assert_nothing_of_portiso_left(progs, maps)
+        self.assertEqual(self.probe("c1", "tcp4:42010"), {"tcp4:42010": "ok"})
+        a.kill("c1")
+        a.wait("c1")
+
+    def test_udp_prevented_only_with_udp(self):
+        a = self.agent(container_ports_prevent_bind=True)
+        a.launch("c1", SLEEP, ports=[42001])
+        self.assertEqual(self.probe("c1", "udp4:42020"), {"udp4:42020": "ok"})
+        a.kill("c1")
+        a.wait("c1")
+        a.stop()
+        a = self.agent(container_ports_prevent_bind=True, container_ports_protocols="tcp,udp")
+        a.launch("c2", SLEEP, ports=[42001])
+        self.assertEqual(self.probe("c2", "udp4:42020", "udp6:42020", "udp4:42001"),
+                         {"udp4:42020": "EPERM", "udp6:42020": "EPERM", "udp4:42001": "ok"})
+        a.kill("c2")
+        a.wait("c2")
+
+
+class TestInstantDetection(AgentBpfTestCase):
+    def destroyed_within(self, a, id, spec, port, limit=1.0):
+        """Launch a container that listens on spec; return the seconds from the
+        launch (which precedes its listen()) to the container being destroyed.
+        The listener's ready file is no clock: detection may kill it first."""
+        a.launch(id, self.listener_cmd(id, spec), ports=[42001])
+        launched = time.monotonic()
+        w = a.wait(id)
+        elapsed = time.monotonic() - launched
+        self.assertEqual(w["state"], "TASK_FAILED")
+        self.assertEqual(w["reason"], "REASON_CONTAINER_LIMITATION")
+        self.assertEqual(limitation_ports(w), [(port, port)])
+        self.assertLess(elapsed, limit)
+        return elapsed
+
+    def test_violator_destroyed_within_a_second_with_an_hour_interval(self):
+        a = self.agent(container_ports_watch_interval="1hrs")
+        flags = {f["name"]: f["value"] for f in a.call("GET_FLAGS")["get_flags"]["flags"]}
+        self.assertEqual(flags["container_ports_instant_detection"], "true")
+        self.assertEqual(a.metrics()["network_ports/instant_detection"], 1)
+        self.destroyed_within(a, "bad4", "tcp4:42030", 42030)
+        self.destroyed_within(a, "bad6", "dual:42031", 42031)
+
+    def test_udp_bind_detected_with_tcp_udp(self):
+        a = self.agent(container_ports_watch_interval="1hrs", container_ports_protocols="tcp,udp")
+        self.destroyed_within(a, "udp", "udp4:42040", 42040)
+
+    def test_detection_off_leaves_it_to_the_periodic_pass(self):
+        a = self.agent(container_ports_watch_interval="1hrs",
+                       container_ports_instant_detection=False)
+        self.assertEqual(a.metrics()["network_ports/instant_detection"], 0)
+        a.launch("bad", self.listener_cmd("bad", "tcp4:42050"), ports=[42001])
+        self.wait_listening("bad")
+        scans = a.metrics()["network_ports/scans"]
+        # An allowed listen in another container would trigger a pass if
+        # detection were on; with it off, nothing runs until the hour is up.
+        self.launch_listener(a, "good", ["tcp4:42001"], ports=[42001])
+        self.assertEqual(a.metrics()["network_ports/scans"], scans)
+        self.assertEqual(a.state("bad"), "RUNNING")
+        for id in ("bad", "good"):
+            a.kill(id)
+            a.wait(id)
+
+
+if __name__ == "__main__":
+    unittest.main()
