@@ -3,28 +3,24 @@
  * One POST /api/v1 handler reads an agent.Call, looks its `type` up in a
  * table and hands the call's body (the snake_case field named after the
  * type) to a small handler that talks to the containerizer. Message shapes
- * live in api-json.c; this file is HTTP plumbing and status codes.
+ * live in api-json.c, WAIT_CONTAINER long polls in api-wait.c; this file is
+ * the HTTP plumbing and the status codes of every other call.
  *
- * WAIT_CONTAINER is a long poll: the request stays unanswered, parked in a
- * waiter, until the containerizer reports the container's termination. The
- * loop is never blocked, so hundreds of waiters cost one small struct and one
- * connection each. libevent 2.1 does not notice a client that goes away while
- * its request is unanswered (it stops reading the connection), so each waiter
- * also watches its socket for EOF and cancels the wait when the client hangs
- * up; the connection close callback covers libevent freeing it first. */
+ * Errors are one line of text/plain (as Mesos answers them), JSON bodies are
+ * application/json. Request bodies are capped at 1 MiB and headers at 64 KiB
+ * by evhttp itself, which answers 413. */
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <jansson.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include "agent/api-json.h"
+#include "agent/api-private.h"
 #include "agent/api.h"
 #include "basic/log.h"
 #include "basic/strbuf.h"
@@ -39,42 +35,8 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct addrinfo *, freeaddrinfo);
 
-struct api_waiter {
-        struct api *api;
-        struct evhttp_request *req;
-        struct evhttp_connection *conn;
-        struct event *watch; /* EOF on the client's socket */
-        void *handle;        /* containerizer wait, NULL once answered */
-        const char *type;    /* "WAIT_CONTAINER" or "WAIT_NESTED_CONTAINER" */
-        const char *field;   /* "wait_container" or "wait_nested_container" */
-        bool in_setup;       /* inside containerizer_wait() */
-        bool answered;       /* answered from inside containerizer_wait() */
-        LIST_ENTRY(api_waiter) link;
-};
-
-struct api {
-        struct event_base *base;
-        const struct agent_flags *flags;
-        struct containerizer *cz;
-        struct evhttp *http;
-        LIST_HEAD(, api_waiter) waiters;
-        size_t n_waiters;
-};
-
-struct api_call;
-typedef void (*api_handler)(struct api *api, struct evhttp_request *req,
-                            const struct api_call *call, const json_t *body);
-
-/* One row per implemented agent.Call type. */
-struct api_call {
-        const char *type;
-        const char *field; /* body member, NULL when the call has none */
-        api_handler handler;
-        bool nested; /* a *_NESTED_CONTAINER alias */
-};
-
 /* Send a one-line text/plain error. */
-_printf_(3, 4) static void reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+_printf_(3, 4) void api_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
 {
         struct evbuffer *out = evhttp_request_get_output_buffer(req);
         va_list ap;
@@ -87,13 +49,13 @@ _printf_(3, 4) static void reply_error(struct evhttp_request *req, int code, con
 }
 
 /* Send a JSON body (reference stolen); NULL means we ran out of memory. */
-static void reply_json(struct evhttp_request *req, int code, json_t *body)
+void api_reply_json(struct evhttp_request *req, int code, json_t *body)
 {
         _cleanup_json_ json_t *j = body;
         _cleanup_free_ char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
         if (!s)
-                return reply_error(req, 500, "out of memory");
+                return api_reply_error(req, 500, "out of memory");
         evbuffer_add(evhttp_request_get_output_buffer(req), s, strlen(s));
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                           "application/json");
@@ -107,33 +69,35 @@ static void reply_ok(struct evhttp_request *req, int code)
 }
 
 /* Wrap a call's response body as {"type": T, "<field>": body}; steals body. */
-static json_t *response(const char *type, const char *field, json_t *body)
+json_t *api_response(const char *type, const char *field, json_t *body)
 {
         return body ? json_pack("{s:s, s:o}", "type", type, field, body) : NULL;
 }
 
 /* Map an unexpected containerizer error to a 500 with context. */
-static void reply_failure(struct evhttp_request *req, const char *what, const char *id, int r,
-                          const struct errbuf *e)
+void api_reply_failure(struct evhttp_request *req, const char *what, const char *id, int r,
+                       const struct errbuf *e)
 {
-        reply_error(req, 500, "failed to %s container '%s': %s", what, id,
-                    e && e->msg[0] ? e->msg : strerror(-r));
+        api_reply_error(req, 500, "failed to %s container '%s': %s", what, id,
+                        e && e->msg[0] ? e->msg : strerror(-r));
 }
 
 static void handle_get_health(struct api *api, struct evhttp_request *req,
                               const struct api_call *call, const json_t *body)
 {
         (void)api, (void)body;
-        reply_json(req, 200, response(call->type, "get_health", json_pack("{s:b}", "healthy", 1)));
+        api_reply_json(req, 200,
+                       api_response(call->type, "get_health", json_pack("{s:b}", "healthy", 1)));
 }
 
 static void handle_get_version(struct api *api, struct evhttp_request *req,
                                const struct api_call *call, const json_t *body)
 {
         (void)api, (void)body;
-        reply_json(req, 200,
-                   response(call->type, "get_version",
-                            json_pack("{s:{s:s}}", "version_info", "version", PORTISO_VERSION)));
+        api_reply_json(
+            req, 200,
+            api_response(call->type, "get_version",
+                         json_pack("{s:{s:s}}", "version_info", "version", PORTISO_VERSION)));
 }
 
 static void append_flag(const char *name, const char *value, void *userdata)
@@ -150,7 +114,8 @@ static void handle_get_flags(struct api *api, struct evhttp_request *req,
 
         if (flags)
                 agent_flags_foreach(api->flags, append_flag, flags);
-        reply_json(req, 200, response(call->type, "get_flags", json_pack("{s:o}", "flags", flags)));
+        api_reply_json(req, 200,
+                       api_response(call->type, "get_flags", json_pack("{s:o}", "flags", flags)));
 }
 
 static json_t *metrics_snapshot(const struct api *api)
@@ -168,10 +133,10 @@ static void handle_get_metrics(struct api *api, struct evhttp_request *req,
         (void)body;
 
         if (!snap)
-                return reply_error(req, 500, "out of memory");
-        reply_json(req, 200,
-                   response(call->type, "get_metrics",
-                            json_pack("{s:o}", "metrics", api_json_metrics_list(snap))));
+                return api_reply_error(req, 500, "out of memory");
+        api_reply_json(req, 200,
+                       api_response(call->type, "get_metrics",
+                                    json_pack("{s:o}", "metrics", api_json_metrics_list(snap))));
 }
 
 static void handle_get_containers(struct api *api, struct evhttp_request *req,
@@ -183,12 +148,13 @@ static void handle_get_containers(struct api *api, struct evhttp_request *req,
         (void)body;
 
         if (!list)
-                return reply_error(req, 500, "out of memory");
+                return api_reply_error(req, 500, "out of memory");
         for (size_t i = 0; i < n; i++)
                 if (json_array_append_new(list, api_json_container(all[i])) < 0)
-                        return reply_error(req, 500, "out of memory");
-        reply_json(req, 200,
-                   response(call->type, "get_containers", json_pack("{s:O}", "containers", list)));
+                        return api_reply_error(req, 500, "out of memory");
+        api_reply_json(
+            req, 200,
+            api_response(call->type, "get_containers", json_pack("{s:O}", "containers", list)));
 }
 
 static void handle_launch(struct api *api, struct evhttp_request *req, const struct api_call *call,
@@ -199,162 +165,33 @@ static void handle_launch(struct api *api, struct evhttp_request *req, const str
 
         int r = api_json_parse_launch(body, call->field, &cfg, &e);
         if (r == -ENOMEM)
-                return reply_error(req, 500, "out of memory");
+                return api_reply_error(req, 500, "out of memory");
         if (r < 0)
-                return reply_error(req, 400, "%s", e.msg);
+                return api_reply_error(req, 400, "%s", e.msg);
         if (call->nested && !cfg.parent_id)
-                return reply_error(req, 400,
-                                   "%s.container_id.parent: missing (%s launches a "
-                                   "container inside another)",
-                                   call->field, call->type);
+                return api_reply_error(req, 400,
+                                       "%s.container_id.parent: missing (%s launches a "
+                                       "container inside another)",
+                                       call->field, call->type);
 
         _cleanup_free_ char *id = strdup(cfg.id);
         if (!id)
-                return reply_error(req, 500, "out of memory");
+                return api_reply_error(req, 500, "out of memory");
         r = containerizer_launch(api->cz, &cfg, &e);
         if (r == -EEXIST)
                 return reply_ok(req, 202); /* as Mesos: the id is already in use */
         if (r == -ENOENT)
-                return reply_error(req, 400, "%s",
-                                   e.msg[0] ? e.msg : "the parent container is unknown");
+                return api_reply_error(req, 400, "%s",
+                                       e.msg[0] ? e.msg : "the parent container is unknown");
         if (r == -EINVAL)
-                return reply_error(req, 400, "%s", e.msg[0] ? e.msg : "invalid container");
+                return api_reply_error(req, 400, "%s", e.msg[0] ? e.msg : "invalid container");
         if (r < 0)
-                return reply_failure(req, "launch", id, r, &e);
+                return api_reply_failure(req, "launch", id, r, &e);
 
         /* The containerizer owns the contents now. */
         cfg = (struct container_config){};
         log_info("Launched container %s", id);
         reply_ok(req, 200);
-}
-
-static void waiter_free(struct api_waiter *w)
-{
-        if (!w)
-                return;
-        if (w->watch)
-                event_free(w->watch);
-        LIST_REMOVE(w, link);
-        w->api->n_waiters--;
-        free(w);
-}
-
-/* Stop watching the connection: it is about to be answered or is gone. */
-static void waiter_unwatch(struct api_waiter *w, bool conn_alive)
-{
-        if (w->watch) {
-                event_free(w->watch);
-                w->watch = NULL;
-        }
-        if (conn_alive)
-                evhttp_connection_set_closecb(w->conn, NULL, NULL);
-}
-
-static void waiter_done(const struct container *c, void *userdata)
-{
-        struct api_waiter *w = userdata;
-
-        w->handle = NULL;
-        waiter_unwatch(w, true);
-        reply_json(w->req, 200, response(w->type, w->field, api_json_termination(c)));
-        if (w->in_setup)
-                w->answered = true;
-        else
-                waiter_free(w);
-}
-
-/* The client hung up (seen by our watch): forget the wait, drop the connection
- * and with it the unanswered request. */
-static void waiter_on_readable(evutil_socket_t fd, short what, void *userdata)
-{
-        struct api_waiter *w = userdata;
-        char c;
-        (void)what;
-
-        ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n > 0) {
-                /* A pipelined request: evhttp reads it after our answer. */
-                waiter_unwatch(w, false);
-                return;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return;
-
-        struct evhttp_connection *conn = w->conn;
-        log_debug("Client of a pending wait went away");
-        waiter_unwatch(w, true);
-        containerizer_wait_cancel(w->api->cz, w->handle);
-        waiter_free(w);
-        evhttp_connection_free(conn);
-}
-
-/* libevent is freeing the connection under an unanswered wait. */
-static void waiter_on_close(struct evhttp_connection *conn, void *userdata)
-{
-        struct api_waiter *w = userdata;
-        (void)conn;
-
-        waiter_unwatch(w, false);
-        containerizer_wait_cancel(w->api->cz, w->handle);
-        /* A request detached from its connection is ours to free. */
-        if (!evhttp_request_get_connection(w->req))
-                evhttp_request_free(w->req);
-        waiter_free(w);
-}
-
-static void handle_wait(struct api *api, struct evhttp_request *req, const struct api_call *call,
-                        const json_t *body)
-{
-        _cleanup_free_ char *id = NULL;
-        _cleanup_free_ char *what = NULL;
-        struct errbuf e = {};
-        const char *rtype = call->nested ? "WAIT_NESTED_CONTAINER" : "WAIT_CONTAINER";
-
-        if (asprintf(&what, "%s.container_id", call->field) < 0)
-                return reply_error(req, 500, "out of memory");
-        int r = api_json_parse_container_id(json_object_get(body, "container_id"), what, &id, &e);
-        if (r < 0)
-                return reply_error(req, r == -ENOMEM ? 500 : 400, "%s", e.msg);
-
-        const struct container *c = containerizer_get(api->cz, id);
-        if (!c)
-                return reply_error(req, 404, "container '%s' is unknown", id);
-        if (c->state == CONTAINER_TERMINATED)
-                return reply_json(req, 200, response(rtype, call->field, api_json_termination(c)));
-
-        struct api_waiter *w = calloc(1, sizeof(*w));
-        if (!w)
-                return reply_error(req, 500, "out of memory");
-        *w = (struct api_waiter){
-            .api = api,
-            .req = req,
-            .conn = evhttp_request_get_connection(req),
-            .type = rtype,
-            .field = call->field,
-            .in_setup = true,
-        };
-        LIST_INSERT_HEAD(&api->waiters, w, link);
-        api->n_waiters++;
-
-        errno = 0;
-        void *handle = containerizer_wait(api->cz, id, waiter_done, w);
-        w->in_setup = false;
-        if (w->answered)
-                return waiter_free(w);
-        if (!handle) {
-                int err = errno ?: ENOENT;
-                waiter_free(w);
-                if (err == ENOENT)
-                        return reply_error(req, 404, "container '%s' is unknown", id);
-                return reply_failure(req, "wait for", id, -err, NULL);
-        }
-        w->handle = handle;
-
-        evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(w->conn));
-        w->watch = event_new(api->base, fd, EV_READ | EV_PERSIST, waiter_on_readable, w);
-        if (w->watch)
-                event_add(w->watch, NULL);
-        evhttp_connection_set_closecb(w->conn, waiter_on_close, w);
 }
 
 /* Parse the container_id every container call body carries. */
@@ -365,13 +202,13 @@ static int body_container_id(struct evhttp_request *req, const struct api_call *
         struct errbuf e = {};
 
         if (asprintf(&what, "%s.container_id", call->field) < 0) {
-                reply_error(req, 500, "out of memory");
+                api_reply_error(req, 500, "out of memory");
                 return -ENOMEM;
         }
         int r =
             api_json_parse_container_id(json_object_get(body, "container_id"), what, ret_id, &e);
         if (r < 0)
-                reply_error(req, r == -ENOMEM ? 500 : 400, "%s", e.msg);
+                api_reply_error(req, r == -ENOMEM ? 500 : 400, "%s", e.msg);
         return r;
 }
 
@@ -385,15 +222,16 @@ static void handle_kill(struct api *api, struct evhttp_request *req, const struc
         if (body_container_id(req, call, body, &id) < 0)
                 return;
         if (api_json_parse_signal(body, call->field, &sig, &e) < 0)
-                return reply_error(req, 400, "%s", e.msg);
+                return api_reply_error(req, 400, "%s", e.msg);
 
         int r = containerizer_kill(api->cz, id, sig);
         if (r == -ENOENT)
-                return reply_error(req, 404, "container '%s' is unknown", id);
+                return api_reply_error(req, 404, "container '%s' is unknown", id);
         if (r == -EINVAL)
-                return reply_error(req, 400, "cannot send signal %d to container '%s'", sig, id);
+                return api_reply_error(req, 400, "cannot send signal %d to container '%s'", sig,
+                                       id);
         if (r < 0)
-                return reply_failure(req, "kill", id, r, NULL);
+                return api_reply_failure(req, "kill", id, r, NULL);
         log_info("Sent signal %d to container %s", sig, id);
         reply_ok(req, 200);
 }
@@ -407,12 +245,12 @@ static void handle_remove(struct api *api, struct evhttp_request *req, const str
                 return;
         int r = containerizer_remove(api->cz, id);
         if (r == -ENOENT)
-                return reply_error(req, 404, "container '%s' is unknown", id);
+                return api_reply_error(req, 404, "container '%s' is unknown", id);
         if (r == -EBUSY)
-                return reply_error(req, 409,
-                                   "container '%s' has not terminated: kill it and wait first", id);
+                return api_reply_error(
+                    req, 409, "container '%s' has not terminated: kill it and wait first", id);
         if (r < 0)
-                return reply_failure(req, "remove", id, r, NULL);
+                return api_reply_failure(req, "remove", id, r, NULL);
         log_info("Removed container %s", id);
         reply_ok(req, 200);
 }
@@ -429,22 +267,22 @@ static void handle_update(struct api *api, struct evhttp_request *req, const str
                 return;
         const json_t *res = json_object_get(body, "resources");
         if (!json_is_array(res))
-                return reply_error(req, 400, "%s.resources: expected an array of resources",
-                                   call->field);
+                return api_reply_error(req, 400, "%s.resources: expected an array of resources",
+                                       call->field);
         int r = resources_ports_from_json(res, &ports, &has_ports, &e);
         if (r == -ENOMEM)
-                return reply_error(req, 500, "out of memory");
+                return api_reply_error(req, 500, "out of memory");
         if (r < 0)
-                return reply_error(req, 400, "%s.resources: %s", call->field, e.msg);
+                return api_reply_error(req, 400, "%s.resources: %s", call->field, e.msg);
 
         r = containerizer_update(api->cz, id, &ports, has_ports);
         if (r == -ENOENT)
-                return reply_error(req, 404, "container '%s' is unknown", id);
+                return api_reply_error(req, 404, "container '%s' is unknown", id);
         if (r == -EINVAL)
-                return reply_error(
+                return api_reply_error(
                     req, 400, "container '%s' is nested: update its root container instead", id);
         if (r < 0)
-                return reply_failure(req, "update", id, r, NULL);
+                return api_reply_failure(req, "update", id, r, NULL);
         _cleanup_free_ char *text = portset_to_string(&ports);
         log_info("Updated container %s: ports %s", id, text ?: "?");
         reply_ok(req, 200);
@@ -458,8 +296,8 @@ static const struct api_call api_calls[] = {
     {"GET_CONTAINERS", NULL, handle_get_containers, false},
     {"LAUNCH_CONTAINER", "launch_container", handle_launch, false},
     {"LAUNCH_NESTED_CONTAINER", "launch_nested_container", handle_launch, true},
-    {"WAIT_CONTAINER", "wait_container", handle_wait, false},
-    {"WAIT_NESTED_CONTAINER", "wait_nested_container", handle_wait, true},
+    {"WAIT_CONTAINER", "wait_container", api_handle_wait, false},
+    {"WAIT_NESTED_CONTAINER", "wait_nested_container", api_handle_wait, true},
     {"KILL_CONTAINER", "kill_container", handle_kill, false},
     {"KILL_NESTED_CONTAINER", "kill_nested_container", handle_kill, true},
     {"REMOVE_CONTAINER", "remove_container", handle_remove, false},
@@ -487,43 +325,45 @@ static void handle_api_v1(struct evhttp_request *req, void *userdata)
 
         if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
                 evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
-                return reply_error(req, 405, "/api/v1 expects POST");
+                return api_reply_error(req, 405, "/api/v1 expects POST");
         }
         const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
         if (!content_type_is_json(ct))
-                return reply_error(req, 415, "expected Content-Type: application/json, got '%s'",
-                                   ct ?: "");
+                return api_reply_error(
+                    req, 415, "expected Content-Type: application/json, got '%s'", ct ?: "");
 
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
         size_t len = evbuffer_get_length(in);
         if (len == 0)
-                return reply_error(req, 400, "empty body: expected an agent.Call JSON object");
+                return api_reply_error(req, 400, "empty body: expected an agent.Call JSON object");
         const char *data = (const char *)evbuffer_pullup(in, -1);
         json_error_t jerr;
         _cleanup_json_ json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!msg)
-                return reply_error(req, 400, "malformed JSON at line %d, column %d: %s", jerr.line,
-                                   jerr.column, jerr.text);
+                return api_reply_error(req, 400, "malformed JSON at line %d, column %d: %s",
+                                       jerr.line, jerr.column, jerr.text);
         if (!json_is_object(msg))
-                return reply_error(req, 400, "expected an agent.Call JSON object");
+                return api_reply_error(req, 400, "expected an agent.Call JSON object");
 
         const json_t *type = json_object_get(msg, "type");
         if (!json_is_string(type))
-                return reply_error(req, 400, "missing 'type' (a string such as \"GET_HEALTH\")");
+                return api_reply_error(req, 400,
+                                       "missing 'type' (a string such as \"GET_HEALTH\")");
 
         const struct api_call *call = NULL;
         for (size_t i = 0; i < ELEMENTSOF(api_calls); i++)
                 if (strcmp(api_calls[i].type, json_string_value(type)) == 0)
                         call = &api_calls[i];
         if (!call)
-                return reply_error(req, 400, "unsupported call type '%s'", json_string_value(type));
+                return api_reply_error(req, 400, "unsupported call type '%s'",
+                                       json_string_value(type));
 
         const json_t *body = NULL;
         if (call->field) {
                 body = json_object_get(msg, call->field);
                 if (!json_is_object(body))
-                        return reply_error(req, 400, "%s needs a '%s' object", call->type,
-                                           call->field);
+                        return api_reply_error(req, 400, "%s needs a '%s' object", call->type,
+                                               call->field);
         }
         log_debug("API call %s", call->type);
         call->handler(api, req, call, body);
@@ -534,9 +374,9 @@ static void handle_health(struct evhttp_request *req, void *userdata)
         (void)userdata;
         if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
                 evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
-                return reply_error(req, 405, "/health expects GET");
+                return api_reply_error(req, 405, "/health expects GET");
         }
-        reply_json(req, 200, json_pack("{s:b}", "healthy", 1));
+        api_reply_json(req, 200, json_pack("{s:b}", "healthy", 1));
 }
 
 static void handle_metrics_snapshot(struct evhttp_request *req, void *userdata)
@@ -545,16 +385,16 @@ static void handle_metrics_snapshot(struct evhttp_request *req, void *userdata)
 
         if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
                 evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
-                return reply_error(req, 405, "/metrics/snapshot expects GET");
+                return api_reply_error(req, 405, "/metrics/snapshot expects GET");
         }
-        reply_json(req, 200, metrics_snapshot(api));
+        api_reply_json(req, 200, metrics_snapshot(api));
 }
 
 static void handle_unknown(struct evhttp_request *req, void *userdata)
 {
         (void)userdata;
-        reply_error(req, 404, "no such endpoint '%s' (try POST /api/v1)",
-                    evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req)) ?: "");
+        api_reply_error(req, 404, "no such endpoint '%s' (try POST /api/v1)",
+                        evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req)) ?: "");
 }
 
 /* A listening TCP socket on ip:port (numeric IPv4 or IPv6 address). */
@@ -630,20 +470,9 @@ int api_new(struct event_base *base, const struct agent_flags *flags, struct con
 
 void api_free(struct api *api)
 {
-        struct api_waiter *w;
-
         if (!api)
                 return;
-        while ((w = LIST_FIRST(&api->waiters))) {
-                struct bufferevent *bev = evhttp_connection_get_bufferevent(w->conn);
-                containerizer_wait_cancel(api->cz, w->handle);
-                waiter_unwatch(w, true);
-                reply_error(w->req, 503, "the agent is shutting down");
-                /* The loop has stopped: push the answer out now, before
-                 * evhttp_free() closes the connection (best effort, it is small). */
-                (void)evbuffer_write(bufferevent_get_output(bev), bufferevent_getfd(bev));
-                waiter_free(w);
-        }
+        api_waiters_shutdown(api);
         evhttp_free(api->http);
         free(api);
 }
