@@ -1,6 +1,6 @@
-/* containerizer-private.h - state shared by containerizer.c (lifecycle) and
- * containerizer-recover.c (recovery and the watch loop). Not a contract:
- * nothing outside those two files includes it. */
+/* containerizer-private.h - state shared by containerizer.c (lifecycle),
+ * containerizer-launch.c and containerizer-recover.c (recovery and the watch
+ * loop). Not a contract: nothing outside those files includes it. */
 #pragma once
 
 #include <event2/event.h>
@@ -60,6 +60,10 @@ int cz_container_new(struct containerizer *cz, struct container_config *cfg,
 /* Free a container (not in the table any more); pending waiters are called
  * first when notify, else forgotten. */
 void cz_container_free(struct cz_container *c, bool notify);
+/* Remove from the sorted table (not freed). */
+void cz_erase(struct containerizer *cz, struct cz_container *c);
+/* Every isolator's cleanup() for c, last isolator first. */
+void cz_cleanup_isolators(struct containerizer *cz, struct cz_container *c);
 /* Insert into the sorted table. */
 int cz_insert(struct containerizer *cz, struct cz_container *c);
 /* The isolators' view of a container. */
