@@ -313,7 +313,8 @@ int cg_collect_pids(int dfd, bool recursive, struct pidv *out)
                 return r;
         /* v1 cgroup.procs may repeat a pid (one line per thread group leader
          * lookup); sort and drop duplicates. */
-        qsort(out->v, out->n, sizeof(pid_t), cmp_pid);
+        if (out->n > 1)
+                qsort(out->v, out->n, sizeof(pid_t), cmp_pid);
         for (size_t i = 0; i < out->n; i++)
                 if (j == 0 || out->v[j - 1] != out->v[i])
                         out->v[j++] = out->v[i];
