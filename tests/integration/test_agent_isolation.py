@@ -141,12 +141,12 @@ class TestBeyondMesos(AgentTestCase):
         # A long interval and no instant detection: the listener, then the
         # update, both land before the first check that sees them.
         a = self.start_agent(enforce_container_ports=True,
-                             container_ports_watch_interval="3secs",
+                             container_ports_watch_interval="4secs",
                              container_ports_instant_detection="false")
         a.launch("saved", "exec sleep 1000", ports=[31180])
         a.launch("doomed", "exec sleep 1000", ports=[31182])
         a.wait_state("saved", "RUNNING")
-        # Start right after a pass, so the next one is ~3 s away.
+        # Start right after a pass, so the next one is ~4 s away.
         s0 = a.metrics()["network_ports/scans"]
         wait_for(lambda: a.metrics()["network_ports/scans"] > s0, timeout=10,
                  what="a reconciliation pass")
