@@ -7,15 +7,14 @@ Binds are tried by a probe process placed in a container's cgroup (as any
 process of the container would be); listeners are real listen.py processes.
 Ports used: 42000-42999 only (the isolated range of every agent here).
 """
-import json
 import os
 import subprocess
-import sys
 import time
 import unittest
 
 from agent_fixture import PYTHON, AgentTestCase, limitation_ports, wait_for
 from portiso_test import ROOT
+from test_bpf import BPFCTL, band_ports, bpftool_json
 
 PIN_BASE = "/sys/fs/bpf/portiso"
 ISOLATED = "[42000-42999]"
@@ -38,32 +37,20 @@ for spec in sys.argv[1:]:
 """ % os.path.join(ROOT, "tests", "helpers")
 
 
-def bpftool_json(*args):
-    p = subprocess.run(["bpftool", "-j"] + list(args), capture_output=True, text=True, timeout=30)
-    if p.returncode != 0:
-        raise AssertionError(f"bpftool {args} failed: {p.stderr.strip()}")
-    return json.loads(p.stdout or "[]")
-
-
 class AgentBpfTestCase(AgentTestCase):
     def setUp(self):
+        # Registered before the fixture's cleanups so it runs after them, once
+        # the agents are stopped: whatever a failed test left pinned goes.
+        self.addCleanup(self._remove_pins)
         super().setUp()
         self.root = self.cgroup_path()  # fails in CI / skips without cgroup2
         self.pin_dir = os.path.join(PIN_BASE, self.cgroups_root)
-        self.addCleanup(self._remove_pins)
 
     def _remove_pins(self):
-        """Whatever a failed test left pinned: detach its links, remove the pins."""
-        if not os.path.isdir(self.pin_dir):
-            return
-        for name in os.listdir(self.pin_dir):
-            path = os.path.join(self.pin_dir, name)
-            if name.endswith("_link"):
-                for l in bpftool_json("link", "show", "pinned", path) or []:
-                    subprocess.run(["bpftool", "link", "detach", "id", str(l["id"])],
-                                   capture_output=True)
-            os.unlink(path)
-        os.rmdir(self.pin_dir)
+        root = getattr(self, "cgroups_root", None)
+        if root and os.path.isdir(os.path.join(PIN_BASE, root)):
+            subprocess.run([BPFCTL, f"--cgroups-root={root}", "prevent-destroy"],
+                           capture_output=True, timeout=60)
 
     def agent(self, **kw):
         kw.setdefault("container_ports_isolated_range", ISOLATED)
@@ -100,60 +87,67 @@ class AgentBpfTestCase(AgentTestCase):
 
 
 class TestBindPrevention(AgentBpfTestCase):
+    def setUp(self):
+        super().setUp()
+        # a1..a3 allocated, u1 and u2 isolated but not allocated.
+        self.a1, self.a2, self.a3, self.u1, self.u2 = band_ports(5)
+
     def test_unallocated_binds_denied_allocated_allowed_and_update(self):
+        a1, a2, a3, u1 = self.a1, self.a2, self.a3, self.u1
         a = self.agent(container_ports_prevent_bind=True)
         flags = {f["name"]: f["value"] for f in a.call("GET_FLAGS")["get_flags"]["flags"]}
         self.assertEqual(flags["container_ports_prevent_bind"], "true")
         self.assertEqual(a.metrics()["network_ports/prevent_bind"], 1)
 
-        a.launch("c1", SLEEP, ports=[(42001, 42003)])
+        a.launch("c1", SLEEP, ports=[a1, a2, a3])
         a.launch("c1/n1", SLEEP)
-        self.assertEqual(self.probe("c1", "tcp4:42010", "tcp6only:42010", "dual:42010"),
-                         {"tcp4:42010": "EPERM", "tcp6only:42010": "EPERM",
-                          "dual:42010": "EPERM"})
-        self.assertEqual(self.probe("c1", "tcp4:42001", "tcp6only:42002", "dual:42003", "tcp4:0"),
-                         {"tcp4:42001": "ok", "tcp6only:42002": "ok", "dual:42003": "ok",
+        self.assertEqual(self.probe("c1", f"tcp4:{u1}", f"tcp6only:{u1}", f"dual:{u1}"),
+                         {f"tcp4:{u1}": "EPERM", f"tcp6only:{u1}": "EPERM",
+                          f"dual:{u1}": "EPERM"})
+        self.assertEqual(self.probe("c1", f"tcp4:{a1}", f"tcp6only:{a2}", f"dual:{a3}", "tcp4:0"),
+                         {f"tcp4:{a1}": "ok", f"tcp6only:{a2}": "ok", f"dual:{a3}": "ok",
                           "tcp4:0": "ok"})
         # A nested container shares its root's allocation.
-        self.assertEqual(self.probe("c1/n1", "tcp4:42010", "tcp4:42002"),
-                         {"tcp4:42010": "EPERM", "tcp4:42002": "ok"})
+        self.assertEqual(self.probe("c1/n1", f"tcp4:{u1}", f"tcp4:{a2}"),
+                         {f"tcp4:{u1}": "EPERM", f"tcp4:{a2}": "ok"})
 
-        a.update("c1", [(42001, 42003), 42010])
-        self.assertEqual(self.probe("c1/n1", "tcp4:42010", "dual:42010"),
-                         {"tcp4:42010": "ok", "dual:42010": "ok"})
+        a.update("c1", [a1, a2, a3, u1])
+        self.assertEqual(self.probe("c1/n1", f"tcp4:{u1}", f"dual:{u1}"),
+                         {f"tcp4:{u1}": "ok", f"dual:{u1}": "ok"})
         self.assertEqual(a.state("c1"), "RUNNING")
         a.kill("c1")
         a.wait("c1")
 
     def test_denial_holds_while_agent_is_stopped_and_after_restart(self):
+        a1, u1 = self.a1, self.u1
         a = self.agent(container_ports_prevent_bind=True)
-        a.launch("c1", SLEEP, ports=[42001])
+        a.launch("c1", SLEEP, ports=[a1])
         self.assertEqual(a.stop(), 0)
         self.assertTrue(os.path.isdir(self.pin_dir))
-        self.assertEqual(self.probe("c1", "tcp4:42010", "tcp4:42001"),
-                         {"tcp4:42010": "EPERM", "tcp4:42001": "ok"})
+        self.assertEqual(self.probe("c1", f"tcp4:{u1}", f"tcp4:{a1}"),
+                         {f"tcp4:{u1}": "EPERM", f"tcp4:{a1}": "ok"})
 
         a = self.agent(container_ports_prevent_bind=True)
         self.assertIn("re-adopted", a.log())
         self.assertEqual(a.state("c1"), "RUNNING")
-        self.assertEqual(self.probe("c1", "tcp4:42010", "tcp4:42001"),
-                         {"tcp4:42010": "EPERM", "tcp4:42001": "ok"})
-        a.update("c1", [42001, 42010])
-        self.assertEqual(self.probe("c1", "tcp4:42010"), {"tcp4:42010": "ok"})
+        self.assertEqual(self.probe("c1", f"tcp4:{u1}", f"tcp4:{a1}"),
+                         {f"tcp4:{u1}": "EPERM", f"tcp4:{a1}": "ok"})
+        a.update("c1", [a1, u1])
+        self.assertEqual(self.probe("c1", f"tcp4:{u1}"), {f"tcp4:{u1}": "ok"})
         a.kill("c1")
         a.wait("c1")
 
     def test_nothing_left_after_the_last_container(self):
         a = self.agent(container_ports_prevent_bind=True)
-        a.launch("c1", SLEEP, ports=[42001])
-        a.launch("c2", SLEEP, ports=[42002])
+        a.launch("c1", SLEEP, ports=[self.a1])
+        a.launch("c2", SLEEP, ports=[self.a2])
         progs, maps = self.kernel_objects()
         self.assertEqual((len(progs), len(maps)), (2, 2))
 
         a.kill("c1")
         a.wait("c1")
         self.assertTrue(os.path.isdir(self.pin_dir), "removed while c2 still needs it")
-        self.assertEqual(self.probe("c2", "tcp4:42001"), {"tcp4:42001": "EPERM"})
+        self.assertEqual(self.probe("c2", f"tcp4:{self.a1}"), {f"tcp4:{self.a1}": "EPERM"})
         a.kill("c2")
         a.wait("c2")
         a.remove("c1")
@@ -162,11 +156,12 @@ class TestBindPrevention(AgentBpfTestCase):
 
     def test_pins_removed_when_containers_ended_while_agent_was_down(self):
         a = self.agent(container_ports_prevent_bind=True)
-        a.launch("c1", SLEEP, ports=[42001])
+        a.launch("c1", SLEEP, ports=[self.a1])
         progs, maps = self.kernel_objects()
         a.stop()
         with open(os.path.join(self.root, "c1", "cgroup.kill"), "w") as f:
             f.write("1")
+
         def empty():
             with open(os.path.join(self.root, "c1", "cgroup.procs")) as f:
                 return not f.read()
@@ -177,37 +172,40 @@ class TestBindPrevention(AgentBpfTestCase):
 
     def test_pins_removed_when_restarted_without_prevention(self):
         a = self.agent(container_ports_prevent_bind=True)
-        a.launch("c1", SLEEP, ports=[42001])
+        a.launch("c1", SLEEP, ports=[self.a1])
         progs, maps = self.kernel_objects()
         a.stop()
         a = self.agent()
         self.assertEqual(a.metrics()["network_ports/prevent_bind"], 0)
         self.assert_nothing_of_portiso_left(progs, maps)
-        self.assertEqual(self.probe("c1", "tcp4:42010"), {"tcp4:42010": "ok"})
+        self.assertEqual(self.probe("c1", f"tcp4:{self.u1}"), {f"tcp4:{self.u1}": "ok"})
         a.kill("c1")
         a.wait("c1")
 
     def test_udp_prevented_only_with_udp(self):
+        a1, u2 = self.a1, self.u2
         a = self.agent(container_ports_prevent_bind=True)
-        a.launch("c1", SLEEP, ports=[42001])
-        self.assertEqual(self.probe("c1", "udp4:42020"), {"udp4:42020": "ok"})
+        a.launch("c1", SLEEP, ports=[a1])
+        self.assertEqual(self.probe("c1", f"udp4:{u2}"), {f"udp4:{u2}": "ok"})
         a.kill("c1")
         a.wait("c1")
         a.stop()
         a = self.agent(container_ports_prevent_bind=True, container_ports_protocols="tcp,udp")
-        a.launch("c2", SLEEP, ports=[42001])
-        self.assertEqual(self.probe("c2", "udp4:42020", "udp6:42020", "udp4:42001"),
-                         {"udp4:42020": "EPERM", "udp6:42020": "EPERM", "udp4:42001": "ok"})
+        a.launch("c2", SLEEP, ports=[a1])
+        self.assertEqual(self.probe("c2", f"udp4:{u2}", f"udp6:{u2}", f"udp4:{a1}"),
+                         {f"udp4:{u2}": "EPERM", f"udp6:{u2}": "EPERM", f"udp4:{a1}": "ok"})
         a.kill("c2")
         a.wait("c2")
 
 
 class TestInstantDetection(AgentBpfTestCase):
-    def destroyed_within(self, a, id, spec, port, limit=1.0):
-        """Launch a container that listens on spec; return the seconds from the
-        launch (which precedes its listen()) to the container being destroyed.
-        The listener's ready file is no clock: detection may kill it first."""
-        a.launch(id, self.listener_cmd(id, spec), ports=[42001])
+    def destroyed_within(self, a, id, kind, limit=1.0):
+        """Launch a container that listens on an unallocated port with kind;
+        return the seconds from the launch (which precedes its listen()) to the
+        container being destroyed. The listener's ready file is no clock:
+        detection may kill it before it is written."""
+        allocated, port = band_ports(2)
+        a.launch(id, self.listener_cmd(id, f"{kind}:{port}"), ports=[allocated])
         launched = time.monotonic()
         w = a.wait(id)
         elapsed = time.monotonic() - launched
@@ -222,23 +220,24 @@ class TestInstantDetection(AgentBpfTestCase):
         flags = {f["name"]: f["value"] for f in a.call("GET_FLAGS")["get_flags"]["flags"]}
         self.assertEqual(flags["container_ports_instant_detection"], "true")
         self.assertEqual(a.metrics()["network_ports/instant_detection"], 1)
-        self.destroyed_within(a, "bad4", "tcp4:42030", 42030)
-        self.destroyed_within(a, "bad6", "dual:42031", 42031)
+        self.destroyed_within(a, "bad4", "tcp4")
+        self.destroyed_within(a, "bad6", "dual")
 
     def test_udp_bind_detected_with_tcp_udp(self):
         a = self.agent(container_ports_watch_interval="1hrs", container_ports_protocols="tcp,udp")
-        self.destroyed_within(a, "udp", "udp4:42040", 42040)
+        self.destroyed_within(a, "udp", "udp4")
 
     def test_detection_off_leaves_it_to_the_periodic_pass(self):
+        allocated, port = band_ports(2)
         a = self.agent(container_ports_watch_interval="1hrs",
                        container_ports_instant_detection=False)
         self.assertEqual(a.metrics()["network_ports/instant_detection"], 0)
-        a.launch("bad", self.listener_cmd("bad", "tcp4:42050"), ports=[42001])
+        a.launch("bad", self.listener_cmd("bad", f"tcp4:{port}"), ports=[allocated])
         self.wait_listening("bad")
         scans = a.metrics()["network_ports/scans"]
         # An allowed listen in another container would trigger a pass if
         # detection were on; with it off, nothing runs until the hour is up.
-        self.launch_listener(a, "good", ["tcp4:42001"], ports=[42001])
+        self.launch_listener(a, "good", [f"tcp4:{allocated}"], ports=[allocated])
         self.assertEqual(a.metrics()["network_ports/scans"], scans)
         self.assertEqual(a.state("bad"), "RUNNING")
         for id in ("bad", "good"):

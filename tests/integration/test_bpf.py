@@ -9,7 +9,9 @@ Ports used: 42000-42999 only.
 """
 import json
 import os
+import random
 import select
+import socket
 import subprocess
 import time
 import unittest
@@ -19,6 +21,30 @@ from portiso_test import HELPERS, PortisoTestCase, wait_for
 BPFCTL = os.path.join(HELPERS, "bpfctl")
 PIN_BASE = "/sys/fs/bpf/portiso"
 ISOLATED = "[42000-42499]"
+
+
+def port_is_free(port):
+    """True if nothing (a listener, or a client's TIME_WAIT on this ephemeral-
+    range port) stops a TCP or UDP bind to it, IPv4 or IPv6, right now."""
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET6, kind) as s:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            try:
+                s.bind(("::", port))
+            except OSError:
+                return False
+    return True
+
+
+def band_ports(n, lo=42000, hi=42499, exclude=()):
+    """n distinct free ports of [lo, hi]: the test band lies in the ephemeral
+    range, so a fixed port may be held by some client's TIME_WAIT."""
+    cands = [p for p in range(lo, hi + 1) if p not in exclude]
+    random.shuffle(cands)
+    out = [p for p in cands[: n * 20] if port_is_free(p)][:n]
+    if len(out) < n:
+        raise AssertionError(f"not {n} free ports in [{lo}-{hi}]")
+    return out
 
 
 def bpftool_json(*args):
@@ -100,46 +126,50 @@ class BpfTestCase(PortisoTestCase):
 class BindPreventionTest(BpfTestCase):
     def setUp(self):
         super().setUp()
+        # a1..a3 allocated to c1, u1 and u2 isolated but not allocated.
+        self.a1, self.a2, self.a3, self.u1, self.u2 = band_ports(5)
         self.attach()
-        self.allow("c1", "[42001-42003]")
+        self.allocated = f"[{self.a1}-{self.a1}, {self.a2}-{self.a2}, {self.a3}-{self.a3}]"
+        self.allow("c1", self.allocated)
 
     def test_unallocated_isolated_port_denied_for_every_family(self):
         for kind in ("tcp4", "tcp6only", "dual"):
-            self.assertEqual(self.bind(f"{kind}:42010", "c1"), "EPERM", kind)
-        self.assertEqual(self.bind("tcp4:42001", "c1"), "ok")
-        self.assertEqual(self.bind("tcp6only:42002", "c1"), "ok")
-        self.assertEqual(self.bind("dual:42003", "c1"), "ok")
+            self.assertEqual(self.bind(f"{kind}:{self.u1}", "c1"), "EPERM", kind)
+        self.assertEqual(self.bind(f"tcp4:{self.a1}", "c1"), "ok")
+        self.assertEqual(self.bind(f"tcp6only:{self.a2}", "c1"), "ok")
+        self.assertEqual(self.bind(f"dual:{self.a3}", "c1"), "ok")
 
     def test_nested_container_shares_its_roots_allocation(self):
-        self.assertEqual(self.bind("tcp4:42010", "c1/n1/n2"), "EPERM")
-        self.assertEqual(self.bind("dual:42002", "c1/n1/n2"), "ok")
+        self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1/n1/n2"), "EPERM")
+        self.assertEqual(self.bind(f"dual:{self.a2}", "c1/n1/n2"), "ok")
 
     def test_adding_the_port_lets_the_bind_through(self):
-        self.assertEqual(self.bind("tcp4:42010", "c1"), "EPERM")
-        self.allow("c1", "[42001-42003, 42010-42010]")
-        self.assertEqual(self.bind("tcp4:42010", "c1"), "ok")
-        self.allow("c1", "[42001-42003]")
-        self.assertEqual(self.bind("tcp4:42010", "c1"), "EPERM")
+        self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1"), "EPERM")
+        self.allow("c1", self.allocated[:-1] + f", {self.u1}-{self.u1}]")
+        self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1"), "ok")
+        self.allow("c1", self.allocated)
+        self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1"), "EPERM")
 
     def test_port_zero_and_ports_outside_the_isolated_range_are_allowed(self):
+        outside, = band_ports(1, 42500, 42999)
         self.assertEqual(self.bind("tcp4:0", "c1"), "ok")
         self.assertEqual(self.bind("dual:0", "c1"), "ok")
-        self.assertEqual(self.bind("tcp4:42600", "c1"), "ok")
+        self.assertEqual(self.bind(f"tcp4:{outside}", "c1"), "ok")
 
     def test_unknown_containers_and_the_host_are_unaffected(self):
-        self.assertEqual(self.bind("tcp4:42010", "c2"), "ok")  # no allocation known
-        self.assertEqual(self.bind("tcp4:42010"), "ok")  # host process
+        self.assertEqual(self.bind(f"tcp4:{self.u1}", "c2"), "ok")  # no allocation known
+        self.assertEqual(self.bind(f"tcp4:{self.u1}"), "ok")  # host process
         self.bpfctl("prevent-unset", "c1")
-        self.assertEqual(self.bind("tcp4:42010", "c1"), "ok")
+        self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1"), "ok")
         self.assertIn("allocations 0", self.bpfctl("prevent-status").stdout)
 
     def test_udp_only_when_enabled(self):
-        self.assertEqual(self.bind("udp4:42020", "c1"), "ok")
+        self.assertEqual(self.bind(f"udp4:{self.u2}", "c1"), "ok")
         self.attach("--udp")  # re-adopt with UDP on: same pins, new config
-        self.assertEqual(self.bind("udp4:42020", "c1"), "EPERM")
-        self.assertEqual(self.bind("udp6:42020", "c1"), "EPERM")
-        self.assertEqual(self.bind("udp4:42001", "c1"), "ok")
-        self.assertEqual(self.bind("tcp4:42010", "c1"), "EPERM")
+        self.assertEqual(self.bind(f"udp4:{self.u2}", "c1"), "EPERM")
+        self.assertEqual(self.bind(f"udp6:{self.u2}", "c1"), "EPERM")
+        self.assertEqual(self.bind(f"udp4:{self.a1}", "c1"), "ok")
+        self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1"), "EPERM")
 
     def test_pins_hold_with_no_process_of_ours(self):
         self.assertEqual(sorted(os.listdir(self.pin_dir)),
@@ -147,7 +177,7 @@ class BindPreventionTest(BpfTestCase):
                           "config"])
         out = subprocess.run(["pgrep", "-x", "bpfctl"], capture_output=True, text=True).stdout
         self.assertEqual(out.strip(), "", "a bpfctl process is still running")
-        self.assertEqual(self.bind("tcp4:42010", "c1"), "EPERM")
+        self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1"), "EPERM")
         self.assertIn("allocations 1", self.bpfctl("prevent-status").stdout)
 
     def our_links(self):
@@ -159,8 +189,8 @@ class BindPreventionTest(BpfTestCase):
         self.assertEqual(len(before), 2)
         self.attach()
         self.assertEqual(sorted((l["id"], l["prog_id"]) for l in self.our_links()), before)
-        self.assertEqual(self.bind("tcp4:42010", "c1"), "EPERM")
-        self.assertEqual(self.bind("tcp4:42001", "c1"), "ok")
+        self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1"), "EPERM")
+        self.assertEqual(self.bind(f"tcp4:{self.a1}", "c1"), "ok")
 
     def test_destroy_leaves_no_program_link_map_or_pin(self):
         links = self.our_links()
@@ -179,7 +209,7 @@ class BindPreventionTest(BpfTestCase):
                  what="programs freed")
         wait_for(lambda: not map_ids & {m["id"] for m in bpftool_json("map", "show")},
                  what="maps freed")
-        self.assertEqual(self.bind("tcp4:42010", "c1"), "ok")
+        self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1"), "ok")
         self.assertIn("not pinned", self.bpfctl("prevent-status").stdout)
 
 
@@ -192,29 +222,31 @@ class DetectionTest(BpfTestCase):
         return r
 
     def test_container_listen_reported_with_its_cgroup_and_port(self):
+        p1, p2, p3, p4 = band_ports(4)
         r = self.start_detect()
         nested = self.cg("c1/nested")
-        self.bind("tcp4:42031")  # host: filtered out in the kernel
+        self.bind(f"tcp4:{p2}")  # host: filtered out in the kernel
         t0 = time.monotonic()
-        self.listen(["tcp4:42030"], cgdir=nested)
-        self.assertEqual(r.readline(2), f"listen {os.stat(nested).st_ino} inet tcp 42030")
+        self.listen([f"tcp4:{p1}"], cgdir=nested)
+        self.assertEqual(r.readline(2), f"listen {os.stat(nested).st_ino} inet tcp {p1}")
         self.assertLess(time.monotonic() - t0, 2)
-        self.listen(["dual:42032", "tcp6only:42033"], cgdir=self.cg("c2"))
+        self.listen([f"dual:{p3}", f"tcp6only:{p4}"], cgdir=self.cg("c2"))
         cg2 = os.stat(self.cgroup_path("c2")).st_ino
-        self.assertEqual(r.readline(2), f"listen {cg2} inet6 tcp 42032")
-        self.assertEqual(r.readline(2), f"listen {cg2} inet6 tcp 42033")
+        self.assertEqual(r.readline(2), f"listen {cg2} inet6 tcp {p3}")
+        self.assertEqual(r.readline(2), f"listen {cg2} inet6 tcp {p4}")
 
     def test_udp_binds_reported_only_with_udp(self):
+        p1, p2, p3, p4 = band_ports(4)
         r = self.start_detect()
         c1 = self.cg("c1")
-        self.listen(["udp4:42040", "tcp4:42041"], cgdir=c1)
+        self.listen([f"udp4:{p1}", f"tcp4:{p2}"], cgdir=c1)
         # Events are ordered: had the UDP bind been reported, it would come first.
-        self.assertEqual(r.readline(2), f"listen {os.stat(c1).st_ino} inet tcp 42041")
+        self.assertEqual(r.readline(2), f"listen {os.stat(c1).st_ino} inet tcp {p2}")
 
         r = self.start_detect("--udp")
-        self.listen(["udp4:42042", "udp6:42043"], cgdir=c1)
-        self.assertEqual(r.readline(2), f"listen {os.stat(c1).st_ino} inet udp 42042")
-        self.assertEqual(r.readline(2), f"listen {os.stat(c1).st_ino} inet6 udp 42043")
+        self.listen([f"udp4:{p3}", f"udp6:{p4}"], cgdir=c1)
+        self.assertEqual(r.readline(2), f"listen {os.stat(c1).st_ino} inet udp {p3}")
+        self.assertEqual(r.readline(2), f"listen {os.stat(c1).st_ino} inet6 udp {p4}")
 
 
 if __name__ == "__main__":
