@@ -16,7 +16,7 @@ import subprocess
 import time
 import unittest
 
-from portiso_test import HELPERS, PortisoTestCase, wait_for
+from portiso_test import HELPERS, PortisoTestCase, kill_cgroup_tree, wait_for
 
 BPFCTL = os.path.join(HELPERS, "bpfctl")
 PIN_BASE = "/sys/fs/bpf/portiso"
@@ -189,6 +189,31 @@ class BindPreventionTest(BpfTestCase):
         self.assertEqual(len(before), 2)
         self.attach()
         self.assertEqual(sorted((l["id"], l["prog_id"]) for l in self.our_links()), before)
+        self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1"), "EPERM")
+        self.assertEqual(self.bind(f"tcp4:{self.a1}", "c1"), "ok")
+
+    def test_incompatible_pinned_maps_replaced_and_links_updated_in_place(self):
+        before = {l["id"]: l["prog_id"] for l in self.our_links()}
+        config = os.path.join(self.pin_dir, "config")
+        os.unlink(config)  # as if an older portiso had pinned another layout
+        subprocess.run(["bpftool", "map", "create", config, "type", "array", "key", "4",
+                        "value", "8", "entries", "1", "name", "portiso_config"], check=True)
+        self.attach()
+        after = {l["id"]: l["prog_id"] for l in self.our_links()}
+        self.assertEqual(sorted(after), sorted(before), "links must be kept (updated in place)")
+        self.assertTrue(set(after.values()).isdisjoint(before.values()), "programs not replaced")
+        self.assertIn("allocations 0", self.bpfctl("prevent-status").stdout)
+        self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1"), "ok")  # allocation forgotten
+        self.allow("c1", self.allocated)
+        self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1"), "EPERM")
+
+    def test_links_of_a_removed_cgroups_root_are_replaced(self):
+        self.bpfctl("prevent-unset", "c1")
+        kill_cgroup_tree(self.root)  # the root goes; its links go defunct
+        os.makedirs(self.root)
+        self.attach()
+        self.assertEqual(len(self.our_links()), 2)
+        self.allow("c1", self.allocated)
         self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1"), "EPERM")
         self.assertEqual(self.bind(f"tcp4:{self.a1}", "c1"), "ok")
 
