@@ -66,7 +66,7 @@ static int container_id_collect(const json_t *j, const char *what, int depth, st
         if (depth > 32)
                 return errbuf_set(e, -EINVAL, "%s: containers nested too deeply", what);
 
-        const char *value;
+        const char *value = NULL;
         int r = get_string(j, "value", what, &value, e);
         if (r < 0)
                 return r;
@@ -136,7 +136,7 @@ json_t *api_json_container_id(const char *id)
 /* CommandInfo.environment.variables -> NULL-terminated "NAME=value" array. */
 static int parse_environment(const json_t *env, const char *what, char ***ret, struct errbuf *e)
 {
-        const json_t *vars;
+        const json_t *vars = NULL;
         int r = get_array(env, "variables", what, &vars, e);
         if (r < 0)
                 return r;
@@ -147,7 +147,7 @@ static int parse_environment(const json_t *env, const char *what, char ***ret, s
 
         for (size_t i = 0; i < n; i++) {
                 const json_t *v = json_array_get(vars, i);
-                const char *name, *value, *type;
+                const char *name = NULL, *value = NULL, *type = NULL;
                 if (!json_is_object(v))
                         return errbuf_set(e, -EINVAL, "%s.variables[%zu]: expected an object", what,
                                           i);
@@ -179,7 +179,7 @@ static int parse_command(const json_t *cmd, const char *what, struct container_c
                 return errbuf_set(e, -EINVAL, "%s.shell: expected true or false", what);
         cfg->shell = shell ? json_is_true(shell) : true;
 
-        const char *value;
+        const char *value = NULL;
         int r = get_string(cmd, "value", what, &value, e);
         if (r < 0)
                 return r;
@@ -189,7 +189,7 @@ static int parse_command(const json_t *cmd, const char *what, struct container_c
         if (!cfg->value)
                 return -ENOMEM;
 
-        const json_t *args;
+        const json_t *args = NULL;
         r = get_array(cmd, "arguments", what, &args, e);
         if (r < 0)
                 return r;
@@ -209,7 +209,7 @@ static int parse_command(const json_t *cmd, const char *what, struct container_c
                 }
         }
 
-        const json_t *env;
+        const json_t *env = NULL;
         r = get_object(cmd, "environment", what, &env, e);
         if (r < 0)
                 return r;
@@ -228,20 +228,20 @@ static int parse_command(const json_t *cmd, const char *what, struct container_c
 static int parse_container_info(const json_t *ci, const char *what, struct container_config *cfg,
                                 struct errbuf *e)
 {
-        const char *type;
+        const char *type = NULL;
         int r = get_string(ci, "type", what, &type, e);
         if (r < 0)
                 return r;
         if (type && strcmp(type, "MESOS") != 0)
                 return errbuf_set(e, -EINVAL, "%s.type: only MESOS containers are supported", what);
 
-        const json_t *nets;
+        const json_t *nets = NULL;
         r = get_array(ci, "network_infos", what, &nets, e);
         if (r < 0)
                 return r;
         for (size_t i = 0; nets && i < json_array_size(nets); i++) {
                 const json_t *ni = json_array_get(nets, i);
-                const char *name;
+                const char *name = NULL;
                 if (!json_is_object(ni))
                         return errbuf_set(e, -EINVAL, "%s.network_infos[%zu]: expected an object",
                                           what, i);
@@ -287,7 +287,7 @@ int api_json_parse_launch(const json_t *body, const char *what, struct container
                         return -ENOMEM;
         }
 
-        const json_t *cmd;
+        const json_t *cmd = NULL;
         r = get_object(body, "command", what, &cmd, e);
         if (r < 0)
                 return r;
@@ -311,7 +311,7 @@ int api_json_parse_launch(const json_t *body, const char *what, struct container
                         return r == -ENOMEM ? r : errbuf_prefix(e, r, "%s.resources", what);
         }
 
-        const json_t *ci;
+        const json_t *ci = NULL;
         r = get_object(body, "container", what, &ci, e);
         if (r < 0)
                 return r;
