@@ -137,6 +137,8 @@ def run_timer(argv):
             listening[w[1]] = set() if w[2] == "-" else {int(x) for x in w[2].split(",")}
         elif w[0] == "rss":
             extra["rss_kib"], extra["hwm_kib"] = int(w[1]), int(w[2])
+        elif w[0] == "backend":
+            extra["backend"] = " ".join(w[1:]).rstrip(" -")
         elif w[0] == "limitations":
             extra["limitations"] = int(w[1])
     return wall, cpu, listening, extra
@@ -203,6 +205,7 @@ def bench_one(a, n, tmpdir):
             "v6_listeners": sum(len(c[3]) for c in w.containers),
             "v6_seen_by_portiso": v6_seen,
             "limitations": por[3].get("limitations"),
+            "backend": por[3].get("backend", "?"),
         }
         rss = None if a.no_agent else agent_rss(a.build, n, tmpdir)
         check["rss_kib"] = rss if rss is not None else por[3].get("hwm_kib")
@@ -326,8 +329,8 @@ def main():
                   f"portiso == replica on IPv4 for "
                   f"{check['containers'] - len(check['v4_differs'])}/{check['containers']}; "
                   f"IPv6 listeners seen by portiso only: {check['v6_seen_by_portiso']}/"
-                  f"{check['v6_listeners']}; RSS {check['rss_kib']} KiB "
-                  f"({check['rss_source']})", flush=True)
+                  f"{check['v6_listeners']}; holder search: {check['backend']}; "
+                  f"RSS {check['rss_kib']} KiB ({check['rss_source']})", flush=True)
             if not good:
                 for k in ("replica_wrong", "portiso_wrong", "v4_differs"):
                     if check[k]:

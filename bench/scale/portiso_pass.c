@@ -13,13 +13,15 @@
  * IPv4 and IPv6), an in-process floor without ss' fork, exec and printing.
  *
  * Prints one "pass <wall ns> <cpu ns>" line a pass, then "limitations <n>" (of
- * the first pass), one "listening <id> <ports>" line a container and "rss". */
+ * the first pass), one "listening <id> <ports>" line a container, "backend
+ * <bpf|proc> <why not bpf>" (the holder search used) and "rss". */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "isolator/holders-bpf.h"
 #include "isolator/ports.h"
 #include "linux/cgroup.h"
 #include "linux/sockdiag.h"
@@ -141,8 +143,11 @@ static int run(const struct options *o, struct errbuf *e)
                                 print_container(c);
                 }
         }
-        if (r >= 0)
+        if (r >= 0) {
+                const char *why = NULL;
+                printf("backend %s %s\n", holders_backend(&why), why && why[0] ? why : "-");
                 print_rss();
+        }
         ports_isolator_done(&pi);
         manifest_free(&mf);
         return r;

@@ -235,10 +235,11 @@ static _noreturn_ void sleeper_main(struct workload *w, const struct sleeper *s)
                 r = write_str(s->v2_procs, "0");
 
         /* Keep only stdio (on /dev/null but stderr), the ready pipe (3) and the
-         * inherited listener (4). Move them high first so no dup2 clobbers another. */
+         * inherited listener (4). Move them above 4 first so no dup2 clobbers
+         * another (not far above: the fd table would grow for the process' life). */
         int ready = 3, held = 4;
-        int hi_ready = fcntl(w->ready[1], F_DUPFD, 1000);
-        int hi_inherited = s->inherited_fd >= 0 ? fcntl(s->inherited_fd, F_DUPFD, 1000) : -1;
+        int hi_ready = fcntl(w->ready[1], F_DUPFD, 5);
+        int hi_inherited = s->inherited_fd >= 0 ? fcntl(s->inherited_fd, F_DUPFD, 5) : -1;
         if (hi_ready < 0 || (s->inherited_fd >= 0 && hi_inherited < 0))
                 _exit(1);
         dup2(w->devnull, 0);

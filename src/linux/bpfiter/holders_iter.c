@@ -1,10 +1,13 @@
-/* holders_iter.c - load the holders iterator and read it; see holders_iter.h.
+/* holders_iter.c - load the holders iterators and read them; see
+ * holders_iter.h and holders.bpf.c.
  *
- * The program is attached once as an iterator link; every search creates a
- * fresh iterator fd from the link (one bpf() call) and reads it to EOF, which
- * runs the whole task/file walk in the kernel during the read() calls. The
- * candidate map is diffed against the last search, so a steady set of host
- * listeners costs no map updates at all. */
+ * The three programs are attached once as iterator links; reading an
+ * iterator means creating a fresh fd from its link (one bpf() call) and
+ * reading it to EOF, which runs the walk in the kernel during the read()
+ * calls. Every map is mirrored here and updated by difference, so a steady set
+ * of host listeners and containers costs no map update at all, and the
+ * socket walk that resolves candidates to their struct file runs only when
+ * the candidate set changed. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -18,21 +21,47 @@
 #include "holders_record.h"
 #include "linux/bpf/bpf_util.h"
 
+/* A BPF hash map (key -> value) mirrored in user space, sorted by key. */
+struct mirror {
+        uint64_t *keys;
+        uint64_t *values;
+        size_t n;
+};
+
 struct holders_iter {
         struct holders_bpf *skel;
-        struct bpf_link *link;
-        uint64_t *cands; /* what the map holds now, sorted */
-        size_t n_cands;
+        struct bpf_link *holders_link, *tcp_link, *udp_link;
+        struct mirror cands, files, containers;
 };
+
+static void mirror_clear(struct mirror *m)
+{
+        free(m->keys);
+        free(m->values);
+        *m = (struct mirror){0};
+}
 
 void holders_iter_free(struct holders_iter *it)
 {
         if (!it)
                 return;
-        bpf_link__destroy(it->link);
+        bpf_link__destroy(it->holders_link);
+        bpf_link__destroy(it->tcp_link);
+        bpf_link__destroy(it->udp_link);
         holders_bpf__destroy(it->skel);
-        free(it->cands);
+        mirror_clear(&it->cands);
+        mirror_clear(&it->files);
+        mirror_clear(&it->containers);
         free(it);
+}
+
+static int attach(struct bpf_program *prog, struct bpf_link **ret, struct errbuf *e)
+{
+        *ret = bpf_program__attach_iter(prog, NULL);
+        if (!*ret)
+                return errbuf_set(e, -EOPNOTSUPP, "cannot attach the %s iterator: %s",
+                                  bpf_program__name(prog), strerror(errno));
+        return 0;
 }
 
 int holders_iter_new(struct holders_iter **ret, struct errbuf *e)
@@ -49,13 +78,16 @@ int holders_iter_new(struct holders_iter **ret, struct errbuf *e)
                 return -ENOMEM;
         it->skel = holders_bpf__open_and_load();
         if (!it->skel)
-                return errbuf_set(e, -EOPNOTSUPP, "cannot load the holders iterator: %s",
+                return errbuf_set(e, -EOPNOTSUPP, "cannot load the holders iterators: %s",
                                   bpf_util_libbpf_last()[0] ? bpf_util_libbpf_last()
                                                             : strerror(errno));
-        it->link = bpf_program__attach_iter(it->skel->progs.portiso_holders, NULL);
-        if (!it->link)
-                return errbuf_set(e, -EOPNOTSUPP, "cannot attach the holders iterator: %s",
-                                  strerror(errno));
+        r = attach(it->skel->progs.portiso_holders, &it->holders_link, e);
+        if (r >= 0)
+                r = attach(it->skel->progs.portiso_cand_tcp, &it->tcp_link, e);
+        if (r >= 0)
+                r = attach(it->skel->progs.portiso_cand_udp, &it->udp_link, e);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(it);
         return 0;
 }
@@ -65,95 +97,205 @@ size_t holders_iter_max_candidates(void)
         return HOLDERS_MAX_CANDIDATES;
 }
 
-static bool sorted_contains(const uint64_t *v, size_t n, uint64_t x)
+size_t holders_iter_max_containers(void)
+{
+        return HOLDERS_MAX_CONTAINERS;
+}
+
+static const uint64_t *sorted_find(const uint64_t *v, size_t n, uint64_t x)
 {
         size_t lo = 0, hi = n;
 
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
                 if (v[mid] == x)
-                        return true;
+                        return &v[mid];
                 if (v[mid] < x)
                         lo = mid + 1;
                 else
                         hi = mid;
         }
-        return false;
+        return NULL;
 }
 
-/* Make the candidates map hold exactly inodes[0..n). */
-static int sync_candidates(struct holders_iter *it, const uint64_t *inodes, size_t n)
+/* Make the map behind fd hold exactly keys[i] -> values[i] (keys sorted and
+ * unique; values NULL for a set whose values are one byte of 1). Returns 1
+ * when anything changed. */
+static int mirror_sync(int fd, struct mirror *have, const uint64_t *keys, const uint64_t *values,
+                       size_t n)
 {
-        int fd = bpf_map__fd(it->skel->maps.candidates);
+        size_t vsize = values ? sizeof(uint64_t) : 0;
         uint8_t one = 1;
 
-        if (n == it->n_cands && memcmp(inodes, it->cands, n * sizeof(*inodes)) == 0)
+        if (n == have->n && memcmp(keys, have->keys, n * sizeof(*keys)) == 0 &&
+            (!values || memcmp(values, have->values, n * vsize) == 0))
                 return 0;
-        uint64_t *copy = malloc(MAX(n, (size_t)1) * sizeof(*copy));
-        if (!copy)
+        _cleanup_free_ uint64_t *k = malloc(MAX(n, (size_t)1) * sizeof(*k));
+        _cleanup_free_ uint64_t *v = values ? malloc(MAX(n, (size_t)1) * vsize) : NULL;
+        if (!k || (values && !v))
                 return -ENOMEM;
-        for (size_t i = 0; i < it->n_cands; i++)
-                if (!sorted_contains(inodes, n, it->cands[i]) &&
-                    bpf_map_delete_elem(fd, &it->cands[i]) < 0 && errno != ENOENT) {
-                        free(copy);
+        memcpy(k, keys, n * sizeof(*k));
+        if (values)
+                memcpy(v, values, n * vsize);
+
+        /* Forget the mirror first: if an update fails, the next sync rewrites
+         * every key instead of trusting a half-updated map. */
+        _cleanup_free_ uint64_t *old = TAKE_PTR(have->keys);
+        size_t n_old = have->n;
+        mirror_clear(have);
+        for (size_t i = 0; i < n_old; i++)
+                if (!sorted_find(keys, n, old[i]) && bpf_map_delete_elem(fd, &old[i]) < 0 &&
+                    errno != ENOENT)
                         return negative_errno();
-                }
-        /* The map may now hold a subset of both sets: remember the smaller truth
-         * until every insert went through. */
-        size_t kept = 0;
-        for (size_t i = 0; i < it->n_cands; i++)
-                if (sorted_contains(inodes, n, it->cands[i]))
-                        it->cands[kept++] = it->cands[i];
-        it->n_cands = kept;
         for (size_t i = 0; i < n; i++)
-                if (bpf_map_update_elem(fd, &inodes[i], &one, BPF_ANY) < 0) {
-                        free(copy);
+                if (bpf_map_update_elem(fd, &keys[i], values ? (const void *)&values[i] : &one,
+                                        BPF_ANY) < 0)
                         return negative_errno();
-                }
-        memcpy(copy, inodes, n * sizeof(*copy));
-        free(it->cands);
-        it->cands = copy;
-        it->n_cands = n;
-        return 0;
+        have->keys = TAKE_PTR(k);
+        have->values = TAKE_PTR(v);
+        have->n = n;
+        return 1;
 }
 
-int holders_iter_run(struct holders_iter *it, const uint64_t *inodes, size_t n, holders_iter_fn fn,
-                     void *userdata)
+/* Read an iterator to EOF in whole records of `size` bytes, calling fn on each. */
+static int read_iter(struct bpf_link *link, size_t size, int (*fn)(const void *rec, void *ud),
+                     void *ud)
 {
-        struct holders_record buf[512];
+        _Alignas(8) char buf[16384];
         size_t have = 0;
         int r;
 
-        if (n > HOLDERS_MAX_CANDIDATES)
-                return -E2BIG;
-        r = sync_candidates(it, inodes, n);
-        if (r < 0)
-                return r;
-        if (n == 0)
-                return 0;
-
-        _cleanup_close_ int fd = bpf_iter_create(bpf_link__fd(it->link));
+        _cleanup_close_ int fd = bpf_iter_create(bpf_link__fd(link));
         if (fd < 0)
                 return fd; /* libbpf returns -errno */
         for (;;) {
-                ssize_t k = read(fd, (char *)buf + have, sizeof(buf) - have);
+                ssize_t k = read(fd, buf + have, sizeof(buf) - have);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
                         return negative_errno();
                 }
                 if (k == 0)
-                        break;
+                        return 0;
                 have += (size_t)k;
-                size_t whole = have / sizeof(buf[0]);
+                size_t whole = have / size;
                 for (size_t i = 0; i < whole; i++) {
-                        r = fn((pid_t)buf[i].tgid, buf[i].cgroup_id, buf[i].inode, userdata);
+                        r = fn(buf + i * size, ud);
                         if (r < 0)
                                 return r;
                 }
                 /* The seq_file never splits a record; keep any tail anyway. */
-                memmove(buf, (char *)buf + whole * sizeof(buf[0]), have % sizeof(buf[0]));
-                have %= sizeof(buf[0]);
+                memmove(buf, buf + whole * size, have % size);
+                have %= size;
+        }
+}
+
+struct file_list {
+        struct holders_file_record *v;
+        size_t n, alloc;
+};
+
+static int on_file(const void *rec, void *ud)
+{
+        struct file_list *l = ud;
+
+        if (l->n == l->alloc) {
+                size_t want = l->alloc ? l->alloc * 2 : 64;
+                struct holders_file_record *nv = realloc(l->v, want * sizeof(*nv));
+                if (!nv)
+                        return -ENOMEM;
+                l->v = nv;
+                l->alloc = want;
+        }
+        memcpy(&l->v[l->n++], rec, sizeof(*l->v));
+        return 0;
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+        uint64_t x = ((const struct holders_file_record *)a)->file;
+        uint64_t y = ((const struct holders_file_record *)b)->file;
+        return x < y ? -1 : x > y;
+}
+
+/* Resolve the candidate inodes to their struct file addresses, and load
+ * those into candidate_files and the pre-filter. */
+static int resolve_files(struct holders_iter *it)
+{
+        struct file_list l = {0};
+        int r;
+
+        r = read_iter(it->tcp_link, sizeof(*l.v), on_file, &l);
+        if (r >= 0)
+                r = read_iter(it->udp_link, sizeof(*l.v), on_file, &l);
+        if (r < 0) {
+                free(l.v);
+                return r;
+        }
+        qsort(l.v, l.n, sizeof(*l.v), cmp_file);
+        _cleanup_free_ uint64_t *keys = malloc(MAX(l.n, (size_t)1) * sizeof(uint64_t));
+        _cleanup_free_ uint64_t *values = malloc(MAX(l.n, (size_t)1) * sizeof(uint64_t));
+        size_t n = 0;
+        if (!keys || !values) {
+                free(l.v);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < l.n; i++)
+                if (n == 0 || keys[n - 1] != l.v[i].file) {
+                        keys[n] = l.v[i].file;
+                        values[n++] = l.v[i].inode;
+                }
+        free(l.v);
+
+        /* Clear the filter first so no pass sees a bit without its map entry. */
+        __u64 *filter = it->skel->bss->candidate_filter;
+        memset(filter, 0, sizeof(it->skel->bss->candidate_filter));
+        r = mirror_sync(bpf_map__fd(it->skel->maps.candidate_files), &it->files, keys, values, n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                uint32_t bit = holders_filter_bit(keys[i]);
+                filter[bit / 64] |= 1ULL << (bit % 64);
         }
         return 0;
+}
+
+struct hit_ctx {
+        holders_iter_fn fn;
+        void *userdata;
+};
+
+static int on_hit(const void *rec, void *ud)
+{
+        const struct holders_record *h = rec;
+        const struct hit_ctx *ctx = ud;
+
+        return ctx->fn((pid_t)h->tgid, h->cgroup_id, h->inode, ctx->userdata);
+}
+
+int holders_iter_run(struct holders_iter *it, const uint64_t *cgroup_ids, size_t n_cgroups,
+                     const uint64_t *inodes, size_t n, holders_iter_fn fn, void *userdata)
+{
+        struct hit_ctx ctx = {fn, userdata};
+        int r;
+
+        if (n > HOLDERS_MAX_CANDIDATES || n_cgroups > HOLDERS_MAX_CONTAINERS)
+                return -E2BIG;
+        r = mirror_sync(bpf_map__fd(it->skel->maps.candidates), &it->cands, inodes, NULL, n);
+        if (r < 0)
+                return r;
+        if (r > 0 || it->files.n == 0) {
+                r = resolve_files(it);
+                if (r < 0) {
+                        mirror_clear(&it->cands); /* resolve again next time */
+                        return r;
+                }
+        }
+        r = mirror_sync(bpf_map__fd(it->skel->maps.containers), &it->containers, cgroup_ids, NULL,
+                        n_cgroups);
+        if (r < 0)
+                return r;
+        if (it->files.n == 0 || n_cgroups == 0)
+                return 0; /* no candidate is open, or nobody to hold one */
+        return read_iter(it->holders_link, sizeof(struct holders_record), on_hit, &ctx);
 }
