@@ -14,7 +14,7 @@ measured path). Prints the distribution (p50, p99, max, mean) of listen() ->
 death. Both clocks are the host's CLOCK_MONOTONIC.
 
 Everything it makes is removed on every path: containers, cgroups, the agent,
-its directories. Ports used: 42000-42999.
+its directories. Ports used: 26000-26999.
 """
 import argparse
 import http.client
@@ -40,7 +40,7 @@ PYTHON = "/usr/bin/python3"
 CHILD = r"""
 import os, socket, sys, time
 d, port = sys.argv[1], int(sys.argv[2])
-for p in list(range(port, 43000)) + list(range(42002, port)):
+for p in list(range(port, 27000)) + list(range(26002, port)):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:  # an ephemeral port of some client may hold it (TIME_WAIT)
@@ -73,7 +73,7 @@ class Agent:
         self.proc = subprocess.Popen(
             [os.path.join(build, "portiso-agent"), f"--port={self.port}",
              f"--work_dir={tmp}/work", f"--runtime_dir={tmp}/run", f"--cgroups_root={root}",
-             "--enforce_container_ports", "--container_ports_isolated_range=[42000-42999]",
+             "--enforce_container_ports", "--container_ports_isolated_range=[26000-26999]",
              "--container_ports_watch_interval=1hrs", "--container_ports_instant_detection"],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, start_new_session=True)
         deadline = time.monotonic() + 15
@@ -130,10 +130,10 @@ def one_sample(agent, tmp, i):
     d = os.path.join(tmp, f"s{i}")
     os.makedirs(d)
     os.mkfifo(os.path.join(d, "go"))
-    port = 42100 + i % 800
+    port = 26100 + i % 800
     cid = {"value": f"c{i}"}
     ports = [{"name": "ports", "type": "RANGES",
-              "ranges": {"range": [{"begin": 42001, "end": 42001}]}}]
+              "ranges": {"range": [{"begin": 26001, "end": 26001}]}}]
     agent.call("LAUNCH_CONTAINER", container_id=cid, resources=ports,
                command={"shell": False, "value": PYTHON,
                         "arguments": [PYTHON, "-c", CHILD, d, str(port)]})

@@ -5,7 +5,7 @@ before the next periodic pass; UDP in both.
 
 Binds are tried by a probe process placed in a container's cgroup (as any
 process of the container would be); listeners are real listen.py processes.
-Ports used: 42000-42999 only (the isolated range of every agent here).
+Ports used: 26000-26999 only (the isolated range of every agent here).
 """
 import os
 import subprocess
@@ -17,7 +17,7 @@ from portiso_test import ROOT
 from test_bpf import BPFCTL, band_ports, bpftool_json
 
 PIN_BASE = "/sys/fs/bpf/portiso"
-ISOLATED = "[42000-42999]"
+ISOLATED = "[26000-26999]"
 SLEEP = "exec sleep 1000"
 
 # Tries each KIND:PORT spec of listen.py in turn and prints "SPEC ok|EPERM|<error>".

@@ -1,7 +1,7 @@
 """test_agent_smoke - the real agent end to end, briefly: flags, launch,
 enforcement, supervisors outliving the agent, recovery.
 
-Ports 33000-33999 only (plus a free port for the API). The thorough API
+Ports 25000-25999 only (plus a free port for the API). The thorough API
 scenarios live in the other test_agent_*.py modules.
 """
 import http.client
@@ -14,7 +14,7 @@ import time
 import portiso_test
 from portiso_test import AGENT, PortisoTestCase, wait_for
 
-PORTS = {"range": [{"begin": 33001, "end": 33001}]}
+PORTS = {"range": [{"begin": 25001, "end": 25001}]}
 
 
 class AgentFlagsTest(PortisoTestCase):
@@ -159,10 +159,10 @@ class AgentSmokeTest(PortisoTestCase):
         self.start_agent("--enforce_container_ports")
         listen = f"exec /usr/bin/python3 {self.LISTEN}"
 
-        # A well-behaved container: allocated 33001, listens on it.
-        status, body = self.launch("good", f"{listen} tcp4:33001")
+        # A well-behaved container: allocated 25001, listens on it.
+        status, body = self.launch("good", f"{listen} tcp4:25001")
         self.assertEqual(status, 200, body)
-        wait_for(lambda: self.listening_on("good", 33001), what="good listening on 33001")
+        wait_for(lambda: self.listening_on("good", 25001), what="good listening on 25001")
         main_pid = self.container("good")["container_status"]["executor_pid"]
         # The main process runs in its cgroup, in its sandbox, with stdout there.
         cg = self.cgroup_path("good")
@@ -172,21 +172,21 @@ class AgentSmokeTest(PortisoTestCase):
         self.assertEqual(os.readlink(f"/proc/{main_pid}/cwd"), sandbox)
         self.assertTrue(os.path.exists(os.path.join(sandbox, "stdout")))
 
-        # A misbehaving one: allocated 33001, listens on 33002.
-        status, body = self.launch("bad", f"{listen} tcp4:33002")
+        # A misbehaving one: allocated 25001, listens on 25002.
+        status, body = self.launch("bad", f"{listen} tcp4:25002")
         self.assertEqual(status, 200, body)
         w = self.wait("bad")
         self.assertEqual(w["state"], "TASK_FAILED")
         self.assertEqual(w["reason"], "REASON_CONTAINER_LIMITATION")
         self.assertEqual(w["limitation"]["resources"][0]["ranges"],
-                         {"range": [{"begin": 33002, "end": 33002}]})
+                         {"range": [{"begin": 25002, "end": 25002}]})
         self.assertTrue(os.WIFSIGNALED(w["exit_status"]))
         self.assertFalse(os.path.exists(self.cgroup_path("bad")))
 
         # Stopping the agent leaves the good container running ...
         self.stop_agent()
         os.kill(main_pid, 0)
-        self.assertTrue(self.listening_on_host(33001))
+        self.assertTrue(self.listening_on_host(25001))
 
         # ... and a new agent recovers it, then KILL gives SIGKILL's status.
         self.start_agent("--enforce_container_ports")

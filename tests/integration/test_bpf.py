@@ -5,7 +5,7 @@ thin CLI over them): each bpfctl command is its own process that re-adopts
 the bpffs pins, as a restarted agent does, so "prevention holds while no
 process of ours runs" is what every test exercises. Binds are made by real
 processes (tests/helpers/listen.py) in real cgroup v2 cgroups.
-Ports used: 42000-42999 only.
+Ports used: 26000-26999 only.
 """
 import json
 import os
@@ -20,7 +20,7 @@ from portiso_test import HELPERS, PortisoTestCase, kill_cgroup_tree, wait_for
 
 BPFCTL = os.path.join(HELPERS, "bpfctl")
 PIN_BASE = "/sys/fs/bpf/portiso"
-ISOLATED = "[42000-42499]"
+ISOLATED = "[26000-26499]"
 
 
 def port_is_free(port):
@@ -36,7 +36,7 @@ def port_is_free(port):
     return True
 
 
-def band_ports(n, lo=42000, hi=42499, exclude=()):
+def band_ports(n, lo=26000, hi=26499, exclude=()):
     """n distinct free ports of [lo, hi]: the test band lies in the ephemeral
     range, so a fixed port may be held by some client's TIME_WAIT."""
     cands = [p for p in range(lo, hi + 1) if p not in exclude]
@@ -151,7 +151,7 @@ class BindPreventionTest(BpfTestCase):
         self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1"), "EPERM")
 
     def test_port_zero_and_ports_outside_the_isolated_range_are_allowed(self):
-        outside, = band_ports(1, 42500, 42999)
+        outside, = band_ports(1, 26500, 26999)
         self.assertEqual(self.bind("tcp4:0", "c1"), "ok")
         self.assertEqual(self.bind("dual:0", "c1"), "ok")
         self.assertEqual(self.bind(f"tcp4:{outside}", "c1"), "ok")

@@ -3,7 +3,7 @@
 Drives sock_diag, cgroup and /proc fd code through build/tests/helpers/cgctl
 (a thin CLI over liblinux) with real listeners (tests/helpers/listen.py) in
 real cgroups, on the cgroup v2 hierarchy and on the v1 freezer hierarchy.
-Ports used: 40000-40999 only.
+Ports used: 27000-27999 only.
 """
 import os
 import signal
@@ -62,26 +62,26 @@ class SockDiagTest(CgctlMixin, PortisoTestCase):
     def test_all_families_attributed_to_their_cgroup(self):
         cg = self.cgroup_path("c1")
         _, pid, ports = self.listen(
-            ["tcp4:40001", "tcp6only:40002", "dual:40003", "udp4:40004", "udp6:40005"], cgdir=cg)
-        self.assertEqual(ports, [40001, 40002, 40003, 40004, 40005])
+            ["tcp4:27001", "tcp6only:27002", "dual:27003", "udp4:27004", "udp6:27005"], cgdir=cg)
+        self.assertEqual(ports, [27001, 27002, 27003, 27004, 27005])
         cgid = int(self.cgctl("id", self.rel("c1")))
         self.assertEqual(cgid, os.stat(cg).st_ino)  # the id is the directory's inode
 
         d = self.dump("--udp")
-        want = {("tcp4", 40001): "0.0.0.0", ("tcp6", 40002): "::", ("tcp6", 40003): "::",
-                ("udp4", 40004): "0.0.0.0", ("udp6", 40005): "::"}
+        want = {("tcp4", 27001): "0.0.0.0", ("tcp6", 27002): "::", ("tcp6", 27003): "::",
+                ("udp4", 27004): "0.0.0.0", ("udp6", 27005): "::"}
         for key, addr in want.items():
             self.assertIn(key, d, f"{key} missing from dump")
             self.assertEqual(d[key][0], addr, key)
             self.assertEqual(d[key][2], cgid, f"{key} attributed to the wrong cgroup")
         # A dual-stack socket is one IPv6 socket, never also reported as IPv4.
-        self.assertNotIn(("tcp4", 40003), d)
+        self.assertNotIn(("tcp4", 27003), d)
 
         tcp_only = self.dump()
-        self.assertIn(("tcp4", 40001), tcp_only)
+        self.assertIn(("tcp4", 27001), tcp_only)
         self.assertFalse([k for k in tcp_only if k[0].startswith("udp")])
         udp_only = self.dump("--udp-only")
-        self.assertIn(("udp4", 40004), udp_only)
+        self.assertIn(("udp4", 27004), udp_only)
         self.assertFalse([k for k in udp_only if k[0].startswith("tcp")])
 
         # The listener process holds exactly the sockets the dump reported.
@@ -91,40 +91,40 @@ class SockDiagTest(CgctlMixin, PortisoTestCase):
 
     def test_host_listener_has_other_cgroup_id(self):
         cg = self.cgroup_path("c1")
-        self.listen(["tcp4:40011"], cgdir=cg)
-        self.listen(["tcp4:40012"])  # in the test runner's own cgroup
+        self.listen(["tcp4:27011"], cgdir=cg)
+        self.listen(["tcp4:27012"])  # in the test runner's own cgroup
         with open("/proc/self/cgroup") as f:
             own = [l.split(":", 2)[2].strip() for l in f if l.startswith("0::")][0]
         d = self.dump()
-        self.assertEqual(d[("tcp4", 40011)][2], int(self.cgctl("id", self.rel("c1"))))
-        self.assertNotEqual(d[("tcp4", 40012)][2], d[("tcp4", 40011)][2])
-        self.assertEqual(d[("tcp4", 40012)][2], int(self.cgctl("id", own.lstrip("/") or "/")))
+        self.assertEqual(d[("tcp4", 27011)][2], int(self.cgctl("id", self.rel("c1"))))
+        self.assertNotEqual(d[("tcp4", 27012)][2], d[("tcp4", 27011)][2])
+        self.assertEqual(d[("tcp4", 27012)][2], int(self.cgctl("id", own.lstrip("/") or "/")))
 
     def test_tiny_receive_buffer_regrows(self):
         cg = self.cgroup_path("c1")
-        specs = [f"tcp4:{p}" for p in range(40020, 40036)] + ["udp6:40036"]
+        specs = [f"tcp4:{p}" for p in range(27020, 27036)] + ["udp6:27036"]
         self.listen(specs, cgdir=cg)
         full = self.dump("--udp")
         # 64 bytes cannot hold one message: every datagram is truncated until
         # the buffer has grown, and the dump must still come back complete.
         small = self.dump("--udp", "--bufsize=64")
-        for p in range(40020, 40036):
+        for p in range(27020, 27036):
             self.assertEqual(small[("tcp4", p)], full[("tcp4", p)])
-        self.assertEqual(small[("udp6", 40036)], full[("udp6", 40036)])
+        self.assertEqual(small[("udp6", 27036)], full[("udp6", 27036)])
 
     def test_unbound_and_connected_udp_are_not_listeners(self):
         cg = self.cgroup_path("c1")
         # A connected UDP socket (state ESTABLISHED) is not what ss -lu shows.
         code = ("import socket,sys,time\n"
                 "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
-                "s.bind(('127.0.0.1',40040)); s.connect(('127.0.0.1',40041))\n"
+                "s.bind(('127.0.0.1',27040)); s.connect(('127.0.0.1',27041))\n"
                 "print('ready',flush=True); time.sleep(3600)\n")
         p = self.spawn_in_cgroup(cg, ["/usr/bin/python3", "-c", code])
         self.assertEqual(p.stdout.readline().strip(), "ready")
-        self.listen(["udp4:40042"], cgdir=cg)
+        self.listen(["udp4:27042"], cgdir=cg)
         d = self.dump("--udp")
-        self.assertIn(("udp4", 40042), d)
-        self.assertNotIn(("udp4", 40040), d)
+        self.assertIn(("udp4", 27042), d)
+        self.assertNotIn(("udp4", 27040), d)
 
     def test_procfd_of_gone_process_is_empty(self):
         p = subprocess.Popen(["/bin/true"])
@@ -137,11 +137,11 @@ class SockDiagTest(CgctlMixin, PortisoTestCase):
         # unix socket is held by the receiving process.
         cg = self.cgroup_path("c1")
         path = os.path.join(self.tmp, "pass.sock")
-        self.listen([f"send:40050={path}"])
+        self.listen([f"send:27050={path}"])
         _, pid, _ = self.listen([f"recv:{path}"], cgdir=cg)
         d = self.dump()
-        inode = d[("tcp4", 40050)][1]
-        self.assertNotEqual(d[("tcp4", 40050)][2], int(self.cgctl("id", self.rel("c1"))))
+        inode = d[("tcp4", 27050)][1]
+        self.assertNotEqual(d[("tcp4", 27050)][2], int(self.cgctl("id", self.rel("c1"))))
         wait_for(lambda: inode in [int(x) for x in self.cgctl("procfd", str(pid)).split()],
                  what="passed socket in the receiver's fds")
 

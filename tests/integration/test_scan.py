@@ -3,7 +3,7 @@
 Every case runs twice: on the cgroup v2 hierarchy (attribution by the
 socket's cgroup id, holder search for sockets created elsewhere) and on the
 v1 freezer path (no cgroup ids: every socket is found through the processes
-that hold it). Ports 41000-41999 only (this suite's band).
+that hold it). Ports 28000-28999 only (this suite's band).
 """
 import json
 import os
@@ -144,13 +144,13 @@ class ScanCases:
 
 class TestScanV2(ScanCases, PortisoTestCase):
     HIERARCHY = "/sys/fs/cgroup"
-    BASE = 41000
+    BASE = 28000
 
 
 class TestScanV1Freezer(ScanCases, PortisoTestCase):
     V1 = True
     HIERARCHY = "/sys/fs/cgroup/freezer"
-    BASE = 41200
+    BASE = 28200
 
 
 class TestScanUsage(PortisoTestCase):
