@@ -2,7 +2,7 @@
  * bench-workload: exactly what the agent's watch loop does each interval.
  *
  *   bench-portiso-pass --manifest=FILE [--passes=K] [--isolated=RANGES]
- *                      [--dump-only]
+ *                      [--dump-only] [--udp]
  *
  * The containers are prepared as the agent prepares them (id, cgroup path,
  * cgroup v2 id from cg_get_id()) and given their own listeners as allocation,
@@ -11,6 +11,7 @@
  * host listeners then count as candidates, the case the holder search exists
  * for. --dump-only times just the sock_diag dump the pass starts with (TCP,
  * IPv4 and IPv6), an in-process floor without ss' fork, exec and printing.
+ * --udp makes bound UDP sockets count too (--container_ports_protocols=tcp,udp).
  *
  * Prints one "pass <wall ns> <cpu ns>" line a pass, then "limitations <n>" (of
  * the first pass), one "listening <id> <ports>" line a container, "backend
@@ -33,6 +34,7 @@ struct options {
         const char *isolated;
         unsigned passes;
         bool dump_only;
+        bool udp;
 };
 
 static int prepare(struct ports_isolator *pi, const struct cg_hierarchy *h,
@@ -115,7 +117,7 @@ static int run(const struct options *o, struct errbuf *e)
         if (r >= 0)
                 r = sockdiag_new(&sd);
         if (r >= 0)
-                r = ports_isolator_init(&pi, &isolated, SOCKDIAG_TCP);
+                r = ports_isolator_init(&pi, &isolated, SOCKDIAG_TCP | (o->udp ? SOCKDIAG_UDP : 0));
         if (r < 0) {
                 manifest_free(&mf);
                 return r;
@@ -160,6 +162,7 @@ int main(int argc, char **argv)
             {"passes", required_argument, NULL, 'p'},
             {"isolated", required_argument, NULL, 'i'},
             {"dump-only", no_argument, NULL, 'd'},
+            {"udp", no_argument, NULL, 'u'},
             {},
         };
         struct options o = {.isolated = "[0-65535]", .passes = 20};
@@ -175,12 +178,14 @@ int main(int argc, char **argv)
                         o.isolated = optarg;
                 else if (c == 'd')
                         o.dump_only = true;
+                else if (c == 'u')
+                        o.udp = true;
                 else
                         return 2;
         }
         if (!o.manifest || o.passes == 0) {
                 fprintf(stderr, "usage: bench-portiso-pass --manifest=FILE [--passes=K>0] "
-                                "[--isolated=RANGES] [--dump-only]\n");
+                                "[--isolated=RANGES] [--dump-only] [--udp]\n");
                 return 2;
         }
         if (run(&o, &e) < 0) {

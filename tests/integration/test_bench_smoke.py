@@ -1,0 +1,51 @@
+"""test_bench_smoke - the scale benchmark still runs and still agrees.
+
+Runs bench/run.py (what `make bench` runs) on 10 containers for 2 passes and
+checks that it exits 0, that portiso's answers equal the Mesos replica's on
+IPv4 and include the IPv6 listeners the replica misses, that the holder
+search ran in the kernel, and that the CSV and the plot were written. A
+broken bench, a wrong replica or a wrong portiso pass fails here. Ports
+29300-29399 only.
+"""
+import csv
+import os
+import subprocess
+import sys
+import unittest
+
+import portiso_test
+from portiso_test import PortisoTestCase
+
+
+class TestBenchSmoke(PortisoTestCase):
+    def bench_cgroups(self):
+        base = portiso_test.cgroup_v2_mount()
+        return {d for d in os.listdir(base) if d.startswith("portiso-bench-")}
+
+    def test_ten_containers_two_passes(self):
+        before = self.bench_cgroups()
+        out_dir = os.path.join(self.tmp, "out")
+        p = subprocess.run([sys.executable, os.path.join(portiso_test.ROOT, "bench", "run.py"),
+                            f"--build={portiso_test.BUILD}", "--n=10", "--passes=2",
+                            "--port-base=29300", f"--out={out_dir}", "--no-agent"],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr[-3000:])
+        self.assertIn("N=10: answers OK", p.stdout)
+        self.assertIn("portiso == replica on IPv4 for 10/10", p.stdout)
+        self.assertIn("IPv6 listeners seen by portiso only: 5/5", p.stdout)
+        self.assertIn("holder search: bpf", p.stdout)
+        with open(os.path.join(out_dir, "scale.csv")) as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual([r["tool"] for r in rows],
+                         ["replica", "ss -ltnp", "ss -ltn", "portiso", "dump"])
+        for r in rows:
+            self.assertEqual(r["n"], "10")
+            self.assertEqual(r["passes"], "2")
+            self.assertGreater(float(r["median_ms"]), 0.0)
+        self.assertTrue(os.path.getsize(os.path.join(out_dir, "scale.png")) > 0)
+        # The workload's cgroups are gone (others' concurrent runs aside).
+        self.assertEqual(self.bench_cgroups() - before, set())
+
+
+if __name__ == "__main__":
+    unittest.main()
