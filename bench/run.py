@@ -14,9 +14,10 @@ processes and host listeners), then times, over --passes passes each:
 
 It checks the answers: the replica must find exactly each container's IPv4
 listeners, portiso each container's IPv4 and IPv6 ones (which the replica,
-dumping IPv4 only, misses). It measures portiso's RSS at each N (the agent's
-when --agent-rss and the agent binary exist, else the pass timer's holding the
-same isolator state), prints a table, writes bench/out/scale.csv and draws
+dumping IPv4 only, misses). It measures the agent's RSS at each N (the real
+portiso-agent with N containers launched through its API, see
+scale/agent_rss.py; with --no-agent or without an agent binary, the pass
+timer's peak RSS holding the same isolator state), prints a table, writes bench/out/scale.csv and draws
 bench/out/scale.png with gnuplot. Exits non-zero if any answer is wrong.
 
 The workload is torn down on every path: its stdin is closed (it kills and
@@ -123,7 +124,9 @@ def rmdir_poll(path, timeout=10.0):
 
 
 def run_timer(argv):
-    """Run a pass timer; return (wall ms list, cpu ms list, {id: ports}, extra dict)."""
+    """Run a pass timer; return (wall ms list, cpu ms list, {id: ports}, extra dict).
+    The first pass is a warm-up (cold caches; portiso loads its BPF program
+    there, once per process) and is reported apart, not in the statistics."""
     p = subprocess.run(argv, capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError(f"{os.path.basename(argv[0])} failed: {p.stderr.strip()}")
@@ -137,6 +140,8 @@ def run_timer(argv):
             listening[w[1]] = set() if w[2] == "-" else {int(x) for x in w[2].split(",")}
         elif w[0] == "rss":
             extra["rss_kib"], extra["hwm_kib"] = int(w[1]), int(w[2])
+    extra["first_ms"] = wall[0]
+    wall, cpu = wall[1:], cpu[1:]
         elif w[0] == "backend":
             extra["backend"] = " ".join(w[1:]).rstrip(" -")
         elif w[0] == "limitations":
@@ -147,6 +152,7 @@ def run_timer(argv):
 def run_ss(args, passes):
     """Time whole `ss` runs: wall and CPU (user + sys of the child) in ms."""
     wall, cpu = [], []
+    subprocess.run(["ss"] + args, stdout=subprocess.DEVNULL, check=True)  # warm-up
     for _ in range(passes):
         t0 = time.perf_counter_ns()
         p = subprocess.Popen(["ss"] + args, stdout=subprocess.DEVNULL)
@@ -159,17 +165,15 @@ def run_ss(args, passes):
     return wall, cpu
 
 
-def agent_rss(build, n, tmpdir):
-    """RSS of the real agent holding n containers; None when unavailable."""
+def agent_rss(build, n, tmpdir, port_base):
+    """The real agent holding n containers launched through its API, or None
+    when the agent is not built."""
     agent = os.path.join(build, "portiso-agent")
     if not os.access(agent, os.X_OK):
         return None
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    try:
-        import agent_rss as ar  # optional helper, see bench/agent_rss.py
-    except ImportError:
-        return None
-    return ar.measure(agent, n, tmpdir)
+    sys.path.insert(0, os.path.join(ROOT, "bench", "scale"))
+    import agent_rss as ar
+    return ar.measure(agent, n, tmpdir, port_base=port_base)
 
 
 def bench_one(a, n, tmpdir):
@@ -179,7 +183,7 @@ def bench_one(a, n, tmpdir):
                   tmpdir) as w:
         print(f"N={n}: {w.procs} processes built in {w.build_s:.1f}s", flush=True)
         m = f"--manifest={w.manifest}"
-        passes = f"--passes={a.passes}"
+        passes = f"--passes={a.passes + 1}"  # + the warm-up
         rep = run_timer([os.path.join(scale, "bench-mesos-replica"), m, passes]
                         + (["--freezer"] if a.freezer else []))
         rows["replica"] = rep
@@ -206,10 +210,17 @@ def bench_one(a, n, tmpdir):
             "v6_seen_by_portiso": v6_seen,
             "limitations": por[3].get("limitations"),
             "backend": por[3].get("backend", "?"),
+            "first_ms": por[3].get("first_ms"),
         }
-        rss = None if a.no_agent else agent_rss(a.build, n, tmpdir)
-        check["rss_kib"] = rss if rss is not None else por[3].get("hwm_kib")
-        check["rss_source"] = "agent" if rss is not None else "bench-portiso-pass (VmHWM)"
+        ag = None if a.no_agent else agent_rss(a.build, n, tmpdir, a.port_base + 2 * n + 100)
+        if ag:
+            check["rss_kib"] = ag["rss_kib"]
+            check["rss_source"] = (f"portiso-agent with {n} containers launched through its API "
+                                   f"in {ag['launch_s']:.1f}s; VmHWM {ag['hwm_kib']} KiB; its "
+                                   f"last pass {ag['last_scan_ms']:.2f} ms")
+        else:
+            check["rss_kib"] = por[3].get("hwm_kib")
+            check["rss_source"] = "bench-portiso-pass VmHWM: no agent built"
     return rows, check
 
 
@@ -329,7 +340,8 @@ def main():
                   f"portiso == replica on IPv4 for "
                   f"{check['containers'] - len(check['v4_differs'])}/{check['containers']}; "
                   f"IPv6 listeners seen by portiso only: {check['v6_seen_by_portiso']}/"
-                  f"{check['v6_listeners']}; holder search: {check['backend']}; "
+                  f"{check['v6_listeners']}; holder search: {check['backend']} (first pass, "
+                  f"loading it: {check['first_ms']:.1f} ms); "
                   f"RSS {check['rss_kib']} KiB ({check['rss_source']})", flush=True)
             if not good:
                 for k in ("replica_wrong", "portiso_wrong", "v4_differs"):
