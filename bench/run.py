@@ -140,12 +140,12 @@ def run_timer(argv):
             listening[w[1]] = set() if w[2] == "-" else {int(x) for x in w[2].split(",")}
         elif w[0] == "rss":
             extra["rss_kib"], extra["hwm_kib"] = int(w[1]), int(w[2])
-    extra["first_ms"] = wall[0]
-    wall, cpu = wall[1:], cpu[1:]
         elif w[0] == "backend":
             extra["backend"] = " ".join(w[1:]).rstrip(" -")
         elif w[0] == "limitations":
             extra["limitations"] = int(w[1])
+    extra["first_ms"] = wall[0]
+    wall, cpu = wall[1:], cpu[1:]
     return wall, cpu, listening, extra
 
 
