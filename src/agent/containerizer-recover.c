@@ -10,7 +10,6 @@
  * it. A corrupt checkpoint costs that container only, with one line naming
  * the file. Cgroups below --cgroups_root that no checkpoint explains are
  * orphans of a crash: killed and removed, as Mesos' launcher does. */
-#include <dirent.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,7 +20,6 @@
 #include "linux/sockdiag.h"
 
 #define SUPERVISORS_CGROUP ".supervisors"
-
 
 int containerizer_add_isolator(struct containerizer *cz, const struct isolator_ops *ops,
                                struct errbuf *e)
@@ -225,29 +223,38 @@ static int recover_one(struct containerizer *cz, const char *id, struct errbuf *
         return 0;
 }
 
-/* Kill and remove top-level cgroups below the root that no container owns. */
+/* Kill and remove the cgroups below the root that no container owns: a
+ * top-level one, or one right below a recovered container (a nested
+ * container whose checkpoint was lost). Left alone, its processes would run
+ * inside a recovered tree without being accounted to anybody. The cgroups
+ * below an orphan go with it. */
 static void remove_orphans(struct containerizer *cz)
 {
-        _cleanup_free_ char *path = NULL;
-        DIR *d;
-        struct dirent *de;
+        char **rels = NULL;
+        size_t n = 0;
 
-        if (cg_path(&cz->h, cz->flags->cgroups_root, &path) < 0)
+        if (cg_list_descendants(&cz->h, cz->flags->cgroups_root, &rels, &n) < 0)
                 return;
-        d = opendir(path);
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                _cleanup_free_ char *rel = NULL;
-                if (de->d_type != DT_DIR || de->d_name[0] == '.' || cz_find(cz, de->d_name))
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *rel = NULL, *parent = NULL;
+                const char *id = rels[i], *slash = strrchr(id, '/');
+
+                if (cz_find(cz, id))
                         continue;
-                if (asprintf(&rel, "%s/%s", cz->flags->cgroups_root, de->d_name) < 0)
+                if (slash) {
+                        parent = strndup(id, (size_t)(slash - id));
+                        if (!parent)
+                                break;
+                        if (!cz_find(cz, parent))
+                                continue; /* below an orphan: removed with it */
+                }
+                if (asprintf(&rel, "%s/%s", cz->flags->cgroups_root, id) < 0)
                         break;
                 log_warning("Destroying orphan cgroup %s (no checkpoint)", rel);
                 (void)cg_kill(&cz->h, rel);
                 (void)cg_remove(&cz->h, rel);
         }
-        closedir(d);
+        strv_free_n(rels, n);
 }
 
 int containerizer_recover(struct containerizer *cz)
@@ -278,4 +285,3 @@ int containerizer_recover(struct containerizer *cz)
                 (void)containerizer_check_now(cz);
         return 0;
 }
-
