@@ -220,6 +220,25 @@ class TestContainerEnd(LauncherTestCase):
             wait_for(lambda: not alive(pid), what=f"leftover process {pid} to be killed")
         self.assertFalse(os.path.exists(self.cgroup_path("daemon")))
 
+    def test_leftovers_are_killed_while_the_agent_is_down(self):
+        # The supervisor, not the agent, kills what is left: no agent runs.
+        a = self.start_agent()
+        go = os.path.join(self.tmp, "go")
+        pidfile = os.path.join(self.tmp, "left.pid")
+        a.launch("down", f"(setsid sleep 1000 & echo $! > {pidfile}); "
+                         f"while [ ! -e {go} ]; do sleep 0.01; done; exit 4")
+        wait_for(lambda: os.path.exists(pidfile) and read(pidfile).endswith("\n"),
+                 what="the leftover's pid file")
+        left = int(read(pidfile))
+        main = a.containers()["down"]["container_status"]["executor_pid"]
+        self.assertEqual(a.stop(), 0, a.log())
+        open(go, "w").close()
+        wait_for(lambda: not alive(main), what="the main process to exit")
+        wait_for(lambda: not alive(left), what="the leftover to be killed by the supervisor")
+        b = self.start_agent()
+        self.assertEqual(b.wait("down")["exit_status"], 4 << 8)
+        self.assertFalse(os.path.exists(self.cgroup_path("down")))
+
     def test_nested_leftovers_are_killed_with_their_main_process(self):
         a = self.start_agent()
         a.launch("p", SLEEP)
@@ -295,7 +314,7 @@ class TestStopAndRecovery(LauncherTestCase):
         ports = self.launch_listener(a, "good", ["tcp4:24010"], ports=[24010])
         self.assertEqual(ports, [24010])
         pids = {}
-        for cid in ("good", "garbage", "torn"):
+        for cid in ("good", "garbage", "torn", "nosup"):
             if cid != "good":
                 a.launch(cid, SLEEP)
                 a.wait_state(cid, "RUNNING")
@@ -313,13 +332,17 @@ class TestStopAndRecovery(LauncherTestCase):
         with open(torn, "w") as f:
             f.write(text[: len(text) // 2])
 
+        nosup = os.path.join(self.meta("nosup"), "supervisor")
+        with open(nosup, "w") as f:
+            f.write(read(nosup)[:5])
+
         b = self.start_agent(**flags)
         self.assertEqual(b.get("/health")[0], 200)
         # One error line per broken checkpoint, naming its file.
-        for path in (garbage, torn):
+        for path in (garbage, torn, nosup):
             lines = self.log_lines(b, "E", path)
             self.assertEqual(len(lines), 1, b.log())
-        self.assertEqual(len([l for l in b.log().splitlines() if l.startswith("E")]), 2, b.log())
+        self.assertEqual(len([l for l in b.log().splitlines() if l.startswith("E")]), 3, b.log())
 
         cs = b.containers()
         self.assertEqual(set(cs), {"good"})
@@ -328,7 +351,7 @@ class TestStopAndRecovery(LauncherTestCase):
         # The broken ones are unknown to the agent, so their cgroups are
         # orphans: their processes are killed and the cgroups removed
         # (containerizer-recover.c), the supervisors exit after them.
-        for cid in ("garbage", "torn"):
+        for cid in ("garbage", "torn", "nosup"):
             wait_for(lambda: not alive(pids[cid]), what=f"the processes of {cid} to be killed")
             wait_for(lambda: not alive(sups[cid]), what=f"the supervisor of {cid} to exit")
             self.assertFalse(os.path.exists(self.cgroup_path(cid)))
@@ -407,6 +430,35 @@ class TestFreezerHierarchy(LauncherTestCase):
         self.assertEqual(a.wait("calm")["exit_status"], 9)
         self.assertFalse(alive(pid))
 
+    def test_v1_nested_leftovers_and_restart(self):
+        a = self.v1_agent()
+        a.launch("tg", SLEEP, ports=[24120])
+        a.wait_state("tg", "RUNNING")
+        self.launch_listener(a, "tg/web", ["tcp4:24120"])
+        pidfile = os.path.join(self.tmp, "v1-left.pid")
+        a.launch("tg/once", f"(setsid sleep 1000 & echo $! > {pidfile}); "
+                            f"while [ ! -s {pidfile} ]; do sleep 0.01; done")
+        self.assertEqual(a.wait("tg/once")["exit_status"], 0)
+        left = int(read(pidfile))
+        wait_for(lambda: not alive(left), what="the nested leftover to be killed on v1")
+        self.assertFalse(os.path.exists(os.path.join(self.freezer, self.cgroups_root, "tg",
+                                                     "once")))
+        web = a.containers()["tg/web"]["container_status"]["executor_pid"]
+
+        self.assertEqual(a.stop(), 0, a.log())
+        self.assertTrue(alive(web))
+        b = self.v1_agent()
+        self.assertEqual(b.state("tg"), "RUNNING")
+        self.assertEqual(b.state("tg/web"), "RUNNING")
+        b.wait_scans(2)
+        self.assertEqual(b.containers()["tg"]["listening"],
+                         {"range": [{"begin": 24120, "end": 24120}]})
+        # Still enforced after the restart: the nested listener loses its port.
+        b.update("tg", [24121])
+        for cid in ("tg", "tg/web"):
+            self.assertEqual(limitation_ports(b.wait(cid)), [(24120, 24120)], cid)
+        self.assertFalse(alive(web))
+
     def test_ebpf_features_degrade_to_polling(self):
         a = self.v1_agent(container_ports_prevent_bind=True)
         warnings = self.log_lines(a, "W", "prevention")
@@ -464,6 +516,26 @@ class TestNetworkCni(LauncherTestCase):
         self.assertEqual(left, [], "processes left in the container's network namespace")
         a.kill("host")
         a.wait("host")
+
+
+    def test_netns_after_restart(self):
+        flags = {"isolation": "network/ports,network/cni"}
+        a = self.start_agent(**flags)
+        a.launch("cni", SLEEP, network="net1")
+        a.wait_state("cni", "RUNNING")
+        pid = a.containers()["cni"]["container_status"]["executor_pid"]
+        ns = netns(pid)
+        self.assertEqual(a.stop(), 0, a.log())
+        b = self.start_agent(**flags)
+        self.assertEqual(b.state("cni"), "RUNNING")
+        # A nested container launched by the new agent joins the same namespace.
+        b.launch("cni/late", SLEEP)
+        b.wait_state("cni/late", "RUNNING")
+        late = b.containers()["cni/late"]["container_status"]["executor_pid"]
+        self.assertEqual(netns(late), ns)
+        b.kill("cni")
+        self.assertEqual(b.wait("cni/late")["exit_status"], 9)
+        b.wait("cni")
 
 
 class TestFlagsFromEnvironment(LauncherTestCase):
