@@ -545,8 +545,10 @@ int cg_list_descendants(const struct cg_hierarchy *h, const char *rel, char ***r
                 strv_free_n(s.v, s.n);
                 return r;
         }
-        /* Depth-first, parents first, siblings sorted. */
-        qsort(s.v, s.n, sizeof(char *), cmp_tree);
+        /* Depth-first, parents first, siblings sorted (no qsort of a NULL
+         * array: nothing below rel leaves s.v NULL). */
+        if (s.n > 1)
+                qsort(s.v, s.n, sizeof(char *), cmp_tree);
         *ret = s.v;
         *ret_n = s.n;
         return 0;
