@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/containerizer-private.h"
 #include "agent/launcher.h"
@@ -68,6 +69,19 @@ static int do_launch(struct containerizer *cz, struct cz_container *c, struct er
         struct cz_container *parent = cz_find(cz, c->pub.config.parent_id);
         int pidfd = -1, r;
 
+        /* The id is unknown, so whatever lies at its paths belongs to a
+         * container whose checkpoint could not be recovered: the new one
+         * must not inherit its output, exit status or termination. */
+        if (access(c->meta, F_OK) == 0 || access(c->sandbox, F_OK) == 0)
+                log_warning("Container %s: removing the files of an earlier, unrecovered "
+                            "container of that id",
+                            c->pub.config.id);
+        r = rm_rf(c->meta);
+        if (r >= 0)
+                r = rm_rf(c->sandbox);
+        if (r < 0)
+                return errbuf_set(e, r, "cannot remove the stale files of %s: %s", c->pub.config.id,
+                                  strerror(-r));
         r = mkdir_p(c->sandbox, 0755);
         if (r < 0)
                 return errbuf_set(e, r, "cannot create sandbox %s: %s", c->sandbox, strerror(-r));
