@@ -369,6 +369,37 @@ class TestStopAndRecovery(LauncherTestCase):
         self.assertEqual(limitation_ports(w), [(24010, 24010)])
         self.assertEqual(b.get("/health")[0], 200)
 
+    def test_relaunch_over_a_corrupt_checkpoint(self):
+        # The lost container's files must not leak into a new one of that id.
+        a = self.start_agent()
+        a.launch("again", "echo old; exec sleep 1000")
+        a.wait_state("again", "RUNNING")
+        old_sup = self.supervisor_pid("again")
+        a.kill("again", sig=15)
+        self.assertEqual(a.wait("again")["exit_status"], 15)
+        # Ended, then its config got lost (a crash, a bad disk).
+        self.assertEqual(a.stop(), 0, a.log())
+        wait_for(lambda: not alive(old_sup), what="the old supervisor to exit")
+        with open(os.path.join(self.meta("again"), "config.json"), "w") as f:
+            f.write("")
+        with open(os.path.join(self.meta("again"), "termination.json"), "w") as f:
+            json.dump({"state": "TASK_FAILED", "reason": "REASON_CONTAINER_LIMITATION",
+                       "message": "stale", "limitation": {"range": [{"begin": 1, "end": 1}]}}, f)
+
+        b = self.start_agent()
+        self.assertEqual(b.containers(), {})
+        go = os.path.join(self.tmp, "go")
+        b.launch("again", f"echo new; while [ ! -e {go} ]; do sleep 0.01; done; exit 5")
+        b.wait_state("again", "RUNNING")
+        self.assertEqual(self.output("again"), "new\n")
+        # Across a restart it is the new container that is recovered.
+        self.assertEqual(b.stop(), 0, b.log())
+        c = self.start_agent()
+        self.assertEqual(c.state("again"), "RUNNING")
+        open(go, "w").close()
+        w = c.wait("again")
+        self.assertEqual(w, {"exit_status": 5 << 8})
+
     def test_corrupt_nested_checkpoint(self):
         a = self.start_agent(enforce_container_ports=True)
         a.launch("tg", SLEEP, ports=[24020])
