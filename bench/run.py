@@ -181,7 +181,10 @@ def bench_one(a, n, tmpdir):
     rows = {}
     with Workload(a.build, n, a.procs, a.fds, a.port_base, a.hierarchy, a.freezer,
                   tmpdir) as w:
-        print(f"N={n}: {w.procs} processes built in {w.build_s:.1f}s", flush=True)
+        with open("/proc/loadavg") as f:
+            load = " ".join(f.read().split()[:3])
+        print(f"N={n}: {w.procs} processes built in {w.build_s:.1f}s (load average {load})",
+              flush=True)
         m = f"--manifest={w.manifest}"
         passes = f"--passes={a.passes + 1}"  # + the warm-up
         rep = run_timer([os.path.join(scale, "bench-mesos-replica"), m, passes]
