@@ -516,7 +516,11 @@ class TestNetworkCni(LauncherTestCase):
         a = self.start_agent(isolation="network/ports,network/cni")
         a.launch("cni", f"exec {PYTHON} -c \"$PROBE\"", network="net1",
                  env={"PROBE": NETNS_PROBE})
-        wait_for(lambda: self.output("cni").endswith("\n"), what="the netns probe's report")
+        def reported():
+            if a.state("cni") != "RUNNING":
+                raise AssertionError("the probe ended: " + self.output("cni", "stderr"))
+            return self.output("cni").endswith("\n")
+        wait_for(reported, what="the netns probe's report")
         report = json.loads(self.output("cni"))
         self.assertEqual(report, {"ifaces": ["lo"], "lo_up": True, "connected": True},
                          self.output("cni", "stderr"))
