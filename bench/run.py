@@ -123,11 +123,11 @@ def rmdir_poll(path, timeout=10.0):
             time.sleep(0.01)
 
 
-def run_timer(argv):
+def run_timer(argv, env=None):
     """Run a pass timer; return (wall ms list, cpu ms list, {id: ports}, extra dict).
     The first pass is a warm-up (cold caches; portiso loads its BPF program
     there, once per process) and is reported apart, not in the statistics."""
-    p = subprocess.run(argv, capture_output=True, text=True)
+    p = subprocess.run(argv, capture_output=True, text=True, env=env)
     if p.returncode != 0:
         raise RuntimeError(f"{os.path.basename(argv[0])} failed: {p.stderr.strip()}")
     wall, cpu, listening, extra = [], [], {}, {}
@@ -192,8 +192,11 @@ def bench_one(a, n, tmpdir):
         rows["replica"] = rep
         rows["ss -ltnp"] = run_ss(["-ltnp"], a.passes) + ({}, {})
         rows["ss -ltn"] = run_ss(["-ltn"], a.passes) + ({}, {})
+        env = dict(os.environ)
+        if a.holders == "proc":
+            env["PORTISO_HOLDERS"] = "proc"
         por = run_timer([os.path.join(scale, "bench-portiso-pass"), m, passes,
-                         f"--isolated={a.isolated}"])
+                         f"--isolated={a.isolated}"], env=env)
         rows["portiso"] = por
         rows["dump"] = run_timer([os.path.join(scale, "bench-portiso-pass"), m, passes,
                                   "--dump-only"])
@@ -310,6 +313,8 @@ def main():
                     help="also put sleepers in v1 freezer cgroups; the replica reads those, as Mesos")
     ap.add_argument("--isolated", default="[0-65535]",
                     help="portiso's isolated range (default: every port, as Mesos without one)")
+    ap.add_argument("--holders", choices=("auto", "proc"), default="auto",
+                    help="holder search: the BPF iterator where available, or force the /proc walk")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--no-agent", action="store_true", help="measure RSS on the pass timer only")
