@@ -127,16 +127,19 @@ static int mirror_sync(int fd, struct mirror *have, const uint64_t *keys, const 
         size_t vsize = values ? sizeof(uint64_t) : 0;
         uint8_t one = 1;
 
-        if (n == have->n && memcmp(keys, have->keys, n * sizeof(*keys)) == 0 &&
-            (!values || memcmp(values, have->values, n * vsize) == 0))
+        if (n == have->n &&
+            (n == 0 || (memcmp(keys, have->keys, n * sizeof(*keys)) == 0 &&
+                        (!values || memcmp(values, have->values, n * vsize) == 0))))
                 return 0;
         _cleanup_free_ uint64_t *k = malloc(MAX(n, (size_t)1) * sizeof(*k));
         _cleanup_free_ uint64_t *v = values ? malloc(MAX(n, (size_t)1) * vsize) : NULL;
         if (!k || (values && !v))
                 return -ENOMEM;
-        memcpy(k, keys, n * sizeof(*k));
-        if (values)
-                memcpy(v, values, n * vsize);
+        if (n > 0) {
+                memcpy(k, keys, n * sizeof(*k));
+                if (values)
+                        memcpy(v, values, n * vsize);
+        }
 
         /* Forget the mirror first: if an update fails, the next sync rewrites
          * every key instead of trusting a half-updated map. */
