@@ -3,8 +3,9 @@
 
 Runs every cmocka unit test binary of the normal and the ASan+UBSan build
 (TAP output, one result per test case), then every integration test module
-under tests/integration/ (Python unittest, real agent, real cgroups), each in
-its own process so a crash or a leaked fixture cannot hide other results.
+under tests/integration/ (Python unittest, real agent, real cgroups) against
+both builds, each module in its own process so a crash or a leaked fixture
+cannot hide other results.
 Ends with one line: `N passed, N failed[, N skipped]`; exits non-zero on any
 failure.
 """
@@ -53,7 +54,7 @@ def run_unit(binary, label, counts, timeout=300):
         sys.stdout.write(p.stderr[-4000:])
 
 
-def run_integration(path, build, counts, timeout=600):
+def run_integration(path, build, label, counts, timeout=600):
     env = dict(os.environ, PORTISO_BUILD=os.path.abspath(build), PYTHONDONTWRITEBYTECODE="1")
     env["PYTHONPATH"] = os.path.join(ROOT, "tests", "integration")
     t0 = time.monotonic()
@@ -79,7 +80,7 @@ def run_integration(path, build, counts, timeout=600):
     counts["skipped"] += skipped
     dt = time.monotonic() - t0
     status = "ok  " if failures == 0 else "FAIL"
-    print(f"{status} integration:{os.path.basename(path)}: {passed} passed, {failures} failed, "
+    print(f"{status} {label}:{os.path.basename(path)}: {passed} passed, {failures} failed, "
           f"{skipped} skipped ({dt:.1f}s)")
     if failures or os.environ.get("VERBOSE"):
         sys.stdout.write(out[-12000:])
@@ -108,10 +109,14 @@ def main():
                 run_unit(b, label, counts)
         sys.stdout.flush()
 
+    # The integration suite runs against both builds too: the agent, the
+    # client and the helpers under ASan+UBSan catch what unit tests cannot.
     idir = os.path.join(ROOT, "tests", "integration")
-    for f in sorted(os.listdir(idir)):
-        if f.startswith("test_") and f.endswith(".py") and wanted(f):
-            run_integration(os.path.join(idir, f), a.build, counts)
+    for label, build in [("integration", a.build)] + (
+            [("integration-asan", a.asan_build)] if a.asan_build else []):
+        for f in sorted(os.listdir(idir)):
+            if f.startswith("test_") and f.endswith(".py") and wanted(f):
+                run_integration(os.path.join(idir, f), build, label, counts)
 
     line = f"{counts['passed']} passed, {counts['failed']} failed"
     if counts["skipped"]:

@@ -221,6 +221,13 @@ class AgentTestCase(PortisoTestCase):
             log = a.log()
             if any(m in log for m in self.SANITIZER_MARKS):
                 reports.append(f"sanitizer report in {a.log_path}:\n{log[-4000:]}")
+        # Supervisors (the agent binary re-executed) log into the checkpoints.
+        for d, _, files in os.walk(self.tmp):
+            if "supervisor.log" in files:
+                with open(os.path.join(d, "supervisor.log"), errors="replace") as f:
+                    log = f.read()
+                if any(m in log for m in self.SANITIZER_MARKS):
+                    reports.append(f"sanitizer report in {d}/supervisor.log:\n{log[-4000:]}")
         self.assertEqual(reports, [])
 
     def _check_nothing_left(self):
