@@ -126,17 +126,9 @@ static int np_status(struct isolator *i, const char *id, struct isolator_status 
 
         if (!top)
                 return -ENOENT;
-        for (size_t k = 0; k < np->pi.n_containers; k++) {
-                const struct ports_container *c = np->pi.containers[k];
-                const struct ports_container *p = c;
-                while (p && p != top)
-                        p = p->parent;
-                if (!p)
-                        continue;
-                r = portset_union(&all, &c->listening);
-                if (r < 0)
-                        return r;
-        }
+        r = ports_listening_tree(top, &all);
+        if (r < 0)
+                return r;
         isolator_status_done(ret);
         ret->has_listening = true;
         ret->listening = all;

@@ -150,6 +150,10 @@ int ports_prepare(struct ports_isolator *pi, const char *id, const char *parent_
                 return -ENOMEM;
         c->parent = parent;
         c->root = parent ? parent->root : c;
+        if (parent) {
+                c->next_sibling = parent->first_child;
+                parent->first_child = c;
+        }
         /* A nested container shares its parent's network: ignored with it. */
         c->ignored = ignored || (parent && parent->ignored);
         c->cgroup_id = cgroup_id;
@@ -193,6 +197,12 @@ int ports_cleanup(struct ports_isolator *pi, const char *id)
 
         if (!top)
                 return -ENOENT;
+        if (top->parent) {
+                struct ports_container **pp = &top->parent->first_child;
+                while (*pp != top)
+                        pp = &(*pp)->next_sibling;
+                *pp = top->next_sibling;
+        }
         /* Decide for every container before freeing any: is_within() follows
          * parent pointers that may lead through top. Mark by clearing the
          * slot, then compact. */
@@ -211,6 +221,15 @@ int ports_cleanup(struct ports_isolator *pi, const char *id)
         }
         pi->n_containers = j;
         return 0;
+}
+
+int ports_listening_tree(const struct ports_container *c, struct portset *ret)
+{
+        int r = portset_union(ret, &c->listening);
+
+        for (const struct ports_container *k = c->first_child; r >= 0 && k; k = k->next_sibling)
+                r = ports_listening_tree(k, ret);
+        return r;
 }
 
 static int limitation_fill(struct ports_limitation *l, const struct ports_container *root,

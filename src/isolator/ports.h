@@ -32,6 +32,8 @@ struct ports_container {
         char *cgroup; /* cgroup path relative to the hierarchy, e.g. "portiso/root/child" */
         struct ports_container *root;   /* self for root containers */
         struct ports_container *parent; /* NULL for root containers */
+        struct ports_container *first_child;  /* nested containers, linked */
+        struct ports_container *next_sibling; /* through their parent */
         bool ignored;                 /* on a named (CNI) network: never checked, nor its nested */
         bool has_allocation;          /* allocation known (root containers only) */
         struct portset allocated;     /* root containers: allocated ports */
@@ -81,6 +83,9 @@ int ports_update(struct ports_isolator *pi, const char *id, const struct portset
 int ports_cleanup(struct ports_isolator *pi, const char *id);
 /* Look a container up by id; NULL if unknown. */
 struct ports_container *ports_find(const struct ports_isolator *pi, const char *id);
+
+/* *ret |= listeners of c and of every container nested below it. */
+int ports_listening_tree(const struct ports_container *c, struct portset *ret);
 
 /* Fill every container's `listening` from the kernel: one dump through sd,
  * attribution through cgroup ids where the kernel reports them and through

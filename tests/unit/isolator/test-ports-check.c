@@ -403,6 +403,44 @@ static void test_cleanup_removes_nested(void **state)
         assert_false(ports_find(&f->pi, "a")->has_allocation);
 }
 
+static void assert_tree(struct ports_isolator *pi, const char *id, struct portset want)
+{
+        struct portset got = PORTSET_INIT;
+
+        assert_int_equal(ports_listening_tree(ports_find(pi, id), &got), 0);
+        assert_true(portset_equal(&got, &want));
+        portset_clear(&got);
+        portset_clear(&want);
+}
+
+static void test_listening_tree_follows_nesting(void **state)
+{
+        struct fixture *f = *state;
+
+        root_with(&f->pi, "a", EMPTY_SET);
+        assert_int_equal(ports_prepare(&f->pi, "a/b", "a", NULL, 0, false), 0);
+        assert_int_equal(ports_prepare(&f->pi, "a/b/c", "a/b", NULL, 0, false), 0);
+        assert_int_equal(ports_prepare(&f->pi, "a/d", "a", NULL, 0, false), 0);
+        root_with(&f->pi, "a-x", EMPTY_SET);
+        listen_on(&f->pi, "a", SET(1, 1));
+        listen_on(&f->pi, "a/b", SET(2, 2));
+        listen_on(&f->pi, "a/b/c", SET(3, 3));
+        listen_on(&f->pi, "a/d", SET(4, 4));
+        listen_on(&f->pi, "a-x", SET(5, 5));
+
+        assert_tree(&f->pi, "a", SET(1, 4));
+        assert_tree(&f->pi, "a/b", SET(2, 3));
+        assert_tree(&f->pi, "a/d", SET(4, 4));
+        assert_tree(&f->pi, "a-x", SET(5, 5));
+
+        /* A cleaned-up subtree no longer counts for its ancestors. */
+        assert_int_equal(ports_cleanup(&f->pi, "a/b"), 0);
+        assert_tree(&f->pi, "a", SET(1, 1, 4, 4));
+        assert_int_equal(ports_prepare(&f->pi, "a/b", "a", NULL, 0, false), 0);
+        listen_on(&f->pi, "a/b", SET(7, 7));
+        assert_tree(&f->pi, "a", SET(1, 1, 4, 4, 7, 7));
+}
+
 static void test_many_containers_sorted_lookup(void **state)
 {
         struct fixture *f = *state;
@@ -451,6 +489,7 @@ int main(void)
             T(test_prepare_errors),
             T(test_update_errors),
             T(test_cleanup_removes_nested),
+            T(test_listening_tree_follows_nesting),
             T(test_many_containers_sorted_lookup),
 #undef T
         };
