@@ -21,9 +21,15 @@ size_t holders_iter_max_candidates(void)
         return 0;
 }
 
-int holders_iter_run(struct holders_iter *it, const uint64_t *inodes, size_t n, holders_iter_fn fn,
-                     void *userdata)
+size_t holders_iter_max_containers(void)
 {
-        (void)it, (void)inodes, (void)n, (void)fn, (void)userdata;
+        return 0;
+}
+
+int holders_iter_run(struct holders_iter *it, const uint64_t *cgroup_ids, size_t n_cgroups,
+                     const uint64_t *inodes, size_t n, holders_iter_fn fn, void *userdata)
+{
+        (void)it, (void)cgroup_ids, (void)n_cgroups, (void)inodes, (void)n, (void)fn,
+            (void)userdata;
         return -EOPNOTSUPP;
 }
