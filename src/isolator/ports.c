@@ -228,7 +228,8 @@ int ports_listening_tree(const struct ports_container *c, struct portset *ret)
         int r = portset_union(ret, &c->listening);
 
         for (const struct ports_container *k = c->first_child; r >= 0 && k; k = k->next_sibling)
-                r = ports_listening_tree(k, ret);
+                if (!k->ignored)
+                        r = ports_listening_tree(k, ret);
         return r;
 }
 
@@ -268,58 +269,30 @@ static bool is_checked(const struct ports_container *root)
         return !root->ignored && root->has_allocation;
 }
 
-/* Per checked root (by index): the union of its nested containers' listeners. */
-static int aggregate_nested(const struct ports_isolator *pi, struct portset *agg)
-{
-        for (size_t i = 0; i < pi->n_containers; i++) {
-                const struct ports_container *c = pi->containers[i];
-                bool found;
-                size_t ri;
-                int r;
-
-                if (c->root == c || c->ignored || portset_is_empty(&c->listening) ||
-                    !is_checked(c->root))
-                        continue;
-                ri = ports_index(pi, c->root->id, &found);
-                if (!found)
-                        return -EINVAL; /* broken invariant: root always present */
-                r = portset_union(&agg[ri], &c->listening);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static void portsets_free(struct portset *v, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                portset_clear(&v[i]);
-        free(v);
-}
-
 int ports_check(struct ports_isolator *pi, struct ports_limitation **ret, size_t *ret_n)
 {
+        _cleanup_portset_ struct portset tree = PORTSET_INIT;
         _cleanup_portset_ struct portset u = PORTSET_INIT;
         struct ports_limitation *out = NULL;
         size_t n_out = 0, alloc_out = 0;
-        struct portset *agg;
-        int r;
-
-        agg = calloc(MAX(pi->n_containers, (size_t)1), sizeof(*agg));
-        if (!agg)
-                return -ENOMEM;
-        r = aggregate_nested(pi, agg);
+        int r = 0;
 
         for (size_t i = 0; r >= 0 && i < pi->n_containers; i++) {
                 struct ports_container *c = pi->containers[i];
+                const struct portset *listening = &c->listening;
 
                 if (c->root != c || !is_checked(c))
                         continue;
 
-                /* U = ((own + nested) - allocated) & isolated */
-                r = portset_union(&agg[i], &c->listening);
+                /* U = ((own + nested) - allocated) & isolated; a root without
+                 * nested containers (the common case) needs no union. */
+                if (c->first_child) {
+                        portset_reset(&tree);
+                        r = ports_listening_tree(c, &tree);
+                        listening = &tree;
+                }
                 if (r >= 0)
-                        r = portset_subtract(&u, &agg[i], &c->allocated);
+                        r = portset_subtract(&u, listening, &c->allocated);
                 if (r >= 0)
                         r = portset_intersect(&u, &u, &pi->isolated);
                 if (r < 0)
@@ -353,7 +326,6 @@ int ports_check(struct ports_isolator *pi, struct ports_limitation **ret, size_t
                 }
         }
 
-        portsets_free(agg, pi->n_containers);
         if (r < 0) {
                 /* Nothing was reported after all: let the next pass retry. */
                 for (size_t k = 0; k < n_out; k++) {

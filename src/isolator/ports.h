@@ -84,7 +84,8 @@ int ports_cleanup(struct ports_isolator *pi, const char *id);
 /* Look a container up by id; NULL if unknown. */
 struct ports_container *ports_find(const struct ports_isolator *pi, const char *id);
 
-/* *ret |= listeners of c and of every container nested below it. */
+/* *ret |= listeners of c and of every container nested below it, except those
+ * on a named network (ignored: they do not share the host's ports). */
 int ports_listening_tree(const struct ports_container *c, struct portset *ret);
 
 /* Fill every container's `listening` from the kernel: one dump through sd,

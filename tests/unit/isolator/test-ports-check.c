@@ -336,16 +336,6 @@ static void test_ignored_root_and_nested_skipped(void **state)
         assert_int_equal(check_count(&f->pi), 0);
 }
 
-static void test_ignored_nested_not_counted(void **state)
-{
-        struct fixture *f = *state;
-
-        root_with(&f->pi, "r", EMPTY_SET);
-        assert_int_equal(ports_prepare(&f->pi, "r/own-net", "r", NULL, 0, true), 0);
-        listen_on(&f->pi, "r/own-net", SET(31006, 31006));
-        assert_int_equal(check_count(&f->pi), 0);
-}
-
 static void test_prepare_errors(void **state)
 {
         struct fixture *f = *state;
@@ -411,6 +401,25 @@ static void assert_tree(struct ports_isolator *pi, const char *id, struct portse
         assert_true(portset_equal(&got, &want));
         portset_clear(&got);
         portset_clear(&want);
+}
+
+static void test_ignored_nested_not_counted(void **state)
+{
+        struct fixture *f = *state;
+
+        root_with(&f->pi, "r", EMPTY_SET);
+        assert_int_equal(ports_prepare(&f->pi, "r/own-net", "r", NULL, 0, true), 0);
+        assert_int_equal(ports_prepare(&f->pi, "r/own-net/n", "r/own-net", NULL, 0, false), 0);
+        assert_int_equal(ports_prepare(&f->pi, "r/host", "r", NULL, 0, false), 0);
+        listen_on(&f->pi, "r/own-net", SET(31006, 31006));
+        listen_on(&f->pi, "r/own-net/n", SET(31007, 31007));
+        assert_int_equal(check_count(&f->pi), 0);
+        assert_tree(&f->pi, "r", EMPTY_SET);
+        /* A sibling on the host network still counts for the root. */
+        listen_on(&f->pi, "r/host", SET(31008, 31008));
+        assert_int_equal(check_count(&f->pi), 1);
+        assert_ports(&ports_find(&f->pi, "r")->reported, "[31008-31008]");
+        assert_tree(&f->pi, "r", SET(31008, 31008));
 }
 
 static void test_listening_tree_follows_nesting(void **state)
