@@ -3,7 +3,6 @@
  * supervisor, isolate, in that order, so that a crash at any point leaves a
  * checkpoint recovery can make sense of. A failure undoes every step: no
  * cgroup, checkpoint, sandbox or process of a failed launch stays behind. */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -142,8 +141,8 @@ static void launch_rollback(struct containerizer *cz, struct cz_container *c)
 {
         /* The supervisor first: it must not record an exit into the
          * checkpoint directory we are about to remove. */
-        if (c->sup.pid > 0 && c->pidfd >= 0)
-                (void)kill(c->sup.pid, SIGKILL);
+        if (c->pidfd >= 0)
+                (void)launcher_kill_supervisor(c->pidfd);
         (void)cg_kill(&cz->h, c->cgroup);
         cz_cleanup_isolators(cz, c);
         (void)cg_remove(&cz->h, c->cgroup);

@@ -106,6 +106,21 @@ int launcher_adopt(const struct checkpoint_supervisor *s, int *ret_pidfd)
         return 0;
 }
 
+int launcher_kill_supervisor(int pidfd)
+{
+        struct pollfd p = {.fd = pidfd, .events = POLLIN};
+        int k;
+
+        if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+                return negative_errno();
+        /* A pidfd polls readable once its process has exited. */
+        while ((k = poll(&p, 1, 1000)) < 0 && errno == EINTR)
+                ;
+        if (k < 0)
+                return negative_errno();
+        return k == 0 ? -ETIMEDOUT : 0;
+}
+
 /* Read one '\n'-terminated line from fd within timeout_ms. */
 static int read_line(int fd, char *buf, size_t size, int timeout_ms)
 {
@@ -232,10 +247,14 @@ int launcher_launch(const struct launch_request *req, struct checkpoint_supervis
         s.main_pid = main_pid;
         read_boot_id(s.boot_id, sizeof(s.boot_id));
 
-        /* The supervisor blocks until `ours` closes: it is alive here. */
+        /* The supervisor blocks until `ours` closes: it is alive here, and
+         * its pid cannot have been reused, so killing it by pid is safe. */
         fd = pidfd_open_(s.pid);
-        if (fd < 0)
-                return errbuf_set(e, negative_errno(), "pidfd_open(%d): %m", pid);
+        if (fd < 0) {
+                r = errbuf_set(e, negative_errno(), "pidfd_open(%d): %m", pid);
+                (void)kill(s.pid, SIGKILL); /* unwatched, it must not run on */
+                return r;
+        }
 
         *ret = s;
         *ret_pidfd = TAKE_FD(fd);

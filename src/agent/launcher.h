@@ -45,6 +45,9 @@ int launcher_launch(const struct launch_request *req, struct checkpoint_supervis
 /* Open a pidfd for a recorded supervisor, verifying pid, start time and boot
  * id against reuse. -ESRCH if that process is gone. */
 int launcher_adopt(const struct checkpoint_supervisor *s, int *ret_pidfd);
+/* SIGKILL a supervisor through its pidfd (never a reused pid) and wait, at
+ * most a second, until it is gone, so that it writes nothing more. */
+int launcher_kill_supervisor(int pidfd);
 /* Start time of pid (/proc/<pid>/stat field 22). */
 int process_start_time(pid_t pid, uint64_t *ret);
 /* Entry point of `portiso-agent --supervise ...` (argv from "--supervise"). */
