@@ -235,7 +235,9 @@ static int resolve_files(struct holders_iter *it)
                 free(l.v);
                 return r;
         }
-        qsort(l.v, l.n, sizeof(*l.v), cmp_file);
+        /* No candidate open at all leaves l.v NULL: qsort() must not see it. */
+        if (l.n > 1)
+                qsort(l.v, l.n, sizeof(*l.v), cmp_file);
         _cleanup_free_ uint64_t *keys = malloc(MAX(l.n, (size_t)1) * sizeof(uint64_t));
         _cleanup_free_ uint64_t *values = malloc(MAX(l.n, (size_t)1) * sizeof(uint64_t));
         size_t n = 0;
