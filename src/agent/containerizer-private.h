@@ -1,6 +1,7 @@
 /* containerizer-private.h - state shared by containerizer.c (lifecycle),
- * containerizer-launch.c and containerizer-recover.c (recovery and the watch
- * loop). Not a contract: nothing outside those files includes it. */
+ * containerizer-launch.c, containerizer-recover.c (start, stop, recovery) and
+ * containerizer-watch.c (the watch loop). Not a contract: nothing outside
+ * those files includes it. */
 #pragma once
 
 #include <event2/event.h>

@@ -7,8 +7,8 @@
  * from its supervisor's exit. Waiter callbacks never run re-entrantly: they
  * are fired through zero-timeout events, so a callback may call back into
  * the containerizer (remove, launch) without invalidating what we iterate.
- * Launching is in containerizer-launch.c, recovery and the watch loop in
- * containerizer-recover.c. */
+ * Launching is in containerizer-launch.c, start, stop and recovery in
+ * containerizer-recover.c, the watch loop in containerizer-watch.c. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
