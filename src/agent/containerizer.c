@@ -151,7 +151,6 @@ int cz_container_new(struct containerizer *cz, struct container_config *cfg,
         c->cz = cz;
         c->pidfd = -1;
         c->pub.config = *cfg;
-        c->pub.priv = c;
         r = checkpoint_dir(cz->flags->work_dir, cfg->id, &c->meta);
         if (r >= 0)
                 r = sandbox_dir(cz->flags->work_dir, cfg->id, &c->sandbox);

@@ -62,8 +62,6 @@ struct container {
         pid_t pid;                /* main process, 0 if unknown */
         struct portset listening; /* own + nested listeners at the last check */
         struct container_termination termination; /* valid in TERMINATED */
-        /* private to containerizer.c below */
-        void *priv;
 };
 
 struct containerizer_metrics {
