@@ -15,6 +15,7 @@
 #include "agent/checkpoint.h"
 #include "basic/fileio.h"
 #include "basic/strbuf.h"
+#include "basic/strv.h"
 #include "ports/ranges.h"
 
 #define META_SUBDIR "meta/containers"
@@ -107,13 +108,6 @@ static json_t *strv_to_json(char **v)
                         return NULL;
                 }
         return a;
-}
-
-static void strv_free(char **v)
-{
-        for (char **s = v; s && *s; s++)
-                free(*s);
-        free(v);
 }
 
 static int strv_from_json(const json_t *a, char ***ret)

@@ -17,7 +17,6 @@
 #include "agent/launcher.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
-#include "linux/sockdiag.h"
 
 #define SUPERVISORS_CGROUP ".supervisors"
 

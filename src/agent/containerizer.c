@@ -15,9 +15,9 @@
 #include <sys/wait.h>
 
 #include "agent/containerizer-private.h"
-#include "agent/launcher.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
+#include "basic/strv.h"
 
 static const char *const state_names[] = {
     [CONTAINER_LAUNCHING] = "LAUNCHING",
@@ -29,13 +29,6 @@ static const char *const state_names[] = {
 const char *container_state_to_string(enum container_state s)
 {
         return (unsigned)s < ELEMENTSOF(state_names) ? state_names[s] : "UNKNOWN";
-}
-
-static void strv_free(char **v)
-{
-        for (char **s = v; s && *s; s++)
-                free(*s);
-        free(v);
 }
 
 void container_config_done(struct container_config *cfg)
