@@ -7,6 +7,7 @@
  * container and say why. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <string.h>
@@ -341,16 +342,6 @@ int checkpoint_read_termination(const char *dir, struct container_termination *t
         return 0;
 }
 
-static bool name_is_id(const char *s)
-{
-        if (!*s || strlen(s) > 242)
-                return false;
-        for (; *s; s++)
-                if (*s == '.' || *s == '/' || (unsigned char)*s <= ' ' || *s == 0x7f)
-                        return false;
-        return true;
-}
-
 struct idlist {
         char **v;
         size_t n, alloc;
@@ -377,6 +368,18 @@ static int cmp_str(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A directory entry that is a directory; d_type may be DT_UNKNOWN on some
+ * file systems, then stat tells. */
+static bool entry_is_dir(DIR *d, const struct dirent *de)
+{
+        struct stat st;
+
+        if (de->d_type != DT_UNKNOWN)
+                return de->d_type == DT_DIR;
+        return fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+               S_ISDIR(st.st_mode);
+}
+
 /* Collect the ids in dir (prefix "" for roots), recursing into containers/. */
 static int list_in(const char *dir, const char *prefix, struct idlist *l, unsigned depth)
 {
@@ -391,7 +394,7 @@ static int list_in(const char *dir, const char *prefix, struct idlist *l, unsign
         if (!d)
                 return errno == ENOENT ? 0 : negative_errno();
         while ((de = readdir(d))) {
-                if (!name_is_id(de->d_name) || de->d_type != DT_DIR)
+                if (container_id_validate(de->d_name, NULL) < 0 || !entry_is_dir(d, de))
                         continue;
                 char *id;
                 if (asprintf(&id, "%s%s%s", prefix, *prefix ? "/" : "", de->d_name) < 0)

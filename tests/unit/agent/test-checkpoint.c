@@ -230,8 +230,10 @@ static void test_list_and_remove(void **state)
                 assert_int_equal(checkpoint_write_config(dir, &cfg), 0);
                 free(dir);
         }
-        /* A stray temp file and a dotted directory are not containers. */
+        /* A stray file with an id's name and a dotted directory are not containers. */
         char stray[1024];
+        snprintf(stray, sizeof(stray), "%s/meta/containers", work);
+        write_raw(stray, "stray", "not a checkpoint\n");
         snprintf(stray, sizeof(stray), "%s/meta/containers/.trash", work);
         assert_int_equal(mkdir_p(stray, 0700), 0);
 
