@@ -7,18 +7,9 @@
  * termination of it and of its nested containers. Without enforcement it is
  * logged; isolators report each violation once, so the log stays quiet while
  * nothing changes. */
-#include <time.h>
-
 #include "agent/containerizer-private.h"
 #include "basic/log.h"
-
-static uint64_t now_ns(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
+#include "basic/time-util.h"
 
 void cz_refresh_listening(struct containerizer *cz)
 {
@@ -66,7 +57,7 @@ static void on_limitation(struct containerizer *cz, const struct isolator_limita
 
 int containerizer_check_now(struct containerizer *cz)
 {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = now_nsec();
         int ret = 0;
 
         for (size_t i = 0; i < cz->n_isolators; i++) {
@@ -91,7 +82,7 @@ int containerizer_check_now(struct containerizer *cz)
                 isolator_limitations_free(v, n);
         }
         cz->m.scans++;
-        cz->m.last_scan_ns = now_ns() - t0;
+        cz->m.last_scan_ns = now_nsec() - t0;
         cz_refresh_listening(cz);
         return ret;
 }

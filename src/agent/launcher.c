@@ -24,12 +24,12 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent/launcher.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
+#include "basic/time-util.h"
 
 #define SUPERVISE_FLAG "--supervise"
 #define STATUS_FD 3
@@ -124,18 +124,16 @@ int launcher_kill_supervisor(int pidfd)
 /* Read one '\n'-terminated line from fd within timeout_ms. */
 static int read_line(int fd, char *buf, size_t size, int timeout_ms)
 {
+        uint64_t deadline = now_nsec() + (uint64_t)timeout_ms * 1000000ULL;
         size_t n = 0;
-        struct timespec t0, t;
 
-        clock_gettime(CLOCK_MONOTONIC, &t0);
         while (n + 1 < size) {
-                clock_gettime(CLOCK_MONOTONIC, &t);
-                long left = timeout_ms -
-                            ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
-                if (left <= 0)
+                uint64_t now = now_nsec();
+                if (now >= deadline)
                         return -ETIMEDOUT;
                 struct pollfd p = {.fd = fd, .events = POLLIN};
-                int k = poll(&p, 1, (int)left);
+                /* Round up: a poll of 0 ms left would spin. */
+                int k = poll(&p, 1, (int)((deadline - now + 999999) / 1000000));
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0)
