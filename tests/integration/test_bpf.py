@@ -236,6 +236,7 @@ class BindPreventionTest(BpfTestCase):
                  what="maps freed")
         self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1"), "ok")
         self.assertIn("not pinned", self.bpfctl("prevent-status").stdout)
+        self.assertFalse(os.path.exists(self.pin_dir), "looking left a pin directory behind")
 
 
 class DetectionTest(BpfTestCase):

@@ -281,6 +281,29 @@ int bpf_prevent_supported(struct errbuf *e)
         return 1;
 }
 
+/* Pin what bpf_prevent_open() loaded: the maps when they are new, then a
+ * link (adopted, updated or new) and its program per hook. */
+static int pin_and_attach(struct bpf_prevent *bp, int cgroup_fd, uint64_t root_id, struct errbuf *e)
+{
+        int r;
+
+        if (bp->fresh) {
+                r = mkdir_p(bp->pin_dir, 0700);
+                if (r < 0)
+                        return errbuf_set(e, r, "cannot create %s: %s", bp->pin_dir, strerror(-r));
+                r = pin_maps(bp);
+                if (r < 0)
+                        return errbuf_set(e, r, "cannot pin maps in %s: %s", bp->pin_dir,
+                                          strerror(-r));
+        }
+        for (size_t i = 0; i < ELEMENTSOF(hooks); i++) {
+                r = attach_hook(bp, i, cgroup_fd, root_id, e);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int bpf_prevent_open(const char *cgroups_root_path, const char *cgroups_root_name,
                      const struct portset *isolated, unsigned protocols, struct bpf_prevent **ret,
                      struct errbuf *e)
@@ -298,6 +321,9 @@ int bpf_prevent_open(const char *cgroups_root_path, const char *cgroups_root_nam
         r = bpf_util_cgroup_root(cgroups_root_path, cgroups_root_name, &root_id, &level, e);
         if (r < 0)
                 return r;
+        cgroup_fd = open(cgroups_root_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (cgroup_fd < 0)
+                return errbuf_set(e, negative_errno(), "cannot open %s: %m", cgroups_root_path);
         r = bpf_util_mount_bpffs(e);
         if (r < 0)
                 return r;
@@ -309,9 +335,6 @@ int bpf_prevent_open(const char *cgroups_root_path, const char *cgroups_root_nam
         if (!bp->root_name ||
             asprintf(&bp->pin_dir, "%s/%s", BPF_PREVENT_PIN_BASE, cgroups_root_name) < 0)
                 return -ENOMEM;
-        r = mkdir_p(bp->pin_dir, 0700);
-        if (r < 0)
-                return errbuf_set(e, r, "cannot create %s: %s", bp->pin_dir, strerror(-r));
 
         bp->skel = prevent_bpf__open();
         if (!bp->skel)
@@ -321,6 +344,8 @@ int bpf_prevent_open(const char *cgroups_root_path, const char *cgroups_root_nam
                 return errbuf_set(e, r, "cannot reuse the maps pinned in %s: %s", bp->pin_dir,
                                   strerror(-r));
         bp->fresh = r == 0;
+        /* Nothing is written to bpffs before this point, so a query of a root
+         * without prevention leaves no pin directory behind. */
         if (bp->fresh && !isolated)
                 return errbuf_set(e, -ENOENT, "no bind prevention is pinned in %s", bp->pin_dir);
 
@@ -331,21 +356,18 @@ int bpf_prevent_open(const char *cgroups_root_path, const char *cgroups_root_nam
         r = write_config(bp, root_id, level, isolated, protocols);
         if (r < 0)
                 return errbuf_set(e, r, "cannot write the bind configuration: %s", strerror(-r));
-        if (bp->fresh) {
-                r = pin_maps(bp);
-                if (r < 0)
-                        return errbuf_set(e, r, "cannot pin maps in %s: %s", bp->pin_dir,
-                                          strerror(-r));
+        r = pin_and_attach(bp, cgroup_fd, root_id, e);
+        if (r < 0 && bp->fresh) {
+                /* Leave nothing half made (maps pinned, one hook attached).
+                 * A link that was pinned before used maps that could not be
+                 * adopted, so nobody could update its allocations: it goes too. */
+                int k = bpf_prevent_remove_pins(bp->root_name);
+                if (k < 0)
+                        return errbuf_prefix(e, r, "%s left half made (cleanup: %s)", bp->pin_dir,
+                                             strerror(-k));
         }
-
-        cgroup_fd = open(cgroups_root_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (cgroup_fd < 0)
-                return errbuf_set(e, negative_errno(), "cannot open %s: %m", cgroups_root_path);
-        for (size_t i = 0; i < ELEMENTSOF(hooks); i++) {
-                r = attach_hook(bp, i, cgroup_fd, root_id, e);
-                if (r < 0)
-                        return r;
-        }
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(bp);
         return 0;
 }

@@ -38,7 +38,8 @@ int bpf_prevent_supported(struct errbuf *e);
  * protocols (BPF_PROTO_*) replace the pinned configuration; isolated NULL
  * keeps the pinned one (-ENOENT if nothing is pinned). Mounts bpffs at
  * /sys/fs/bpf when needed. One line in *e on failure, naming the reason
- * (unsupported kernel, no cgroup v2, no bpffs, not root). */
+ * (unsupported kernel, no cgroup v2, no bpffs, not root); a failed open that
+ * found nothing to adopt leaves nothing pinned. */
 int bpf_prevent_open(const char *cgroups_root_path, const char *cgroups_root_name,
                      const struct portset *isolated, unsigned protocols, struct bpf_prevent **ret,
                      struct errbuf *e);
