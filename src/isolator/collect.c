@@ -4,7 +4,8 @@
  * that created it. Attribution then costs O(listeners * log containers):
  *
  *   1. created in a container: the listener's cgroup id is looked up in a
- *      sorted (cgroup id, container) array built once per pass;
+ *      sorted (cgroup id, container) array, rebuilt only when containers
+ *      come or go;
  *   2. created anywhere else (the host, a cgroup that is no container, or any
  *      socket on the v1 freezer path where there are no v2 ids) and inside
  *      the isolated range: a "candidate", which a container may still hold
@@ -13,40 +14,32 @@
  *
  * This keeps Mesos' semantics (a container listens on p when one of its
  * processes holds a listening socket on p) while the common case, every
- * listener created where it is used, never reads /proc. */
+ * listener created where it is used, never reads /proc. The dump, the index
+ * and the candidates live in the ports_isolator from pass to pass, so once
+ * the sizes have settled a pass allocates nothing. */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "isolator/holders.h"
 #include "isolator/ports.h"
 
-struct cgid_entry {
-        uint64_t cgroup_id;
-        struct ports_container *c;
-};
-
-struct candidate {
-        uint64_t inode;
-        uint16_t port;
-};
-
 struct collect_ctx {
-        const struct candidate *cands; /* sorted by inode, parallel to inodes */
+        const struct ports_candidate *cands; /* sorted by inode, parallel to inodes */
         const uint64_t *inodes;
         size_t n;
 };
 
 static int cmp_cgid(const void *a, const void *b)
 {
-        uint64_t x = ((const struct cgid_entry *)a)->cgroup_id;
-        uint64_t y = ((const struct cgid_entry *)b)->cgroup_id;
+        uint64_t x = ((const struct ports_cgroup_entry *)a)->cgroup_id;
+        uint64_t y = ((const struct ports_cgroup_entry *)b)->cgroup_id;
         return x < y ? -1 : x > y;
 }
 
 static int cmp_candidate(const void *a, const void *b)
 {
-        uint64_t x = ((const struct candidate *)a)->inode;
-        uint64_t y = ((const struct candidate *)b)->inode;
+        uint64_t x = ((const struct ports_candidate *)a)->inode;
+        uint64_t y = ((const struct ports_candidate *)b)->inode;
         return x < y ? -1 : x > y;
 }
 
@@ -56,32 +49,42 @@ static int cmp_u64(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
-/* Sorted (cgroup id, container) pairs of the containers whose id is known;
- * on v2 a missing id is read now (the cgroup may have been created after
- * prepare). */
-static int cgid_index(struct ports_isolator *pi, const struct cg_hierarchy *h,
-                      struct cgid_entry **ret, size_t *ret_n)
+/* Rebuild the sorted (cgroup id, container) index of the containers whose id
+ * is known, if containers came or went since it was built. On v2 a missing
+ * id is read now (the cgroup may have been created after prepare); while one
+ * is still missing the index stays stale, so the next pass tries again. */
+static int cgid_index_update(struct ports_isolator *pi, const struct cg_hierarchy *h)
 {
-        _cleanup_free_ struct cgid_entry *v = NULL;
-        size_t n = 0;
+        bool missing = false;
 
-        v = calloc(MAX(pi->n_containers, (size_t)1), sizeof(*v));
-        if (!v)
-                return -ENOMEM;
+        if (!pi->index_stale)
+                return 0;
+        if (pi->n_containers > pi->alloc_index) {
+                struct ports_cgroup_entry *v =
+                    reallocarray(pi->index, pi->n_containers, sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                pi->index = v;
+                pi->alloc_index = pi->n_containers;
+        }
+        pi->n_index = 0;
         for (size_t i = 0; i < pi->n_containers; i++) {
                 struct ports_container *c = pi->containers[i];
 
+                if (c->ignored)
+                        continue;
                 if (c->cgroup_id == 0 && h->mode == CG_V2) {
                         uint64_t id;
                         if (cg_get_id(h, c->cgroup, &id) >= 0)
                                 c->cgroup_id = id;
+                        else
+                                missing = true;
                 }
-                if (c->cgroup_id != 0 && !c->ignored)
-                        v[n++] = (struct cgid_entry){c->cgroup_id, c};
+                if (c->cgroup_id != 0)
+                        pi->index[pi->n_index++] = (struct ports_cgroup_entry){c->cgroup_id, c};
         }
-        qsort(v, n, sizeof(*v), cmp_cgid);
-        *ret = TAKE_PTR(v);
-        *ret_n = n;
+        qsort(pi->index, pi->n_index, sizeof(*pi->index), cmp_cgid);
+        pi->index_stale = missing;
         return 0;
 }
 
@@ -97,7 +100,7 @@ static int on_holder(struct ports_container *c, uint64_t inode, void *userdata)
 
 /* Attribute the candidates to the containers whose processes hold them. */
 static int attribute_holders(struct ports_isolator *pi, const struct cg_hierarchy *h,
-                             struct candidate *cands, size_t n)
+                             struct ports_candidate *cands, size_t n)
 {
         _cleanup_free_ uint64_t *inodes = NULL;
         struct collect_ctx ctx;
@@ -114,42 +117,44 @@ static int attribute_holders(struct ports_isolator *pi, const struct cg_hierarch
 
 int ports_collect(struct ports_isolator *pi, struct sockdiag *sd, const struct cg_hierarchy *h)
 {
-        _cleanup_listener_table_ struct listener_table t = {0};
-        _cleanup_free_ struct cgid_entry *index = NULL;
-        _cleanup_free_ struct candidate *cands = NULL;
-        size_t n_index = 0, n_cands = 0;
+        const struct listener_table *t = &pi->listeners;
+        size_t n_cands = 0;
         int r;
 
-        r = sockdiag_dump(sd, pi->protocols, &t);
+        r = sockdiag_dump(sd, pi->protocols, &pi->listeners);
         if (r < 0)
                 return r;
-        r = cgid_index(pi, h, &index, &n_index);
+        r = cgid_index_update(pi, h);
         if (r < 0)
                 return r;
-        cands = malloc(MAX(t.n, (size_t)1) * sizeof(*cands));
-        if (!cands)
-                return -ENOMEM;
+        if (t->n > pi->alloc_candidates) {
+                struct ports_candidate *v = reallocarray(pi->candidates, t->n, sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                pi->candidates = v;
+                pi->alloc_candidates = t->n;
+        }
 
         for (size_t i = 0; i < pi->n_containers; i++)
                 portset_reset(&pi->containers[i]->listening);
 
-        for (size_t i = 0; i < t.n; i++) {
-                const struct listener *l = &t.v[i];
-                struct cgid_entry key = {.cgroup_id = l->cgroup_id};
-                const struct cgid_entry *hit = NULL;
+        for (size_t i = 0; i < t->n; i++) {
+                const struct listener *l = &t->v[i];
+                struct ports_cgroup_entry key = {.cgroup_id = l->cgroup_id};
+                const struct ports_cgroup_entry *hit = NULL;
 
                 if (l->cgroup_id != 0 && h->mode == CG_V2)
-                        hit = bsearch(&key, index, n_index, sizeof(*index), cmp_cgid);
+                        hit = bsearch(&key, pi->index, pi->n_index, sizeof(*pi->index), cmp_cgid);
                 if (hit) {
                         r = portset_add(&hit->c->listening, l->port);
                         if (r < 0)
                                 return r;
                 } else if (portset_contains(&pi->isolated, l->port) && l->inode != 0)
-                        cands[n_cands++] = (struct candidate){l->inode, l->port};
+                        pi->candidates[n_cands++] = (struct ports_candidate){l->inode, l->port};
         }
 
         if (n_cands > 0) {
-                r = attribute_holders(pi, h, cands, n_cands);
+                r = attribute_holders(pi, h, pi->candidates, n_cands);
                 if (r < 0)
                         return r;
         }

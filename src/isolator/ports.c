@@ -78,6 +78,9 @@ void ports_isolator_done(struct ports_isolator *pi)
                 ports_container_free(pi->containers[i]);
         free(pi->containers);
         portset_clear(&pi->isolated);
+        listener_table_clear(&pi->listeners);
+        free(pi->index);
+        free(pi->candidates);
         *pi = (struct ports_isolator){0};
 }
 
@@ -162,6 +165,7 @@ int ports_prepare(struct ports_isolator *pi, const char *id, const char *parent_
                 (pi->n_containers - at) * sizeof(*pi->containers));
         pi->containers[at] = TAKE_PTR(c);
         pi->n_containers++;
+        pi->index_stale = true;
         return 0;
 }
 
@@ -220,6 +224,7 @@ int ports_cleanup(struct ports_isolator *pi, const char *id)
                         pi->containers[j++] = pi->containers[i];
         }
         pi->n_containers = j;
+        pi->index_stale = true; /* it points at the freed containers */
         return 0;
 }
 

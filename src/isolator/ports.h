@@ -30,16 +30,28 @@
 struct ports_container {
         char *id;     /* "root" or "root/child/..." (also the cgroup path below cgroups_root) */
         char *cgroup; /* cgroup path relative to the hierarchy, e.g. "portiso/root/child" */
-        struct ports_container *root;   /* self for root containers */
-        struct ports_container *parent; /* NULL for root containers */
+        struct ports_container *root;         /* self for root containers */
+        struct ports_container *parent;       /* NULL for root containers */
         struct ports_container *first_child;  /* nested containers, linked */
         struct ports_container *next_sibling; /* through their parent */
-        bool ignored;                 /* on a named (CNI) network: never checked, nor its nested */
-        bool has_allocation;          /* allocation known (root containers only) */
-        struct portset allocated;     /* root containers: allocated ports */
-        struct portset listening;     /* filled by ports_collect(): this cgroup only */
-        struct portset reported;      /* root: unallocated set last reported by check() */
-        uint64_t cgroup_id;           /* v2 id, 0 when unknown (v1 or not created yet) */
+        bool ignored;             /* on a named (CNI) network: never checked, nor its nested */
+        bool has_allocation;      /* allocation known (root containers only) */
+        struct portset allocated; /* root containers: allocated ports */
+        struct portset listening; /* filled by ports_collect(): this cgroup only */
+        struct portset reported;  /* root: unallocated set last reported by check() */
+        uint64_t cgroup_id;       /* v2 id, 0 when unknown (v1 or not created yet) */
+};
+
+/* A container by its cgroup v2 id (ports_collect()'s index). */
+struct ports_cgroup_entry {
+        uint64_t cgroup_id;
+        struct ports_container *c;
+};
+
+/* A listener created outside every container, in the isolated range. */
+struct ports_candidate {
+        uint64_t inode;
+        uint16_t port;
 };
 
 struct ports_isolator {
@@ -49,6 +61,17 @@ struct ports_isolator {
         size_t n_containers;
         size_t alloc_containers;
         uint64_t passes; /* ports_collect() calls that succeeded */
+
+        /* ports_collect()'s working storage, kept from pass to pass so that a
+         * pass allocates nothing once the sizes have settled. The index is
+         * rebuilt only when index_stale: prepare and cleanup set it, and it
+         * stays set while some container's cgroup id is still unknown. */
+        struct listener_table listeners;
+        struct ports_cgroup_entry *index; /* sorted by cgroup id */
+        size_t n_index, alloc_index;
+        bool index_stale;
+        struct ports_candidate *candidates;
+        size_t alloc_candidates;
 };
 
 /* A root container listening on ports it was not allocated. */
