@@ -93,7 +93,7 @@ int isolator_new(const struct isolator_ops *ops, const struct isolator_context *
                  struct isolator **ret, struct errbuf *e);
 /* done() and free; NULL is fine. */
 void isolator_free(struct isolator *i);
-/* Free an array of limitations returned by watch(). */
+/* Free an array of limitations returned by watch() (NULL when it found none). */
 void isolator_limitations_free(struct isolator_limitation *v, size_t n);
 /* Free the contents of a status. */
 void isolator_status_done(struct isolator_status *s);

@@ -89,7 +89,7 @@ static int np_watch(struct isolator *i, struct isolator_limitation **ret, size_t
 {
         struct network_ports *np = NP(i);
         struct ports_limitation *v = NULL;
-        struct isolator_limitation *out;
+        struct isolator_limitation *out = NULL;
         size_t n = 0;
         int r;
 
@@ -99,8 +99,10 @@ static int np_watch(struct isolator *i, struct isolator_limitation **ret, size_t
         r = ports_check(&np->pi, &v, &n);
         if (r < 0)
                 return r;
-        out = calloc(n ? n : 1, sizeof(*out));
-        if (!out) {
+        /* Nothing to report is the common pass: no allocation for it. */
+        if (n > 0)
+                out = calloc(n, sizeof(*out));
+        if (n > 0 && !out) {
                 ports_limitations_free(v, n);
                 return -ENOMEM;
         }
