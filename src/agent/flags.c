@@ -38,10 +38,11 @@ struct flag_def {
         const char *help;
 };
 
-#define F(n, k, d, h)                                                                              \
-        {                                                                                          \
-#n, k, offsetof(struct agent_flags, n), d, h                                       \
-        }
+/* One row whose struct member has the flag's name. (clang-format would put
+ * the stringizing '#n' on a line of its own.) */
+/* clang-format off */
+#define F(n, k, d, h) {#n, k, offsetof(struct agent_flags, n), d, h}
+/* clang-format on */
 
 static const struct flag_def flag_table[] = {
     F(work_dir, FLAG_STRING, "/var/lib/portiso",
@@ -470,7 +471,9 @@ void agent_flags_help(FILE *out)
                      "--no-name.\n\n");
         for (size_t i = 0; i < ELEMENTSOF(flag_table); i++) {
                 const struct flag_def *d = &flag_table[i];
-                const char *shape = d->kind == FLAG_BOOL ? "[=true|false]" : "=VALUE";
+                const char *shape = d->kind == FLAG_BOOL       ? "[=true|false]"
+                                    : d->kind == FLAG_TRISTATE ? "[=true|false|auto]"
+                                                               : "=VALUE";
                 fprintf(out, "  --%s%s\n      %s\n      (default: %s)\n", d->name, shape, d->help,
                         d->def ? d->def : "none");
         }

@@ -332,6 +332,10 @@ static void test_help(void **state)
                         fail_msg("--help does not mention %s", want);
         }
         assert_non_null(strstr(buf, "(default: 30secs)"));
+        /* Booleans and tri-states show the values they take without '='. */
+        assert_non_null(strstr(buf, "--enforce_container_ports[=true|false]\n"));
+        assert_non_null(strstr(buf, "--container_ports_instant_detection[=true|false|auto]\n"));
+        assert_non_null(strstr(buf, "--port=VALUE\n"));
         free(buf);
 }
 
