@@ -18,6 +18,7 @@
 #include "cgroup-internal.h"
 
 #define CG_KILL_TIMEOUT_USEC (5 * 1000 * 1000ULL)
+#define CG_FREEZE_SLICE_USEC (1000 * 1000ULL)
 
 static int cg_kill_pids(int dfd)
 {
@@ -118,10 +119,15 @@ static int cg_kill_v1(int dfd)
 
         /* Freeze so nothing forks between listing and killing, SIGKILL
          * everything, then thaw so the signals are delivered. Repeat while
-         * something is left (a task that was mid-fork). */
+         * something is left (a task that was mid-fork). A freeze that does
+         * not settle within its slice (a task in uninterruptible sleep stays
+         * FREEZING) must not stop the kill: SIGKILL what is there anyway and
+         * let the next round catch what forked meanwhile. */
         for (;;) {
-                int r = cg_freezer_set(dfd, "FROZEN", deadline), k;
-                if (r >= 0)
+                int r, k;
+
+                r = cg_freezer_set(dfd, "FROZEN", MIN(deadline, now_usec() + CG_FREEZE_SLICE_USEC));
+                if (r >= 0 || r == -ETIMEDOUT)
                         r = cg_kill_pids(dfd);
                 k = cg_freezer_set(dfd, "THAWED", deadline);
                 if (r < 0)
