@@ -363,10 +363,10 @@ static int rmdir_cgroup_at(int dfd, const char *name, int cfd)
                 if (errno != EBUSY)
                         return negative_errno();
                 int r = cg_is_empty(cfd);
-                if (r == 0 || now_usec() >= deadline)
-                        return -EBUSY;
                 if (r < 0) /* removed meanwhile: ENOENT, or ENODEV on kernfs */
                         return r == -ENOENT || r == -ENODEV ? 0 : r;
+                if (r == 0 || now_usec() >= deadline)
+                        return -EBUSY;
                 sleep_usec(delay);
                 delay = MIN(delay * 2, (uint64_t)20000);
         }
