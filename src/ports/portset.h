@@ -56,9 +56,9 @@ bool portset_equal(const struct portset *a, const struct portset *b);
 int portset_copy(struct portset *dst, const struct portset *src);
 /* dst |= src. */
 int portset_union(struct portset *dst, const struct portset *src);
-/* dst = a - b (dst may alias a; must not alias b). */
+/* dst = a - b (dst may alias either operand). */
 int portset_subtract(struct portset *dst, const struct portset *a, const struct portset *b);
-/* dst = a & b (dst may alias a; must not alias b). */
+/* dst = a & b (dst may alias either operand). */
 int portset_intersect(struct portset *dst, const struct portset *a, const struct portset *b);
 /* Append the Mesos text form "[31000-32000, 33000-33005]" ("[]" when empty). */
 void portset_format(const struct portset *s, struct strbuf *out);
