@@ -28,7 +28,8 @@ struct portset {
 #define PORTSET_INIT {0}
 
 /* Iterate ranges: PORTSET_FOREACH(r, set) { r->begin ... r->end } */
-#define PORTSET_FOREACH(r, s) for (const struct port_range *r = (s)->ranges; r < (s)->ranges + (s)->n; r++)
+#define PORTSET_FOREACH(r, s)                                                                      \
+        for (const struct port_range *r = (s)->ranges; r < (s)->ranges + (s)->n; r++)
 
 /* Free the ranges and reset to empty. */
 void portset_clear(struct portset *s);
