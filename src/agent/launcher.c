@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -40,6 +41,11 @@
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 extern char **environ;
+
+/* The RLIMIT_NOFILE the agent started with, when launcher_raise_fd_limit()
+ * raised it: restored for supervisors, so tasks never see the agent's. */
+static struct rlimit startup_nofile;
+static bool nofile_raised;
 
 static int pidfd_open_(pid_t pid)
 {
@@ -104,6 +110,22 @@ int launcher_adopt(const struct checkpoint_supervisor *s, int *ret_pidfd)
                 return -ESRCH;
         *ret_pidfd = TAKE_FD(fd);
         return 0;
+}
+
+int launcher_raise_fd_limit(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return negative_errno();
+        if (rl.rlim_cur >= rl.rlim_max)
+                return 0;
+        startup_nofile = rl;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return negative_errno();
+        nofile_raised = true;
+        return 1;
 }
 
 int launcher_kill_supervisor(int pidfd)
@@ -222,6 +244,8 @@ int launcher_launch(const struct launch_request *req, struct checkpoint_supervis
                         _exit(127);
                 close_range(STATUS_FD + 1, ~0U, 0);
                 reset_signals();
+                if (nofile_raised)
+                        (void)setrlimit(RLIMIT_NOFILE, &startup_nofile);
                 execv("/proc/self/exe", (char **)argv);
                 dprintf(STATUS_FD, "error cannot exec the supervisor: %s\n", strerror(errno));
                 _exit(127);

@@ -37,6 +37,10 @@ struct launch_request {
         pid_t join_netns_pid;           /* else join this process' netns (0 = host) */
 };
 
+/* Raise the agent's soft RLIMIT_NOFILE to the hard limit (each container
+ * holds a pidfd); supervisors and their tasks get back the limit the agent
+ * started with. 1 if raised, 0 if already at the hard limit. */
+int launcher_raise_fd_limit(void);
 /* Start the supervisor (which starts the main process inside the cgroup) and
  * return once the main process has exec'd or failed. ret->pid etc. describe
  * the supervisor; *ret_pidfd watches it. */

@@ -58,6 +58,11 @@ static int run(int argc, char **argv)
         }
 
         signal(SIGPIPE, SIG_IGN);
+        /* Beyond ~1000 containers the default soft limit of 1024 would fail
+         * launches (one pidfd per supervisor) and recoveries. */
+        r = launcher_raise_fd_limit();
+        if (r < 0)
+                log_warning_errno(r, "Failed to raise the open file limit: %m");
         base = event_base_new();
         if (!base) {
                 log_error("Failed to create the event loop");

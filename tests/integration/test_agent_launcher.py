@@ -154,6 +154,19 @@ class TestLauncher(LauncherTestCase):
                                     "1": os.path.join(self.sandbox("fds"), "stdout"),
                                     "2": os.path.join(self.sandbox("fds"), "stderr")})
 
+    def test_agent_raises_its_fd_limit_but_tasks_keep_the_original(self):
+        # One pidfd per container: a soft limit of 1024 would cap the agent.
+        a = Agent(self, self.agent_flags())
+        a.argv = ["/bin/sh", "-c", 'ulimit -Sn 256 && exec "$@"', "sh"] + a.argv
+        self.agents.append(a)
+        a.start()
+        with open(f"/proc/{a.proc.pid}/limits") as f:
+            soft, hard = next(l for l in f if l.startswith("Max open files")).split()[3:5]
+        self.assertEqual(soft, hard)
+        self.assertNotEqual(soft, "256")
+        self.assertEqual(self.run_to_end(a, "lim", "ulimit -Sn; ulimit -Hn"), 0)
+        self.assertEqual(self.output("lim"), f"256\n{hard}\n")
+
     def test_environment_is_exactly_the_command_info(self):
         a = self.start_agent()
         # With a PATH of its own: nothing else, nothing of the agent's.
