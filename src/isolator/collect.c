@@ -83,7 +83,8 @@ static int cgid_index_update(struct ports_isolator *pi, const struct cg_hierarch
                 if (c->cgroup_id != 0)
                         pi->index[pi->n_index++] = (struct ports_cgroup_entry){c->cgroup_id, c};
         }
-        qsort(pi->index, pi->n_index, sizeof(*pi->index), cmp_cgid);
+        if (pi->n_index > 1)
+                qsort(pi->index, pi->n_index, sizeof(*pi->index), cmp_cgid);
         pi->index_stale = missing;
         return 0;
 }
@@ -143,7 +144,7 @@ int ports_collect(struct ports_isolator *pi, struct sockdiag *sd, const struct c
                 struct ports_cgroup_entry key = {.cgroup_id = l->cgroup_id};
                 const struct ports_cgroup_entry *hit = NULL;
 
-                if (l->cgroup_id != 0 && h->mode == CG_V2)
+                if (l->cgroup_id != 0 && h->mode == CG_V2 && pi->n_index > 0)
                         hit = bsearch(&key, pi->index, pi->n_index, sizeof(*pi->index), cmp_cgid);
                 if (hit) {
                         r = portset_add(&hit->c->listening, l->port);
