@@ -35,15 +35,37 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct addrinfo *, freeaddrinfo);
 
+static bool is_control(char c)
+{
+        return (unsigned char)c < ' ' || c == 0x7f;
+}
+
 /* Send a one-line text/plain error. */
 _printf_(3, 4) void api_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
 {
         struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        _cleanup_free_ char *text = NULL;
         va_list ap;
+        int n;
 
         va_start(ap, fmt);
-        evbuffer_add_vprintf(out, fmt, ap);
+        n = vasprintf(&text, fmt, ap);
         va_end(ap);
+        if (n < 0) {
+                text = NULL;
+                evbuffer_add_printf(out, "out of memory");
+        }
+        /* Reasons quote what the client sent (a call type, a container id):
+         * escape its control characters, so that the reason stays one line. */
+        for (const char *p = text; p && *p;) {
+                size_t k = 0;
+                while (p[k] && !is_control(p[k]))
+                        k++;
+                evbuffer_add(out, p, k);
+                p += k;
+                if (*p)
+                        evbuffer_add_printf(out, "\\x%02x", (unsigned char)*p++);
+        }
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
         evhttp_send_reply(req, code, NULL, NULL);
 }
@@ -194,9 +216,8 @@ static void handle_launch(struct api *api, struct evhttp_request *req, const str
         reply_ok(req, 200);
 }
 
-/* Parse the container_id every container call body carries. */
-static int body_container_id(struct evhttp_request *req, const struct api_call *call,
-                             const json_t *body, char **ret_id)
+int api_body_container_id(struct evhttp_request *req, const struct api_call *call,
+                          const json_t *body, char **ret_id)
 {
         _cleanup_free_ char *what = NULL;
         struct errbuf e = {};
@@ -219,7 +240,7 @@ static void handle_kill(struct api *api, struct evhttp_request *req, const struc
         struct errbuf e = {};
         int sig;
 
-        if (body_container_id(req, call, body, &id) < 0)
+        if (api_body_container_id(req, call, body, &id) < 0)
                 return;
         if (api_json_parse_signal(body, call->field, &sig, &e) < 0)
                 return api_reply_error(req, 400, "%s", e.msg);
@@ -241,7 +262,7 @@ static void handle_remove(struct api *api, struct evhttp_request *req, const str
 {
         _cleanup_free_ char *id = NULL;
 
-        if (body_container_id(req, call, body, &id) < 0)
+        if (api_body_container_id(req, call, body, &id) < 0)
                 return;
         int r = containerizer_remove(api->cz, id);
         if (r == -ENOENT)
@@ -263,7 +284,7 @@ static void handle_update(struct api *api, struct evhttp_request *req, const str
         struct errbuf e = {};
         bool has_ports = false;
 
-        if (body_container_id(req, call, body, &id) < 0)
+        if (api_body_container_id(req, call, body, &id) < 0)
                 return;
         const json_t *res = json_object_get(body, "resources");
         if (!json_is_array(res))

@@ -132,6 +132,8 @@ class TestAgentApiBadInput(AgentTestCase):
         self.assertEqual(status_of(body=b"[1, 2]"), 400)
         self.assertEqual(status_of(body=b'{"type": "NO_SUCH_CALL"}'), 400)
         self.assertEqual(status_of(body=b'{"type": 7}'), 400)
+        # A reason quoting the client's input stays one line.
+        self.assertEqual(status_of(body=b'{"type": "NO\\nSUCH\\r\\nCALL"}'), 400)
         self.assertEqual(status_of(body=b'{"get_health": {}}'), 400)
         self.assertEqual(status_of(body=b'{"type": "LAUNCH_CONTAINER"}'), 400)
         self.assertEqual(status_of(method="GET", body=None, ctype=None), 405)
@@ -149,14 +151,16 @@ class TestAgentApiBadInput(AgentTestCase):
         self.assertEqual(self.raw_status(a, big), 413)
 
         # Bad container ids, each component.
-        for bad in ("", "a/b", "a.b", "a b", "tab\there", "x" * 243, "ctl\x01"):
+        for bad in ("", "a/b", "a.b", "a b", "tab\there", "x" * 243, "ctl\x01", "nl\nhere"):
             st, body = a.call("LAUNCH_CONTAINER", expect=None,
                               container_id={"value": bad}, command={"value": SLEEP})
             self.assertEqual(st, 400, f"id {bad!r}: {body}")
+            self.assertNotIn("\n", body)
             st, body = a.call("LAUNCH_CONTAINER", expect=None,
                               container_id={"value": "ok", "parent": {"value": bad}},
                               command={"value": SLEEP})
             self.assertEqual(st, 400, f"parent id {bad!r}: {body}")
+            self.assertNotIn("\n", body)
         # 242 bytes is the longest valid id.
         a.launch("y" * 242, "exit 0", ports=[31011])
         a.wait("y" * 242)
