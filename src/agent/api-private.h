@@ -42,6 +42,10 @@ void api_reply_json(struct evhttp_request *req, int code, json_t *body);
 /* A 500 for an unexpected containerizer error, with context. */
 void api_reply_failure(struct evhttp_request *req, const char *what, const char *id, int r,
                        const struct errbuf *e);
+/* Parse the container_id of a container call's body into "root/child"; on
+ * failure answer the request (400, or 500 when out of memory) and return < 0. */
+int api_body_container_id(struct evhttp_request *req, const struct api_call *call,
+                          const json_t *body, char **ret_id);
 /* Wrap a call's response body as {"type": T, "<field>": body}; steals body. */
 json_t *api_response(const char *type, const char *field, json_t *body);
 

@@ -13,7 +13,6 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 
 #include "agent/api-json.h"
@@ -24,12 +23,11 @@ struct api_waiter {
         struct api *api;
         struct evhttp_request *req;
         struct evhttp_connection *conn;
-        struct event *watch; /* EOF on the client's socket */
-        void *handle;        /* containerizer wait, NULL once answered */
-        const char *type;    /* "WAIT_CONTAINER" or "WAIT_NESTED_CONTAINER" */
-        const char *field;   /* "wait_container" or "wait_nested_container" */
-        bool in_setup;       /* inside containerizer_wait() */
-        bool answered;       /* answered from inside containerizer_wait() */
+        struct event *watch;         /* EOF on the client's socket */
+        void *handle;                /* containerizer wait, NULL once answered */
+        const struct api_call *call; /* WAIT_CONTAINER or WAIT_NESTED_CONTAINER */
+        bool in_setup;               /* inside containerizer_wait() */
+        bool answered;               /* answered from inside containerizer_wait() */
         LIST_ENTRY(api_waiter) link;
 };
 
@@ -61,7 +59,8 @@ static void waiter_done(const struct container *c, void *userdata)
 
         w->handle = NULL;
         waiter_unwatch(w, true);
-        api_reply_json(w->req, 200, api_response(w->type, w->field, api_json_termination(c)));
+        api_reply_json(w->req, 200,
+                       api_response(w->call->type, w->call->field, api_json_termination(c)));
         if (w->in_setup)
                 w->answered = true;
         else
@@ -111,22 +110,16 @@ void api_handle_wait(struct api *api, struct evhttp_request *req, const struct a
                      const json_t *body)
 {
         _cleanup_free_ char *id = NULL;
-        _cleanup_free_ char *what = NULL;
-        struct errbuf e = {};
-        const char *rtype = call->nested ? "WAIT_NESTED_CONTAINER" : "WAIT_CONTAINER";
 
-        if (asprintf(&what, "%s.container_id", call->field) < 0)
-                return api_reply_error(req, 500, "out of memory");
-        int r = api_json_parse_container_id(json_object_get(body, "container_id"), what, &id, &e);
-        if (r < 0)
-                return api_reply_error(req, r == -ENOMEM ? 500 : 400, "%s", e.msg);
+        if (api_body_container_id(req, call, body, &id) < 0)
+                return;
 
         const struct container *c = containerizer_get(api->cz, id);
         if (!c)
                 return api_reply_error(req, 404, "container '%s' is unknown", id);
         if (c->state == CONTAINER_TERMINATED)
-                return api_reply_json(req, 200,
-                                      api_response(rtype, call->field, api_json_termination(c)));
+                return api_reply_json(
+                    req, 200, api_response(call->type, call->field, api_json_termination(c)));
 
         struct api_waiter *w = calloc(1, sizeof(*w));
         if (!w)
@@ -135,8 +128,7 @@ void api_handle_wait(struct api *api, struct evhttp_request *req, const struct a
             .api = api,
             .req = req,
             .conn = evhttp_request_get_connection(req),
-            .type = rtype,
-            .field = call->field,
+            .call = call,
             .in_setup = true,
         };
         LIST_INSERT_HEAD(&api->waiters, w, link);
