@@ -17,6 +17,7 @@
 #include "agent/containerizer-private.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
+#include "basic/sorted-array.h"
 #include "basic/strv.h"
 
 static const char *const state_names[] = {
@@ -67,26 +68,6 @@ int container_id_validate(const char *value, struct errbuf *e)
 
 /* ---- the table ---------------------------------------------------------- */
 
-static size_t cz_index(const struct containerizer *cz, const char *id, bool *found)
-{
-        size_t lo = 0, hi = cz->n;
-
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                int c = strcmp(cz->v[mid]->config.id, id);
-                if (c == 0) {
-                        *found = true;
-                        return mid;
-                }
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        *found = false;
-        return lo;
-}
-
 struct cz_container *cz_find(const struct containerizer *cz, const char *id)
 {
         bool found;
@@ -94,40 +75,27 @@ struct cz_container *cz_find(const struct containerizer *cz, const char *id)
 
         if (!id)
                 return NULL;
-        i = cz_index(cz, id, &found);
+        i = SORTED_INDEX(cz->v, cz->n, config.id, id, &found);
         return found ? CZC(cz->v[i]) : NULL;
 }
 
 int cz_insert(struct containerizer *cz, struct cz_container *c)
 {
         bool found;
-        size_t at = cz_index(cz, c->pub.config.id, &found);
+        size_t at = SORTED_INDEX(cz->v, cz->n, config.id, c->pub.config.id, &found);
 
         if (found)
                 return -EEXIST;
-        if (cz->n == cz->alloc) {
-                size_t na = MAX(cz->alloc * 2, (size_t)16);
-                struct container **v = reallocarray(cz->v, na, sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                cz->v = v;
-                cz->alloc = na;
-        }
-        memmove(cz->v + at + 1, cz->v + at, (cz->n - at) * sizeof(*cz->v));
-        cz->v[at] = &c->pub;
-        cz->n++;
-        return 0;
+        return ARRAY_INSERT_AT(cz->v, cz->n, cz->alloc, at, &c->pub);
 }
 
 void cz_erase(struct containerizer *cz, struct cz_container *c)
 {
         bool found;
-        size_t at = cz_index(cz, c->pub.config.id, &found);
+        size_t at = SORTED_INDEX(cz->v, cz->n, config.id, c->pub.config.id, &found);
 
-        if (!found)
-                return;
-        memmove(cz->v + at, cz->v + at + 1, (cz->n - at - 1) * sizeof(*cz->v));
-        cz->n--;
+        if (found)
+                ARRAY_REMOVE_AT(cz->v, cz->n, at);
 }
 
 /* ---- containers --------------------------------------------------------- */
