@@ -65,7 +65,7 @@ class TestAgentApiCalls(AgentTestCase):
 
         # REMOVE while running is refused; the container keeps running.
         status, body = a.call("REMOVE_CONTAINER", expect=None, container_id=a.cid("c1"))
-        self.assertGreaterEqual(status, 400, body)
+        self.assertEqual(status, 409, body)
         self.assertEqual(a.state("c1"), "RUNNING")
 
         # SIGTERM is delivered to the main process (sleep dies of it).
@@ -213,7 +213,7 @@ class TestAgentApiBadInput(AgentTestCase):
         st, _ = a.call("UPDATE_CONTAINER", expect=None, container_id=a.cid("good"))
         self.assertEqual(st, 400)
         st, _ = a.call("REMOVE_CONTAINER", expect=None, container_id=a.cid("good"))
-        self.assertGreaterEqual(st, 400)
+        self.assertEqual(st, 409)
 
         # Half a request, then hang up; garbage on the socket.
         with socket.create_connection(("127.0.0.1", a.port)) as s:
@@ -374,7 +374,7 @@ class TestClient(AgentTestCase):
         a.wait_state("sl", "RUNNING")
         r = self.run_cli(a, "remove", "sl")
         self.assertNotEqual(r.returncode, 0)
-        self.assertRegex(r.stderr, r"^portiso: 4\d\d: .+\n$")
+        self.assertRegex(r.stderr, r"^portiso: 409: .+\n$")
         self.assertEqual(self.run_cli(a, "kill", "sl", "--signal=TERM").returncode, 0)
         r = self.run_cli(a, "wait", "sl")
         self.assertIn("killed by signal 15", r.stdout)
