@@ -35,23 +35,23 @@ enum container_state {
 
 /* The parts of LAUNCH_CONTAINER that portiso honours. */
 struct container_config {
-        char *id;        /* "root" or "root/child" (parent path + '/' + value) */
-        char *parent_id; /* NULL for a root container */
-        bool shell;      /* CommandInfo.shell, default true */
-        char *value;     /* CommandInfo.value */
-        char **arguments; /* CommandInfo.arguments (NULL-terminated, may be NULL) */
-        char **env;       /* "NAME=value" from CommandInfo.environment (NULL-terminated) */
-        bool has_ports;   /* root: a ports resource was given */
+        char *id;             /* "root" or "root/child" (parent path + '/' + value) */
+        char *parent_id;      /* NULL for a root container */
+        bool shell;           /* CommandInfo.shell, default true */
+        char *value;          /* CommandInfo.value */
+        char **arguments;     /* CommandInfo.arguments (NULL-terminated, may be NULL) */
+        char **env;           /* "NAME=value" from CommandInfo.environment (NULL-terminated) */
+        bool has_ports;       /* root: a ports resource was given */
         struct portset ports; /* root: allocated ports */
         char *network;        /* first ContainerInfo.network_infos[].name, or NULL */
 };
 
 struct container_termination {
         bool has_exit_status;
-        int exit_status;       /* wait(2) status */
-        const char *state;     /* "TASK_FAILED" when an isolator ended it, else NULL */
-        const char *reason;    /* "REASON_CONTAINER_LIMITATION" or NULL */
-        char *message;         /* limitation message or NULL */
+        int exit_status;    /* wait(2) status */
+        const char *state;  /* "TASK_FAILED" when an isolator ended it, else NULL */
+        const char *reason; /* "REASON_CONTAINER_LIMITATION" or NULL */
+        char *message;      /* limitation message or NULL */
         bool has_limitation;
         struct portset limitation; /* the offending ports */
 };
@@ -59,20 +59,20 @@ struct container_termination {
 struct container {
         struct container_config config;
         enum container_state state;
-        pid_t pid;                /* main process, 0 if unknown */
-        struct portset listening; /* own + nested listeners at the last check */
+        pid_t pid;                                /* main process, 0 if unknown */
+        struct portset listening;                 /* own + nested listeners at the last check */
         struct container_termination termination; /* valid in TERMINATED */
 };
 
 struct containerizer_metrics {
-        uint64_t containers;          /* gauge: known containers */
-        uint64_t containers_running;  /* gauge */
-        uint64_t violations;          /* counter: limitations seen (enforced or logged) */
-        uint64_t containers_killed;   /* counter: destroyed for a limitation */
-        uint64_t scans;               /* counter: reconciliation passes */
-        uint64_t last_scan_ns;        /* gauge: duration of the last pass */
-        bool instant_detection;       /* feature active */
-        bool prevent_bind;            /* feature active */
+        uint64_t containers;         /* gauge: known containers */
+        uint64_t containers_running; /* gauge */
+        uint64_t violations;         /* counter: limitations seen (enforced or logged) */
+        uint64_t containers_killed;  /* counter: destroyed for a limitation */
+        uint64_t scans;              /* counter: reconciliation passes */
+        uint64_t last_scan_ns;       /* gauge: duration of the last pass */
+        bool instant_detection;      /* feature active */
+        bool prevent_bind;           /* feature active */
 };
 
 struct containerizer;
@@ -88,8 +88,7 @@ void containerizer_free(struct containerizer *cz);
 int containerizer_recover(struct containerizer *cz);
 /* Launch (takes ownership of *cfg's contents on success). -EEXIST if the id is
  * in use, -ENOENT unknown parent, -EINVAL bad config (line in *e). */
-int containerizer_launch(struct containerizer *cz, struct container_config *cfg,
-                         struct errbuf *e);
+int containerizer_launch(struct containerizer *cz, struct container_config *cfg, struct errbuf *e);
 /* Call fn once the container is TERMINATED (at once if it already is).
  * Returns a handle for containerizer_wait_cancel(), or NULL with errno set
  * (ENOENT unknown). */

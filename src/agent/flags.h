@@ -24,11 +24,11 @@ struct agent_flags {
         char *resources;   /* NULL = default ports [31000-32000] */
         bool enforce_container_ports;
         bool check_agent_port_range_only;
-        char *container_ports_isolated_range; /* NULL = none */
+        char *container_ports_isolated_range;       /* NULL = none */
         uint64_t container_ports_watch_interval_ns; /* 30secs */
-        char *cgroups_hierarchy; /* /sys/fs/cgroup */
-        char *cgroups_root;      /* portiso */
-        int container_ports_instant_detection; /* -1 = auto (where supported), 0, 1 */
+        char *cgroups_hierarchy;                    /* /sys/fs/cgroup */
+        char *cgroups_root;                         /* portiso */
+        int container_ports_instant_detection;      /* -1 = auto (where supported), 0, 1 */
         bool container_ports_prevent_bind;
         unsigned container_ports_protocols; /* SOCKDIAG_TCP [| SOCKDIAG_UDP] */
 
