@@ -376,8 +376,7 @@ static bool entry_is_dir(DIR *d, const struct dirent *de)
 
         if (de->d_type != DT_UNKNOWN)
                 return de->d_type == DT_DIR;
-        return fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-               S_ISDIR(st.st_mode);
+        return fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* Collect the ids in dir (prefix "" for roots), recursing into containers/. */
