@@ -381,8 +381,14 @@ int cmd_wait(int argc, char **argv)
         if (cl.json) {
                 _cleanup_free_ char *s = json_dumps(answer, JSON_INDENT(2));
                 printf("%s\n", s ?: "{}");
-        } else
-                print_termination(argv[first], w);
+        } else {
+                /* The full "root/child" id, as launch prints it. */
+                _cleanup_strbuf_ struct strbuf name = STRBUF_INIT;
+                if (cl.parent)
+                        strbuf_addf(&name, "%s/", cl.parent);
+                strbuf_puts(&name, argv[first]);
+                print_termination(strbuf_str(&name), w);
+        }
         return 0;
 }
 

@@ -368,6 +368,9 @@ class TestClient(AgentTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(json.loads(r.stdout)["wait_container"]["reason"],
                          "REASON_CONTAINER_LIMITATION")
+        r = self.run_cli(a, "wait", "side", "--parent=web")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("container web/side killed by signal 9"), r.stdout)
 
         # kill with a signal, remove.
         self.run_cli(a, "launch", "sl", "--", "exec sleep 1000")
