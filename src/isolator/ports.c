@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/sorted-array.h"
 #include "basic/strbuf.h"
 #include "isolator/ports.h"
 
@@ -87,22 +88,7 @@ void ports_isolator_done(struct ports_isolator *pi)
 /* Index of id in the sorted array, or where it would be inserted. */
 static size_t ports_index(const struct ports_isolator *pi, const char *id, bool *ret_found)
 {
-        size_t lo = 0, hi = pi->n_containers;
-
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                int c = strcmp(pi->containers[mid]->id, id);
-                if (c == 0) {
-                        *ret_found = true;
-                        return mid;
-                }
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        *ret_found = false;
-        return lo;
+        return SORTED_INDEX(pi->containers, pi->n_containers, id, id, ret_found);
 }
 
 struct ports_container *ports_find(const struct ports_isolator *pi, const char *id)
@@ -123,6 +109,7 @@ int ports_prepare(struct ports_isolator *pi, const char *id, const char *parent_
         struct ports_container *parent = NULL;
         bool found;
         size_t at;
+        int r;
 
         if (!id || !*id)
                 return -EINVAL;
@@ -135,15 +122,6 @@ int ports_prepare(struct ports_isolator *pi, const char *id, const char *parent_
                         return -ENOENT;
         }
 
-        if (pi->n_containers == pi->alloc_containers) {
-                size_t na = MAX(pi->alloc_containers * 2, (size_t)16);
-                struct ports_container **v = reallocarray(pi->containers, na, sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                pi->containers = v;
-                pi->alloc_containers = na;
-        }
-
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
@@ -153,18 +131,19 @@ int ports_prepare(struct ports_isolator *pi, const char *id, const char *parent_
                 return -ENOMEM;
         c->parent = parent;
         c->root = parent ? parent->root : c;
-        if (parent) {
-                c->next_sibling = parent->first_child;
-                parent->first_child = c;
-        }
         /* A nested container shares its parent's network: ignored with it. */
         c->ignored = ignored || (parent && parent->ignored);
         c->cgroup_id = cgroup_id;
 
-        memmove(pi->containers + at + 1, pi->containers + at,
-                (pi->n_containers - at) * sizeof(*pi->containers));
-        pi->containers[at] = TAKE_PTR(c);
-        pi->n_containers++;
+        r = ARRAY_INSERT_AT(pi->containers, pi->n_containers, pi->alloc_containers, at, c);
+        if (r < 0)
+                return r;
+        /* Linked to its parent only now that nothing can fail. */
+        if (parent) {
+                c->next_sibling = parent->first_child;
+                parent->first_child = c;
+        }
+        TAKE_PTR(c);
         pi->index_stale = true;
         return 0;
 }
