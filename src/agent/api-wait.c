@@ -26,8 +26,6 @@ struct api_waiter {
         struct event *watch;         /* EOF on the client's socket */
         void *handle;                /* containerizer wait, NULL once answered */
         const struct api_call *call; /* WAIT_CONTAINER or WAIT_NESTED_CONTAINER */
-        bool in_setup;               /* inside containerizer_wait() */
-        bool answered;               /* answered from inside containerizer_wait() */
         LIST_ENTRY(api_waiter) link;
 };
 
@@ -61,10 +59,7 @@ static void waiter_done(const struct container *c, void *userdata)
         waiter_unwatch(w, true);
         api_reply_json(w->req, 200,
                        api_response(w->call->type, w->call->field, api_json_termination(c)));
-        if (w->in_setup)
-                w->answered = true;
-        else
-                waiter_free(w);
+        waiter_free(w);
 }
 
 /* The client hung up (seen by our watch): forget the wait, drop the connection
@@ -110,6 +105,7 @@ void api_handle_wait(struct api *api, struct evhttp_request *req, const struct a
                      const json_t *body)
 {
         _cleanup_free_ char *id = NULL;
+        int r;
 
         if (api_body_container_id(req, call, body, &id) < 0)
                 return;
@@ -129,24 +125,17 @@ void api_handle_wait(struct api *api, struct evhttp_request *req, const struct a
             .req = req,
             .conn = evhttp_request_get_connection(req),
             .call = call,
-            .in_setup = true,
         };
         LIST_INSERT_HEAD(&api->waiters, w, link);
         api->n_waiters++;
 
-        errno = 0;
-        void *handle = containerizer_wait(api->cz, id, waiter_done, w);
-        w->in_setup = false;
-        if (w->answered)
-                return waiter_free(w);
-        if (!handle) {
-                int err = errno ?: ENOENT;
+        r = containerizer_wait(api->cz, id, waiter_done, w, &w->handle);
+        if (r < 0) {
                 waiter_free(w);
-                if (err == ENOENT)
+                if (r == -ENOENT)
                         return api_reply_error(req, 404, "container '%s' is unknown", id);
-                return api_reply_failure(req, "wait for", id, -err, NULL);
+                return api_reply_failure(req, "wait for", id, r, NULL);
         }
-        w->handle = handle;
 
         evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(w->conn));
         w->watch = event_new(api->base, fd, EV_READ | EV_PERSIST, waiter_on_readable, w);

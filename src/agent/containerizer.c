@@ -339,26 +339,21 @@ void cz_destroy(struct containerizer *cz, struct cz_container *c,
 
 /* ---- public API --------------------------------------------------------- */
 
-void *containerizer_wait(struct containerizer *cz, const char *id, container_wait_fn fn,
-                         void *userdata)
+int containerizer_wait(struct containerizer *cz, const char *id, container_wait_fn fn,
+                       void *userdata, void **ret_handle)
 {
         struct cz_container *c = cz_find(cz, id);
         struct waiter *w;
 
-        if (!c) {
-                errno = ENOENT;
-                return NULL;
-        }
+        if (!c)
+                return -ENOENT;
         w = calloc(1, sizeof(*w));
-        if (!w) {
-                errno = ENOMEM;
-                return NULL;
-        }
+        if (!w)
+                return -ENOMEM;
         w->fire = evtimer_new(cz->base, waiter_fire, w);
         if (!w->fire) {
                 free(w);
-                errno = ENOMEM;
-                return NULL;
+                return -ENOMEM;
         }
         w->c = c;
         w->fn = fn;
@@ -371,7 +366,8 @@ void *containerizer_wait(struct containerizer *cz, const char *id, container_wai
                 static const struct timeval now = {0, 0};
                 event_add(w->fire, &now);
         }
-        return w;
+        *ret_handle = w;
+        return 0;
 }
 
 void containerizer_wait_cancel(struct containerizer *cz, void *handle)

@@ -89,11 +89,11 @@ int containerizer_recover(struct containerizer *cz);
 /* Launch (takes ownership of *cfg's contents on success). -EEXIST if the id is
  * in use, -ENOENT unknown parent, -EINVAL bad config (line in *e). */
 int containerizer_launch(struct containerizer *cz, struct container_config *cfg, struct errbuf *e);
-/* Call fn once the container is TERMINATED (at once if it already is).
- * Returns a handle for containerizer_wait_cancel(), or NULL with errno set
- * (ENOENT unknown). */
-void *containerizer_wait(struct containerizer *cz, const char *id, container_wait_fn fn,
-                         void *userdata);
+/* Call fn once the container is TERMINATED (on the next loop turn if it
+ * already is; never from inside this call). *ret_handle is for
+ * containerizer_wait_cancel(). -ENOENT unknown, -ENOMEM. */
+int containerizer_wait(struct containerizer *cz, const char *id, container_wait_fn fn,
+                       void *userdata, void **ret_handle);
 /* Forget a pending wait (e.g. the HTTP client went away). */
 void containerizer_wait_cancel(struct containerizer *cz, void *handle);
 /* Send signal to the main process; SIGKILL destroys the container and its
