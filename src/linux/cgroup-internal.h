@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "basic/time-util.h"
 #include "cgroup.h"
 
 /* A growable array of pids. */
@@ -29,12 +30,10 @@ int cg_collect_pids(int dfd, bool recursive, struct pidv *out);
 /* 1 if no process is left in the subtree at dfd, 0 if some are. */
 int cg_is_empty(int dfd);
 
+/* Deadlines of the bounded waits, in microseconds of CLOCK_MONOTONIC. */
 static inline uint64_t now_usec(void)
 {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+        return now_nsec() / 1000;
 }
 
 static inline void sleep_usec(uint64_t usec)
