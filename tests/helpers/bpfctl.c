@@ -24,9 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "basic/errbuf.h"
+#include "basic/time-util.h"
 #include "linux/bpf/bpf_detect.h"
 #include "linux/bpf/bpf_prevent.h"
 #include "linux/cgroup.h"
@@ -235,7 +235,7 @@ static int cmd_detect(struct ctx *c, int argc, char **argv)
         struct errbuf e = {{0}};
         unsigned protocols = BPF_PROTO_TCP;
         double timeout = 0;
-        struct timespec t0, now;
+        uint64_t t0;
         int r;
 
         for (int i = 0; i < argc; i++) {
@@ -255,14 +255,12 @@ static int cmd_detect(struct ctx *c, int argc, char **argv)
         signal(SIGINT, on_signal);
         printf("ready\n");
         fflush(stdout);
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        t0 = now_nsec();
         while (!stop && st.remaining != 0) {
                 r = bpf_detect_poll(bd, 100, print_event, &st);
                 if (r < 0)
                         return fail("polling events", r, NULL);
-                clock_gettime(CLOCK_MONOTONIC, &now);
-                if (timeout > 0 &&
-                    (now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9 > timeout)
+                if (timeout > 0 && (double)(now_nsec() - t0) / 1e9 > timeout)
                         return fail("waiting for events", -ETIMEDOUT, NULL);
         }
         return 0;
