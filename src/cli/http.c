@@ -129,8 +129,7 @@ static ssize_t dechunk(char *body, size_t len)
         }
 }
 
-/* Parse status line, headers and body out of the raw response text. */
-static int parse_response(char *raw, size_t len, struct http_response *ret, struct errbuf *e)
+int http_parse_response(char *raw, size_t len, struct http_response *ret, struct errbuf *e)
 {
         char *hdr_end = memmem(raw, len, "\r\n\r\n", 4);
         if (!hdr_end)
@@ -159,10 +158,17 @@ static int parse_response(char *raw, size_t len, struct http_response *ret, stru
                 if (strcasecmp(line, "Content-Type") == 0) {
                         free(ctype);
                         ctype = strdup(value);
-                } else if (strcasecmp(line, "Content-Length") == 0)
-                        content_length = strtol(value, NULL, 10);
-                else if (strcasecmp(line, "Transfer-Encoding") == 0 && strcasestr(value, "chunked"))
+                } else if (strcasecmp(line, "Content-Length") == 0) {
+                        char *end;
+                        errno = 0;
+                        content_length = strtol(value, &end, 10);
+                        if (errno || end == value || content_length < 0)
+                                return errbuf_set(e, -EBADMSG,
+                                                  "invalid Content-Length from the agent");
+                } else if (strcasecmp(line, "Transfer-Encoding") == 0 &&
+                           strcasestr(value, "chunked")) {
                         chunked = true;
+                }
         }
 
         if (chunked) {
@@ -236,7 +242,7 @@ int http_request(const char *host, uint16_t port, const char *method, const char
         if (resp.len == 0)
                 return errbuf_set(e, -EBADMSG, "the agent at %s:%u closed the connection", host,
                                   port);
-        return parse_response(resp.buf, resp.len, ret, e);
+        return http_parse_response(resp.buf, resp.len, ret, e);
 }
 
 void http_response_done(struct http_response *r)

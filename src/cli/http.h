@@ -26,5 +26,8 @@ int http_parse_address(const char *text, char **ret_host, uint16_t *ret_port, st
 int http_request(const char *host, uint16_t port, const char *method, const char *path,
                  const char *content_type, const char *body, unsigned timeout_sec,
                  struct http_response *ret, struct errbuf *e);
+/* Parse a whole raw response (status line, headers, Content-Length or chunked
+ * body) in place; raw must be NUL-terminated at raw[len]. -EBADMSG if malformed. */
+int http_parse_response(char *raw, size_t len, struct http_response *ret, struct errbuf *e);
 /* Free a response's strings. */
 void http_response_done(struct http_response *r);
