@@ -114,29 +114,6 @@ static int parse_bool(const char *v, bool *ret)
         return -EINVAL;
 }
 
-static int parse_protocols(const char *v, unsigned *ret)
-{
-        unsigned mask = 0;
-        const char *p = v;
-
-        if (!*v)
-                return -EINVAL;
-        while (*p) {
-                size_t n = strcspn(p, ",");
-                if (n == 3 && strncmp(p, "tcp", 3) == 0)
-                        mask |= SOCKDIAG_TCP;
-                else if (n == 3 && strncmp(p, "udp", 3) == 0)
-                        mask |= SOCKDIAG_UDP;
-                else
-                        return -EINVAL;
-                p += n;
-                if (*p == ',' && *++p == '\0')
-                        return -EINVAL;
-        }
-        *ret = mask;
-        return 0;
-}
-
 /* Parse value v for flag d into f; `from` says where it came from (for the
  * error line). */
 static int flag_set(struct agent_flags *f, const struct flag_def *d, const char *v,
@@ -203,7 +180,7 @@ static int flag_set(struct agent_flags *f, const struct flag_def *d, const char 
                 return 0;
         }
         case FLAG_PROTOCOLS:
-                if (parse_protocols(v, p) < 0)
+                if (sockdiag_protocols_from_string(v, p) < 0)
                         return errbuf_set(e, -EINVAL,
                                           "--%s%s: invalid protocols '%s' (tcp, udp or tcp,udp)",
                                           d->name, where, v);

@@ -42,28 +42,6 @@ static void scan_usage(FILE *f)
             f);
 }
 
-static int parse_protocols(const char *s, unsigned *ret)
-{
-        _cleanup_free_ char *copy = strdup(s);
-        unsigned mask = 0;
-        char *save = NULL;
-
-        if (!copy)
-                return -ENOMEM;
-        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                if (strcmp(t, "tcp") == 0)
-                        mask |= SOCKDIAG_TCP;
-                else if (strcmp(t, "udp") == 0)
-                        mask |= SOCKDIAG_UDP;
-                else
-                        return -EINVAL;
-        }
-        if (mask == 0)
-                return -EINVAL;
-        *ret = mask;
-        return 0;
-}
-
 /* Returns 0 to go on, 1 after --help, or -CLI_EXIT_USAGE after printing why. */
 static int parse_args(int argc, char **argv, struct scan_args *a)
 {
@@ -90,7 +68,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
                         a->root = optarg;
                         break;
                 case ARG_PROTOCOLS:
-                        if (parse_protocols(optarg, &a->protocols) < 0) {
+                        if (sockdiag_protocols_from_string(optarg, &a->protocols) < 0) {
                                 fprintf(stderr,
                                         "portiso scan: invalid --protocols '%s' (expected tcp, "
                                         "udp or tcp,udp)\n",

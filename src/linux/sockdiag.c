@@ -327,3 +327,25 @@ int sockdiag_dump(struct sockdiag *sd, unsigned protocols, struct listener_table
         }
         return 0;
 }
+
+int sockdiag_protocols_from_string(const char *s, unsigned *ret)
+{
+        unsigned mask = 0;
+
+        if (!*s)
+                return -EINVAL;
+        while (*s) {
+                size_t n = strcspn(s, ",");
+                if (n == 3 && strncmp(s, "tcp", 3) == 0)
+                        mask |= SOCKDIAG_TCP;
+                else if (n == 3 && strncmp(s, "udp", 3) == 0)
+                        mask |= SOCKDIAG_UDP;
+                else
+                        return -EINVAL;
+                s += n;
+                if (*s == ',' && *++s == '\0')
+                        return -EINVAL;
+        }
+        *ret = mask;
+        return 0;
+}

@@ -54,6 +54,9 @@ int sockdiag_set_buffer_size(struct sockdiag *sd, size_t size);
 /* True once a dump saw INET_DIAG_CGROUP_ID on some socket (kernel >= 5.7). */
 bool sockdiag_has_cgroup_id(const struct sockdiag *sd);
 
+/* Parse "tcp", "udp" or "tcp,udp" into a SOCKDIAG_* mask; -EINVAL otherwise. */
+int sockdiag_protocols_from_string(const char *s, unsigned *ret);
+
 /* Free the table's storage. */
 void listener_table_clear(struct listener_table *t);
 /* Append one entry. */
