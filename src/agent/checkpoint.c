@@ -22,7 +22,6 @@
 #define META_SUBDIR "meta/containers"
 #define SANDBOX_SUBDIR "containers"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 /* base + "/a/containers/b/containers/c" for id "a/b/c". */
 static int nested_path(const char *base, const char *id, char **ret)
@@ -382,7 +381,7 @@ static bool entry_is_dir(DIR *d, const struct dirent *de)
 /* Collect the ids in dir (prefix "" for roots), recursing into containers/. */
 static int list_in(const char *dir, const char *prefix, struct idlist *l, unsigned depth)
 {
-        _cleanup_(closedirp) DIR *d = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         size_t first = l->n;
         int r;

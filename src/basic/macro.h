@@ -6,6 +6,7 @@
  * Errors everywhere are negative errno values; these helpers never log. */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,13 @@ static inline void fclosep(FILE **f)
                 fclose(*f);
 }
 #define _cleanup_fclose_ _cleanup_(fclosep)
+
+static inline void closedirp(DIR **d)
+{
+        if (*d)
+                closedir(*d);
+}
+#define _cleanup_closedir_ _cleanup_(closedirp)
 
 /* Define `name##p(type **)` that calls `func(*p)` when *p is not NULL. */
 #define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                    \

@@ -25,13 +25,6 @@
 
 #define CG_RMDIR_TIMEOUT_USEC (2 * 1000 * 1000ULL)
 
-static void closedirp(DIR **d)
-{
-        if (*d)
-                closedir(*d);
-}
-#define _cleanup_closedir_ _cleanup_(closedirp)
-
 const char *cg_mode_to_string(enum cg_mode mode)
 {
         return mode == CG_V2 ? "v2" : "v1-freezer";

@@ -45,7 +45,6 @@ static const struct {
     {"bind6", BPF_CGROUP_INET6_BIND},
 };
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 static struct bpf_program *hook_program(struct prevent_bpf *skel, size_t i)
 {
@@ -490,7 +489,7 @@ static void remove_pin_dirs(const char *dir)
 int bpf_prevent_remove_pins(const char *cgroups_root_name)
 {
         _cleanup_free_ char *dir = NULL;
-        _cleanup_(closedirp) DIR *d = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         int r = 0;
 
