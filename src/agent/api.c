@@ -212,7 +212,6 @@ static void handle_launch(struct api *api, struct evhttp_request *req, const str
 
         /* The containerizer owns the contents now. */
         cfg = (struct container_config){};
-        log_info("Launched container %s", id);
         reply_ok(req, 200);
 }
 
@@ -253,7 +252,6 @@ static void handle_kill(struct api *api, struct evhttp_request *req, const struc
                                        id);
         if (r < 0)
                 return api_reply_failure(req, "kill", id, r, NULL);
-        log_info("Sent signal %d to container %s", sig, id);
         reply_ok(req, 200);
 }
 
@@ -272,7 +270,6 @@ static void handle_remove(struct api *api, struct evhttp_request *req, const str
                     req, 409, "container '%s' has not terminated: kill it and wait first", id);
         if (r < 0)
                 return api_reply_failure(req, "remove", id, r, NULL);
-        log_info("Removed container %s", id);
         reply_ok(req, 200);
 }
 
@@ -304,8 +301,6 @@ static void handle_update(struct api *api, struct evhttp_request *req, const str
                     req, 400, "container '%s' is nested: update its root container instead", id);
         if (r < 0)
                 return api_reply_failure(req, "update", id, r, NULL);
-        _cleanup_free_ char *text = portset_to_string(&ports);
-        log_info("Updated container %s: ports %s", id, text ?: "?");
         reply_ok(req, 200);
 }
 

@@ -290,6 +290,7 @@ void cz_finalize(struct containerizer *cz, struct cz_container *c)
                                   c->pub.config.id);
 
         c->pub.state = CONTAINER_TERMINATED;
+        portset_reset(&c->pub.listening); /* nothing of it listens any more */
         log_info("Container %s %s%s%s", c->pub.config.id, what, t->message ? ": " : "",
                  t->message ? t->message : "");
 

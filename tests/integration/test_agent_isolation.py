@@ -61,6 +61,8 @@ class TestMesosScenarios(AgentTestCase):
         self.assertEqual(limitation_ports(w), [(31110, 31110)])
         self.assertEqual(w["message"], MESSAGE.format("bad", 31110, 31110))
         self.assertEqual(w["exit_status"], 9)
+        # Ended, it listens on nothing any more (not the last pass' ports).
+        self.assertEqual(a.containers()["bad"]["listening"].get("range", []), [])
         m = a.metrics()
         self.assertEqual(m["network_ports/violations"], 1)
         self.assertEqual(m["network_ports/containers_killed"], 1)
