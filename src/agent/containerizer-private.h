@@ -38,6 +38,7 @@ struct containerizer {
         const struct agent_flags *flags;
         struct cg_hierarchy h;
         char *supervisors_cgroup;
+        int lock_fds[2]; /* flocks on the work dir and the cgroups root: one agent each */
         struct isolator_context ictx;
         struct isolator **isolators;
         size_t n_isolators;

@@ -51,11 +51,25 @@ int containerizer_add_isolator(struct containerizer *cz, const struct isolator_o
         return 0;
 }
 
+/* A second agent on the same work dir would fight over the checkpoints; on
+ * the same cgroups root it would take the first one's containers for orphans
+ * and kill them. Neither may start: each agent holds a flock on both. */
+static int lock_dir(const char *path, int *ret_fd, struct errbuf *e)
+{
+        int r = lock_directory(path, ret_fd);
+
+        if (r == -EBUSY)
+                return errbuf_set(e, r, "another portiso-agent is using %s", path);
+        if (r < 0)
+                return errbuf_set(e, r, "cannot lock %s: %s", path, strerror(-r));
+        return 0;
+}
+
 int containerizer_new(struct event_base *base, const struct agent_flags *flags,
                       struct containerizer **ret, struct errbuf *e)
 {
         struct containerizer *cz;
-        _cleanup_free_ char *meta = NULL, *sandboxes = NULL;
+        _cleanup_free_ char *meta = NULL, *sandboxes = NULL, *root = NULL;
         int r;
 
         cz = calloc(1, sizeof(*cz));
@@ -63,16 +77,10 @@ int containerizer_new(struct event_base *base, const struct agent_flags *flags,
                 return -ENOMEM;
         cz->base = base;
         cz->flags = flags;
+        cz->lock_fds[0] = cz->lock_fds[1] = -1;
 
+        /* The work dir first: an agent refused there creates no cgroup. */
         r = cg_hierarchy_detect(flags->cgroups_hierarchy, &cz->h, e);
-        if (r >= 0 && (r = cg_create(&cz->h, flags->cgroups_root)) < 0)
-                errbuf_set(e, r, "cannot create cgroup %s: %s", flags->cgroups_root, strerror(-r));
-        if (r >= 0 &&
-            asprintf(&cz->supervisors_cgroup, "%s/" SUPERVISORS_CGROUP, flags->cgroups_root) < 0)
-                r = -ENOMEM;
-        if (r >= 0 && (r = cg_create(&cz->h, cz->supervisors_cgroup)) < 0)
-                errbuf_set(e, r, "cannot create cgroup %s: %s", cz->supervisors_cgroup,
-                           strerror(-r));
         if (r >= 0 && (asprintf(&meta, "%s/meta/containers", flags->work_dir) < 0 ||
                        asprintf(&sandboxes, "%s/containers", flags->work_dir) < 0))
                 r = -ENOMEM;
@@ -81,6 +89,18 @@ int containerizer_new(struct event_base *base, const struct agent_flags *flags,
                            strerror(-r));
         if (r >= 0 && (r = mkdir_p(flags->runtime_dir, 0755)) < 0)
                 errbuf_set(e, r, "cannot create the runtime directory %s: %s", flags->runtime_dir,
+                           strerror(-r));
+        if (r >= 0)
+                r = lock_dir(meta, &cz->lock_fds[0], e);
+        if (r >= 0 && (r = cg_create(&cz->h, flags->cgroups_root)) < 0)
+                errbuf_set(e, r, "cannot create cgroup %s: %s", flags->cgroups_root, strerror(-r));
+        if (r >= 0 && (r = cg_path(&cz->h, flags->cgroups_root, &root)) >= 0)
+                r = lock_dir(root, &cz->lock_fds[1], e);
+        if (r >= 0 &&
+            asprintf(&cz->supervisors_cgroup, "%s/" SUPERVISORS_CGROUP, flags->cgroups_root) < 0)
+                r = -ENOMEM;
+        if (r >= 0 && (r = cg_create(&cz->h, cz->supervisors_cgroup)) < 0)
+                errbuf_set(e, r, "cannot create cgroup %s: %s", cz->supervisors_cgroup,
                            strerror(-r));
         if (r < 0) {
                 containerizer_free(cz);
@@ -112,6 +132,9 @@ void containerizer_free(struct containerizer *cz)
 {
         if (!cz)
                 return;
+        for (size_t i = 0; i < ELEMENTSOF(cz->lock_fds); i++)
+                if (cz->lock_fds[i] >= 0)
+                        close(cz->lock_fds[i]);
         if (cz->watch_ev)
                 event_free(cz->watch_ev);
         for (size_t i = 0; i < cz->n; i++)

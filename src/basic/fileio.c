@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -203,4 +204,16 @@ int rm_rf(const char *path)
         if (!path || !*path || strcmp(path, "/") == 0)
                 return -EINVAL;
         return rm_rf_at(AT_FDCWD, path);
+}
+
+int lock_directory(const char *path, int *ret_fd)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return negative_errno();
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                return errno == EWOULDBLOCK ? -EBUSY : negative_errno();
+        *ret_fd = TAKE_FD(fd);
+        return 0;
 }

@@ -23,3 +23,6 @@ int mkdir_p(const char *path, mode_t mode);
 int rm_rf(const char *path);
 /* fsync the directory at path. */
 int fsync_directory(const char *path);
+/* Take an exclusive, non-blocking flock(2) on the directory at path; the lock
+ * lives as long as *ret_fd (O_CLOEXEC) stays open. -EBUSY if someone holds it. */
+int lock_directory(const char *path, int *ret_fd);

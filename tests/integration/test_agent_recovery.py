@@ -3,9 +3,11 @@ again, and report exits that happened while the agent was down. Each test
 runs two agents, one after the other, on the same work_dir, runtime_dir and
 cgroups root. Ports 31400-31499."""
 import os
+import subprocess
 import unittest
 
 from agent_fixture import AgentTestCase, limitation_ports, wait_for
+from portiso_test import AGENT, cgroup_v1_freezer, cgroup_v2_mount, free_port
 
 SLEEP = "exec sleep 1000"
 ENFORCING = {"isolation": "network/ports", "enforce_container_ports": True}
@@ -111,6 +113,47 @@ class TestRecovery(AgentTestCase):
         self.assertEqual(b.wait("gone"), w1)
         b.remove("gone")
         self.assertEqual(b.containers(), {})
+
+
+class TestOneAgentPerRoot(AgentTestCase):
+    def second_agent(self, **kw):
+        """Run another agent next to the test's first one; return how it exited."""
+        argv = [AGENT, f"--port={free_port()}"] + self.agent_flags(**kw)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=15,
+                              stdin=subprocess.DEVNULL)
+
+    def test_second_agent_on_the_same_root_or_work_dir_refuses_to_start(self):
+        a = self.start_agent()
+        a.launch("c1", SLEEP, ports=[31490])
+        a.wait_state("c1", "RUNNING")
+        pid = a.containers()["c1"]["container_status"]["executor_pid"]
+
+        # Same cgroups root, its own work dir: it would take c1 for an orphan.
+        other = os.path.join(self.tmp, "other")
+        p = self.second_agent(work_dir=other + "/work", runtime_dir=other + "/run")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("another portiso-agent is using", p.stderr)
+        self.assertIn(self.cgroups_root, p.stderr)
+
+        # Same work dir, its own cgroups root: it would fight over checkpoints.
+        p = self.second_agent(cgroups_root=self.cgroups_root + "-other")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("another portiso-agent is using", p.stderr)
+        self.assertIn(os.path.join(self.tmp, "work"), p.stderr)
+        # Refused at the work dir, it made no cgroup of its own.
+        for base in filter(None, (cgroup_v2_mount(), cgroup_v1_freezer())):
+            self.assertFalse(os.path.exists(os.path.join(base, self.cgroups_root + "-other")))
+
+        self.assertTrue(alive(pid), "a refused agent killed the container")
+        self.assertEqual(a.state("c1"), "RUNNING")
+        self.assertEqual(a.get("/health")[0], 200)
+        # Once the first agent is gone, the lock is free again.
+        b = self.restart_same(a)
+        self.assertEqual(b.state("c1"), "RUNNING")
+
+    def restart_same(self, old):
+        self.assertEqual(old.stop(), 0, old.log())
+        return self.start_agent()
 
 
 if __name__ == "__main__":
