@@ -162,10 +162,12 @@ class TestBindPrevention(AgentBpfTestCase):
         with open(os.path.join(self.root, "c1", "cgroup.kill"), "w") as f:
             f.write("1")
 
-        def empty():
-            with open(os.path.join(self.root, "c1", "cgroup.procs")) as f:
+        # Ended means its supervisor has recorded the exit and gone too.
+        def empty(cgroup):
+            with open(os.path.join(self.root, cgroup, "cgroup.procs")) as f:
                 return not f.read()
-        wait_for(empty, what="c1 emptied")
+        wait_for(lambda: empty("c1"), what="c1 emptied")
+        wait_for(lambda: empty(".supervisors"), what="c1's supervisor gone")
         a = self.agent(container_ports_prevent_bind=True)
         self.assertEqual(a.state("c1"), "TERMINATED")
         self.assert_nothing_of_portiso_left(progs, maps)
