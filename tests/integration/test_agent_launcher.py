@@ -21,7 +21,7 @@ import socket
 import unittest
 
 from agent_fixture import PYTHON, Agent, AgentTestCase, limitation_ports, wait_for
-from portiso_test import cgroup_v1_freezer, cgroup_v2_mount
+from portiso_test import alive, cgroup_v1_freezer, cgroup_v2_mount
 
 SLEEP = "exec sleep 1000"
 
@@ -48,14 +48,6 @@ print(json.dumps({"ifaces": sorted(n for _, n in socket.if_nameindex()),
       flush=True)
 time.sleep(1000)
 """
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(") ")[2][:1] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def read(path):

@@ -7,18 +7,10 @@ import subprocess
 import unittest
 
 from agent_fixture import AgentTestCase, limitation_ports, wait_for
-from portiso_test import AGENT, cgroup_v1_freezer, cgroup_v2_mount, free_port
+from portiso_test import AGENT, alive, cgroup_v1_freezer, cgroup_v2_mount, free_port
 
 SLEEP = "exec sleep 1000"
 ENFORCING = {"isolation": "network/ports", "enforce_container_ports": True}
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(") ")[2][:1] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 class TestRecovery(AgentTestCase):
