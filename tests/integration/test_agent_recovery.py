@@ -148,5 +148,59 @@ class TestOneAgentPerRoot(AgentTestCase):
         return self.start_agent()
 
 
+class TestAgentCrash(AgentTestCase):
+    def test_sigkill_during_a_burst_of_launches_loses_nothing(self):
+        """The agent dies at an arbitrary point of many launches (SIGKILL: no
+        clean-up at all). The next agent knows every container that runs, and
+        nothing runs, or holds a cgroup, that no agent knows of."""
+        import signal
+        import threading
+
+        a = self.start_agent()
+        launched, errors = [], []
+
+        def launcher(k):
+            for i in range(40):
+                cid = f"w{k}-{i}"
+                try:
+                    a.launch(cid, SLEEP, ports=[31495])
+                    launched.append(cid)
+                except Exception as e:  # the agent died under us
+                    errors.append(e)
+                    return
+
+        threads = [threading.Thread(target=launcher, args=(k,)) for k in range(3)]
+        for t in threads:
+            t.start()
+        wait_for(lambda: len(launched) >= 15, what="some launches")
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait()
+        for t in threads:
+            t.join()
+        self.assertTrue(errors, "the agent was killed after every launch had finished")
+
+        b = self.start_agent(**ENFORCING)
+        known = b.containers()
+        # Every launch that was answered 200 is known, and running.
+        for cid in launched:
+            self.assertIn(cid, known)
+            self.assertEqual(known[cid]["state"], "RUNNING", cid)
+        # Every cgroup and every process below the root belongs to a known container.
+        root = os.path.join(cgroup_v2_mount(), self.cgroups_root)
+        cgroups = {d for d in os.listdir(root)
+                   if os.path.isdir(os.path.join(root, d)) and not d.startswith(".")}
+        self.assertLessEqual(cgroups, set(known))
+        pids = {c["container_status"].get("executor_pid") for c in known.values()
+                if c["state"] == "RUNNING"}
+        for d in cgroups:
+            with open(os.path.join(root, d, "cgroup.procs")) as f:
+                self.assertLessEqual({int(x) for x in f.read().split()}, pids, d)
+        # And the new agent can end them all.
+        for cid, c in known.items():
+            if c["state"] != "TERMINATED":
+                b.kill(cid)
+            b.wait(cid)
+
+
 if __name__ == "__main__":
     unittest.main()
