@@ -6,11 +6,14 @@
  *   1. created in a container: the listener's cgroup id is looked up in a
  *      sorted (cgroup id, container) array, rebuilt only when containers
  *      come or go;
- *   2. created anywhere else (the host, a cgroup that is no container, or any
- *      socket on the v1 freezer path where there are no v2 ids) and inside
- *      the isolated range: a "candidate", which a container may still hold
- *      (inherited, or passed over SCM_RIGHTS). Only when there are
- *      candidates are the containers' processes searched (holders.h).
+ *   2. created in a cgroup that a task made below its container: the id is
+ *      resolved once to its path (a kernfs file handle) and cached, and the
+ *      listener counts for the deepest container above it;
+ *   3. created anywhere else (the host, or any socket on the v1 freezer path
+ *      where there are no v2 ids) and inside the isolated range: a
+ *      "candidate", which a container may still hold (inherited, or passed
+ *      over SCM_RIGHTS). Only when there are candidates are the containers'
+ *      processes searched (holders.h).
  *
  * This keeps Mesos' semantics (a container listens on p when one of its
  * processes holds a listening socket on p) while the common case, every
@@ -19,7 +22,9 @@
  * the sizes have settled a pass allocates nothing. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "basic/sorted-array.h"
 #include "isolator/holders.h"
 #include "isolator/ports.h"
 
@@ -86,6 +91,56 @@ static int cgid_index_update(struct ports_isolator *pi, const struct cg_hierarch
         if (pi->n_index > 1)
                 qsort(pi->index, pi->n_index, sizeof(*pi->index), cmp_cgid);
         pi->index_stale = missing;
+        pi->n_foreign = 0; /* containers came or went: resolve again */
+        return 0;
+}
+
+/* The deepest checked container whose cgroup holds the cgroup rel, or NULL. */
+static struct ports_container *container_above(const struct ports_isolator *pi, const char *rel)
+{
+        struct ports_container *best = NULL;
+        size_t best_len = 0;
+
+        for (size_t i = 0; i < pi->n_containers; i++) {
+                struct ports_container *c = pi->containers[i];
+                size_t len = strlen(c->cgroup);
+
+                if (!c->ignored && len > best_len && strncmp(rel, c->cgroup, len) == 0 &&
+                    rel[len] == '/') {
+                        best = c;
+                        best_len = len;
+                }
+        }
+        return best;
+}
+
+/* Case 2: the container a cgroup that is no container's lies below, if any,
+ * resolved through the kernel once per cgroup id. */
+static int foreign_lookup(struct ports_isolator *pi, const struct cg_hierarchy *h, uint64_t id,
+                          struct ports_container **ret)
+{
+        struct ports_cgroup_entry key = {.cgroup_id = id};
+        _cleanup_free_ char *rel = NULL;
+        size_t lo = 0, hi = pi->n_foreign;
+        int r;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (pi->foreign[mid].cgroup_id == id) {
+                        *ret = pi->foreign[mid].c;
+                        return 0;
+                }
+                if (pi->foreign[mid].cgroup_id < id)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        /* A cgroup gone meanwhile (or another namespace's) lies below nothing. */
+        key.c = cg_path_from_id(h, id, &rel) >= 0 ? container_above(pi, rel) : NULL;
+        r = ARRAY_INSERT_AT(pi->foreign, pi->n_foreign, pi->alloc_foreign, lo, key);
+        if (r < 0)
+                return r;
+        *ret = key.c;
         return 0;
 }
 
@@ -144,10 +199,17 @@ int ports_collect(struct ports_isolator *pi, struct sockdiag *sd, const struct c
                 struct ports_cgroup_entry key = {.cgroup_id = l->cgroup_id};
                 const struct ports_cgroup_entry *hit = NULL;
 
-                if (l->cgroup_id != 0 && h->mode == CG_V2 && pi->n_index > 0)
+                struct ports_container *owner = NULL;
+
+                if (l->cgroup_id != 0 && h->mode == CG_V2 && pi->n_index > 0) {
                         hit = bsearch(&key, pi->index, pi->n_index, sizeof(*pi->index), cmp_cgid);
-                if (hit) {
-                        r = portset_add(&hit->c->listening, l->port);
+                        if (hit)
+                                owner = hit->c;
+                        else if ((r = foreign_lookup(pi, h, l->cgroup_id, &owner)) < 0)
+                                return r;
+                }
+                if (owner) {
+                        r = portset_add(&owner->listening, l->port);
                         if (r < 0)
                                 return r;
                 } else if (portset_contains(&pi->isolated, l->port) && l->inode != 0)

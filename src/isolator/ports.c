@@ -82,6 +82,7 @@ void ports_isolator_done(struct ports_isolator *pi)
         listener_table_clear(&pi->listeners);
         free(pi->index);
         free(pi->candidates);
+        free(pi->foreign);
         *pi = (struct ports_isolator){0};
 }
 

@@ -72,6 +72,11 @@ struct ports_isolator {
         bool index_stale;
         struct ports_candidate *candidates;
         size_t alloc_candidates;
+        /* Cgroup ids that are no container's, resolved once each to the
+         * container they lie below (or NULL), sorted by id; emptied with the
+         * index. Ids are never reused and v2 cgroups cannot be renamed. */
+        struct ports_cgroup_entry *foreign;
+        size_t n_foreign, alloc_foreign;
 };
 
 /* A root container listening on ports it was not allocated. */

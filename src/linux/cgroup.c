@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <poll.h>
 #include <signal.h>
@@ -434,6 +435,44 @@ int cg_get_id(const struct cg_hierarchy *h, const char *rel, uint64_t *ret)
         if (stat(p, &st) < 0)
                 return negative_errno();
         *ret = (uint64_t)st.st_ino;
+        return 0;
+}
+
+/* kernfs file handles (what name_to_handle_at() gives for a cgroup2
+ * directory) carry the 64-bit node id, which is the cgroup id. */
+#define FILEID_KERNFS 0xfe
+
+int cg_path_from_id(const struct cg_hierarchy *h, uint64_t id, char **ret_rel)
+{
+        _cleanup_close_ int mfd = -1, fd = -1;
+        struct {
+                struct file_handle fh;
+                uint64_t id;
+        } handle = {.fh.handle_bytes = sizeof(uint64_t), .fh.handle_type = FILEID_KERNFS};
+        char link[64], path[PATH_MAX];
+        size_t plen = strlen(h->path);
+        ssize_t n;
+
+        if (h->mode != CG_V2)
+                return -EOPNOTSUPP;
+        mfd = open(h->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (mfd < 0)
+                return negative_errno();
+        memcpy(handle.fh.f_handle, &id, sizeof(id));
+        fd = open_by_handle_at(mfd, &handle.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ESTALE ? -ENOENT : negative_errno();
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        n = readlink(link, path, sizeof(path) - 1);
+        if (n < 0)
+                return negative_errno();
+        path[n] = '\0';
+        if (strncmp(path, h->path, plen) != 0 || (path[plen] != '/' && path[plen] != '\0'))
+                return -EXDEV; /* not below our mount (another namespace's view) */
+        char *rel = strdup(path[plen] == '/' ? path + plen + 1 : "");
+        if (!rel)
+                return -ENOMEM;
+        *ret_rel = rel;
         return 0;
 }
 

@@ -53,6 +53,10 @@ int cg_kill(const struct cg_hierarchy *h, const char *rel);
 /* cgroup v2 id (the directory's inode number, as INET_DIAG_CGROUP_ID and
  * bpf_get_current_cgroup_id() report). -EOPNOTSUPP on v1. */
 int cg_get_id(const struct cg_hierarchy *h, const char *rel, uint64_t *ret);
+/* The reverse: the path (relative to the hierarchy's mount) of the v2 cgroup
+ * with this id, found through its kernfs file handle. -ENOENT if it is gone,
+ * -EOPNOTSUPP on v1. */
+int cg_path_from_id(const struct cg_hierarchy *h, uint64_t id, char **ret_rel);
 /* Child cgroups of rel, recursively, as relative paths below rel ("a",
  * "a/b"), parents before children, skipping names that start with '.' (the
  * agent's internal cgroups); malloc'd array of malloc'd strings. */

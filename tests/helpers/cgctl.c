@@ -6,7 +6,7 @@
  * one item per line; any error is one line on stderr and exit status 1.
  *
  *   cgctl [--hierarchy=DIR] detect | create REL | remove REL | kill REL |
- *         attach REL PID | pids [-r] REL | id REL | descendants REL
+ *         attach REL PID | pids [-r] REL | id REL | path-of ID | descendants REL
  *   cgctl dump [--udp] [--udp-only] [--bufsize=N]
  *   cgctl procfd PID */
 #include <arpa/inet.h>
@@ -30,7 +30,7 @@ static int fail(int r, const char *what, const char *arg)
 static int usage(void)
 {
         fprintf(stderr, "cgctl: usage: cgctl [--hierarchy=DIR] "
-                        "detect|create|remove|kill|attach|pids|id|descendants|dump|procfd ...\n");
+                        "detect|create|remove|kill|attach|pids|id|path-of|descendants|dump|procfd ...\n");
         return 1;
 }
 
@@ -143,6 +143,17 @@ static int cmd_cgroup(const struct cg_hierarchy *h, const char *cmd, int argc, c
                 if (r < 0)
                         return fail(r, "reading the id of", rel);
                 printf("%" PRIu64 "\n", id);
+                return 0;
+        }
+        if (strcmp(cmd, "path-of") == 0) {
+                _cleanup_free_ char *path = NULL;
+                uint64_t id;
+                if (sscanf(rel, "%" SCNu64, &id) != 1)
+                        return usage();
+                r = cg_path_from_id(h, id, &path);
+                if (r < 0)
+                        return fail(r, "finding the cgroup of id", rel);
+                printf("%s\n", path);
                 return 0;
         }
         if (strcmp(cmd, "pids") == 0) {

@@ -188,6 +188,19 @@ class TestBeyondMesos(AgentTestCase):
         for cid, port in (("v6", 31195), ("dual", 31197)):
             self.assertEqual(limitation_ports(a.wait(cid)), [(port, port)], cid)
 
+    def test_listener_in_a_cgroup_below_the_container_counts_for_it(self):
+        """A task (root) may make cgroups below its own; a listener created
+        there is the container's all the same."""
+        a = self.start_agent(enforce_container_ports=True)
+        a.launch("top", SLEEP, ports=[31198])
+        a.launch("top/kid", SLEEP)
+        a.wait_state("top/kid", "RUNNING")
+        self.listen(["tcp4:31199"], cgdir=self.cgroup_path("top/kid/own"))
+        w = a.wait("top")
+        self.assertEqual(w["reason"], "REASON_CONTAINER_LIMITATION")
+        self.assertEqual(limitation_ports(w), [(31199, 31199)])
+        self.assertEqual(limitation_ports(a.wait("top/kid")), [(31199, 31199)])
+
 
 if __name__ == "__main__":
     unittest.main()

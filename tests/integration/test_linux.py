@@ -240,6 +240,15 @@ class CgroupV2Test(CgroupTestsMixin, PortisoTestCase):
         self.assertEqual(int(self.cgctl("id", self.rel("x/y"))),
                          os.stat(self.cgroup_path("x/y")).st_ino)
 
+    def test_path_from_id_round_trip(self):
+        self.cgctl("create", self.rel("x/y"))
+        cgid = self.cgctl("id", self.rel("x/y")).strip()
+        self.assertEqual(self.cgctl("path-of", cgid).strip(), self.rel("x/y"))
+        self.cgctl("remove", self.rel("x"))
+        r = self.cgctl("path-of", cgid, ok=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("No such file", r.stderr)
+
 
 class CgroupV1FreezerTest(CgroupTestsMixin, PortisoTestCase):
     v1 = True
