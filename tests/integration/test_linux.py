@@ -10,19 +10,10 @@ import signal
 import subprocess
 import unittest
 
-from portiso_test import (HELPERS, PortisoTestCase, cgroup_v1_freezer, cgroup_v2_mount,
+from portiso_test import (HELPERS, PortisoTestCase, alive, cgroup_v1_freezer, cgroup_v2_mount,
                           wait_for)
 
 CGCTL = os.path.join(HELPERS, "cgctl")
-
-
-def pid_alive(pid):
-    """True while pid exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
 
 
 class CgctlMixin:
@@ -187,13 +178,13 @@ class CgroupTestsMixin(CgctlMixin):
         cg = self.cgroup_path("k", v1=self.v1)
         _, daemon, _ = self.listen(["tcp4:0"], cgdir=cg, daemonize=True)
         nested, npid, _ = self.listen(["tcp4:0"], cgdir=self.cgroup_path("k/n", v1=self.v1))
-        self.assertTrue(pid_alive(daemon))
+        self.assertTrue(alive(daemon))
         self.assertEqual(self.pids("k", recursive=True), sorted([daemon, npid]))
 
         self.cgctl("kill", self.rel("k"))
         self.assertEqual(self.pids("k", recursive=True), [])
         self.assertEqual(nested.wait(timeout=10), -signal.SIGKILL)
-        wait_for(lambda: not pid_alive(daemon), what="daemonized listener gone")
+        wait_for(lambda: not alive(daemon), what="daemonized listener gone")
 
         self.cgctl("remove", self.rel("k"))
         self.assertFalse(os.path.exists(cg))
