@@ -11,15 +11,11 @@
 
 #include <cmocka.h>
 
+#include "assert-ports.h"
+
 #include "ports/duration.h"
 
 #define SEC NSEC_PER_SEC
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-        if (!strstr(haystack, needle))
-                fail_msg("'%s' does not contain '%s'", haystack, needle);
-}
 
 static void test_parse_valid(void **state)
 {

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "assert-ports.h"
+
 #include "ports/portset.h"
 
 /* Build a set from (begin, end) pairs, terminated by -1. */
@@ -27,14 +29,6 @@ static void set_of(struct portset *s, ...)
                 assert_int_equal(portset_add_range(s, (uint16_t)b, (uint16_t)e), 0);
         }
         va_end(ap);
-}
-
-static void assert_set(const struct portset *s, const char *expect)
-{
-        _cleanup_free_ char *text = portset_to_string(s);
-
-        assert_non_null(text);
-        assert_string_equal(text, expect);
 }
 
 /* Sorted, disjoint and never adjacent. */

@@ -11,27 +11,9 @@
 
 #include <cmocka.h>
 
+#include "assert-ports.h"
+
 #include "ports/ranges.h"
-
-static void assert_set(const struct portset *s, const char *expect)
-{
-        _cleanup_free_ char *text = portset_to_string(s);
-
-        assert_non_null(text);
-        assert_string_equal(text, expect);
-}
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-        if (!strstr(haystack, needle))
-                fail_msg("'%s' does not contain '%s'", haystack, needle);
-}
-
-static void assert_one_line(const char *msg)
-{
-        assert_true(strlen(msg) > 0);
-        assert_null(strchr(msg, '\n'));
-}
 
 static void test_parse_valid(void **state)
 {

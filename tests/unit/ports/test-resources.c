@@ -12,21 +12,9 @@
 
 #include <cmocka.h>
 
+#include "assert-ports.h"
+
 #include "ports/resources.h"
-
-static void assert_set(const struct portset *s, const char *expect)
-{
-        _cleanup_free_ char *text = portset_to_string(s);
-
-        assert_non_null(text);
-        assert_string_equal(text, expect);
-}
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-        if (!strstr(haystack, needle))
-                fail_msg("'%s' does not contain '%s'", haystack, needle);
-}
 
 struct valid_case {
         const char *text;
