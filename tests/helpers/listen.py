@@ -24,18 +24,22 @@ import sys
 import time
 
 
-def make(kind, port):
+def make(kind, port, listen=True):
+    """A socket of kind bound to port; a TCP one listening unless listen is
+    False (a probe of bind() alone, which no agent enforcement reacts to)."""
     if kind == "tcp4":
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("0.0.0.0", int(port)))
-        s.listen(16)
+        if listen:
+            s.listen(16)
     elif kind in ("tcp6only", "dual"):
         s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if kind == "tcp6only" else 0)
         s.bind(("::", int(port)))
-        s.listen(16)
+        if listen:
+            s.listen(16)
     elif kind == "udp4":
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(("0.0.0.0", int(port)))

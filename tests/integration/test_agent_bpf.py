@@ -4,7 +4,9 @@ stopped and leaving nothing behind; instant detection killing a violator long
 before the next periodic pass; UDP in both.
 
 Binds are tried by a probe process placed in a container's cgroup (as any
-process of the container would be); listeners are real listen.py processes.
+process of the container would be). The probe binds and never listens: a
+listener on an unallocated port is what enforcement rightly kills, and the
+probe must not race it. Listeners are real listen.py processes.
 Ports used: 26000-26999 only (the isolated range of every agent here).
 """
 import os
@@ -28,7 +30,7 @@ import listen
 for spec in sys.argv[1:]:
     kind, port = spec.split(":", 1)
     try:
-        listen.make(kind, port).close()
+        listen.make(kind, port, listen=False).close()
         print(spec, "ok")
     except PermissionError:
         print(spec, "EPERM")
