@@ -1,5 +1,5 @@
-/* launcher.c - the Linux launcher and the per-container supervisor; see
- * launcher.h for the process tree and why the supervisor re-execs the agent.
+/* launcher.c - the agent's side of the Linux launcher; see launcher.h for
+ * the process tree and why the supervisor (supervisor.c) re-execs the agent.
  *
  * Two handshakes keep launch race-free:
  *  - main -> supervisor: a CLOEXEC pipe. The main process first moves itself
@@ -13,14 +13,10 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/close_range.h>
-#include <net/if.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -28,19 +24,14 @@
 #include <unistd.h>
 
 #include "agent/launcher.h"
+#include "agent/supervisor.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/time-util.h"
+#include "linux/process-util.h"
 
-#define SUPERVISE_FLAG "--supervise"
-#define STATUS_FD 3
+#define STATUS_FD SUPERVISOR_STATUS_FD
 #define LAUNCH_TIMEOUT_MS 30000
-
-/* Used when CommandInfo's environment has no PATH: exec must find programs,
- * and Mesos' command executor gives tasks a PATH of this shape too. */
-#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-extern char **environ;
 
 /* The RLIMIT_NOFILE the agent started with, when launcher_raise_fd_limit()
  * raised it: restored for supervisors, so tasks never see the agent's. */
@@ -50,34 +41,6 @@ static bool nofile_raised;
 static int pidfd_open_(pid_t pid)
 {
         return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-int process_start_time(pid_t pid, uint64_t *ret)
-{
-        _cleanup_free_ char *text = NULL;
-        char path[64];
-        const char *p;
-        int r;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        r = read_full_file(path, &text, NULL);
-        if (r < 0)
-                return r == -ENOENT ? -ESRCH : r;
-        /* comm may hold spaces and parens: fields restart after the last ')'. */
-        p = strrchr(text, ')');
-        if (!p)
-                return -EINVAL;
-        p++;
-        for (int field = 3; field < 22; field++) {
-                p = strchr(p + 1, ' ');
-                if (!p)
-                        return -EINVAL;
-        }
-        uint64_t v;
-        if (sscanf(p, " %" SCNu64, &v) != 1)
-                return -EINVAL;
-        *ret = v;
-        return 0;
 }
 
 static void read_boot_id(char *buf, size_t size)
@@ -177,17 +140,6 @@ static int read_line(int fd, char *buf, size_t size, int timeout_ms)
         return 0;
 }
 
-static void reset_signals(void)
-{
-        struct sigaction sa = {.sa_handler = SIG_DFL};
-        sigset_t none;
-
-        for (int s = 1; s < NSIG; s++)
-                (void)sigaction(s, &sa, NULL);
-        sigemptyset(&none);
-        (void)sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 int launcher_launch(const struct launch_request *req, struct checkpoint_supervisor *ret,
                     int *ret_pidfd, struct errbuf *e)
 {
@@ -243,7 +195,7 @@ int launcher_launch(const struct launch_request *req, struct checkpoint_supervis
                     dup2(logfd >= 0 ? logfd : devnull, 2) < 0 || dup2(theirs, STATUS_FD) < 0)
                         _exit(127);
                 close_range(STATUS_FD + 1, ~0U, 0);
-                reset_signals();
+                process_reset_signals();
                 if (nofile_raised)
                         (void)setrlimit(RLIMIT_NOFILE, &startup_nofile);
                 execv("/proc/self/exe", (char **)argv);
@@ -280,242 +232,5 @@ int launcher_launch(const struct launch_request *req, struct checkpoint_supervis
 
         *ret = s;
         *ret_pidfd = TAKE_FD(fd);
-        return 0;
-}
-
-/* ---- supervisor side ---------------------------------------------------- */
-
-bool supervisor_mode(int argc, char **argv)
-{
-        return argc >= 2 && strcmp(argv[1], SUPERVISE_FLAG) == 0;
-}
-
-static int loopback_up(void)
-{
-        _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        struct ifreq ifr = {};
-
-        if (s < 0)
-                return negative_errno();
-        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-        if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-                return negative_errno();
-        ifr.ifr_flags |= IFF_UP;
-        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-                return negative_errno();
-        return 0;
-}
-
-static int setup_netns(const char *netns)
-{
-        if (strcmp(netns, "host") == 0)
-                return 0;
-        if (strcmp(netns, "new") == 0) {
-                if (unshare(CLONE_NEWNET) < 0)
-                        return negative_errno();
-                return loopback_up();
-        }
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%s/ns/net", netns);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        if (setns(fd, CLONE_NEWNET) < 0)
-                return negative_errno();
-        return 0;
-}
-
-/* Build the main process' environment: CommandInfo's, plus a PATH if it has none. */
-static char **build_env(char **env)
-{
-        size_t n = 0;
-        bool has_path = false;
-
-        for (char **s = env; s && *s; s++, n++)
-                has_path = has_path || strncmp(*s, "PATH=", 5) == 0;
-        char **v = calloc(n + 2, sizeof(char *));
-        if (!v)
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                v[i] = env[i];
-        if (!has_path)
-                v[n] = (char *)DEFAULT_PATH;
-        return v;
-}
-
-/* In the forked main process: never returns. Failures go to the sandbox's
- * stderr (when it is open) and the sync pipe, then exit 127 as a shell would. */
-_noreturn_ static void exec_main(const struct cg_hierarchy *h, const char *cgroup,
-                                 const char *sandbox, const char *netns,
-                                 const struct container_config *cfg, int sync_fd)
-{
-        const char *what;
-        int r;
-
-        r = cg_attach(h, cgroup, 0);
-        what = "cannot enter cgroup";
-        if (r >= 0) {
-                what = "setsid";
-                r = setsid() < 0 ? negative_errno() : 0;
-        }
-        if (r >= 0) {
-                what = "cannot set up the network namespace";
-                r = setup_netns(netns);
-        }
-        if (r >= 0) {
-                what = "cannot enter the sandbox";
-                r = chdir(sandbox) < 0 ? negative_errno() : 0;
-        }
-        if (r >= 0) {
-                what = "cannot open the sandbox's stdout/stderr";
-                int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                int out = open("stdout", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-                int err = open("stderr", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-                if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
-                    dup2(err, 2) < 0)
-                        r = negative_errno();
-        }
-        if (r < 0) {
-                dprintf(sync_fd, "%s: %s\n", what, strerror(-r));
-                dprintf(2, "portiso: %s: %s\n", what, strerror(-r));
-                _exit(127);
-        }
-
-        /* Every inherited fd but 0-2 goes at exec (sync_fd is CLOEXEC too). */
-        close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-        reset_signals();
-
-        char **env = build_env(cfg->env);
-        if (!env)
-                _exit(127);
-        environ = env;
-
-        const char *value = cfg->value ? cfg->value : "";
-        if (cfg->shell) {
-                char *argv[] = {(char *)"sh", (char *)"-c", (char *)value, NULL};
-                execv("/bin/sh", argv);
-        } else if (cfg->arguments && cfg->arguments[0]) {
-                /* Mesos: arguments[0] is argv[0], value is what is exec'd. */
-                execvp(value, cfg->arguments);
-        } else {
-                char *argv[] = {(char *)value, NULL};
-                execvp(value, argv);
-        }
-        r = negative_errno();
-        dprintf(sync_fd, "cannot exec '%s': %s\n", value, strerror(-r));
-        dprintf(2, "portiso: cannot exec '%s': %s\n", value, strerror(-r));
-        _exit(127);
-}
-
-static int report(const char *fmt, ...) _printf_(1, 2);
-static int report(const char *fmt, ...)
-{
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vdprintf(STATUS_FD, fmt, ap);
-        va_end(ap);
-        return r < 0 ? negative_errno() : 0;
-}
-
-int supervisor_main(int argc, char **argv)
-{
-        _cleanup_(container_config_done) struct container_config cfg = {};
-        struct cg_hierarchy h = {};
-        struct errbuf e = {};
-        const char *id, *cgroup, *sup_cgroup, *meta, *sandbox, *netns;
-        uint64_t start = 0;
-        int sync_pipe[2], status, r;
-        pid_t main_pid;
-        char buf[256];
-
-        if (argc != 10)
-                return 2;
-        id = argv[2];
-        if (strcmp(argv[3], cg_mode_to_string(CG_V2)) == 0)
-                h.mode = CG_V2;
-        else if (strcmp(argv[3], cg_mode_to_string(CG_V1_FREEZER)) == 0)
-                h.mode = CG_V1_FREEZER;
-        else
-                return 2;
-        snprintf(h.path, sizeof(h.path), "%s", argv[4]);
-        cgroup = argv[5];
-        sup_cgroup = argv[6];
-        meta = argv[7];
-        sandbox = argv[8];
-        netns = argv[9];
-
-        /* A write to a vanished agent must fail, not kill us. */
-        signal(SIGPIPE, SIG_IGN);
-
-        r = cg_attach(&h, sup_cgroup, 0);
-        if (r < 0) {
-                report("error cannot move the supervisor into %s: %s\n", sup_cgroup, strerror(-r));
-                return 1;
-        }
-        r = checkpoint_read_config(meta, &cfg, &e);
-        if (r < 0) {
-                report("error %s\n", e.msg);
-                return 1;
-        }
-        r = process_start_time(getpid(), &start);
-        if (r < 0) {
-                report("error cannot read own start time: %s\n", strerror(-r));
-                return 1;
-        }
-        if (pipe2(sync_pipe, O_CLOEXEC) < 0) {
-                report("error pipe: %s\n", strerror(errno));
-                return 1;
-        }
-
-        main_pid = fork();
-        if (main_pid < 0) {
-                report("error fork: %s\n", strerror(errno));
-                return 1;
-        }
-        if (main_pid == 0) {
-                close(sync_pipe[0]);
-                exec_main(&h, cgroup, sandbox, netns, &cfg, sync_pipe[1]);
-        }
-        close(sync_pipe[1]);
-        /* EOF: exec'd (or failed, with a line we log). */
-        for (;;) {
-                ssize_t k = read(sync_pipe[0], buf, sizeof(buf) - 1);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k > 0) {
-                        buf[k] = '\0';
-                        log_warning("Container %s: %s", id, buf);
-                        continue;
-                }
-                break;
-        }
-        close(sync_pipe[0]);
-
-        report("ok %d %" PRIu64 " %d\n", (int)getpid(), start, (int)main_pid);
-        /* Wait for the agent to close its end (it has our pidfd by then). */
-        for (;;) {
-                ssize_t k = read(STATUS_FD, buf, sizeof(buf));
-                if (k > 0 || (k < 0 && errno == EINTR))
-                        continue;
-                break;
-        }
-        close(STATUS_FD);
-
-        while (waitpid(main_pid, &status, 0) < 0)
-                if (errno != EINTR) {
-                        log_error("Container %s: waitpid: %m", id);
-                        status = -1;
-                        break;
-                }
-        if (status != -1) {
-                r = checkpoint_write_exit_status(meta, status);
-                if (r < 0)
-                        log_error_errno(r, "Container %s: cannot record exit status: %m", id);
-        }
-        r = cg_kill(&h, cgroup);
-        if (r < 0 && r != -ENOENT)
-                log_error_errno(r, "Container %s: cannot kill leftover processes: %m", id);
         return 0;
 }

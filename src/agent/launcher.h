@@ -52,9 +52,3 @@ int launcher_adopt(const struct checkpoint_supervisor *s, int *ret_pidfd);
 /* SIGKILL a supervisor through its pidfd (never a reused pid) and wait, at
  * most a second, until it is gone, so that it writes nothing more. */
 int launcher_kill_supervisor(int pidfd);
-/* Start time of pid (/proc/<pid>/stat field 22). */
-int process_start_time(pid_t pid, uint64_t *ret);
-/* Entry point of `portiso-agent --supervise ...` (argv from "--supervise"). */
-int supervisor_main(int argc, char **argv);
-/* True if argv asks for the hidden supervisor mode. */
-bool supervisor_mode(int argc, char **argv);

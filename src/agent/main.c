@@ -4,7 +4,7 @@
  * SIGTERM and SIGINT only leave the loop: containers, their supervisors and
  * their cgroups stay, and the next agent recovers them (as a Mesos agent
  * restart does). The same binary doubles as the per-container supervisor
- * (`portiso-agent --supervise ...`, see launcher.h); that mode is picked
+ * (`portiso-agent --supervise ...`, see supervisor.h); that mode is picked
  * before anything else runs. */
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +17,7 @@
 #include "agent/enforcer-bpf.h"
 #include "agent/flags.h"
 #include "agent/launcher.h"
+#include "agent/supervisor.h"
 #include "basic/log.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct event_base *, event_base_free);
