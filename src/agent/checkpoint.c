@@ -22,7 +22,6 @@
 #define META_SUBDIR "meta/containers"
 #define SANDBOX_SUBDIR "containers"
 
-
 /* base + "/a/containers/b/containers/c" for id "a/b/c". */
 static int nested_path(const char *base, const char *id, char **ret)
 {
@@ -447,11 +446,4 @@ int checkpoint_remove(const char *work_dir, const char *id)
         if (r < 0)
                 return r;
         return rm_rf(dir);
-}
-
-void container_termination_done(struct container_termination *t)
-{
-        free(t->message);
-        portset_clear(&t->limitation);
-        *t = (struct container_termination){};
 }

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "agent/containerizer.h"
+#include "agent/container.h"
 #include "basic/errbuf.h"
 
 /* Path of a container's checkpoint directory ("a/b" -> <meta>/a/containers/b). */
@@ -58,6 +58,3 @@ int checkpoint_read_termination(const char *dir, struct container_termination *t
 int checkpoint_list(const char *work_dir, char ***ret, size_t *ret_n);
 /* Remove a container's checkpoint (and its nested ones'). */
 int checkpoint_remove(const char *work_dir, const char *id);
-
-/* Free the message and limitation of a termination. */
-void container_termination_done(struct container_termination *t);

@@ -15,32 +15,11 @@
 static int validate_config(struct containerizer *cz, const struct container_config *cfg,
                            struct errbuf *e)
 {
-        const char *last;
         int r;
 
-        if (!cfg->id)
-                return errbuf_set(e, -EINVAL, "container id is required");
-        last = strrchr(cfg->id, '/');
-        if (cfg->parent_id) {
-                size_t n = strlen(cfg->parent_id);
-                if (!last || (size_t)(last - cfg->id) != n ||
-                    strncmp(cfg->id, cfg->parent_id, n) != 0)
-                        return errbuf_set(e, -EINVAL, "container id '%s' is not below parent '%s'",
-                                          cfg->id, cfg->parent_id);
-        } else if (last)
-                return errbuf_set(e, -EINVAL, "container id '%s' contains '/'", cfg->id);
-        for (const char *p = cfg->id; *p;) {
-                char part[256];
-                size_t n = strcspn(p, "/");
-                if (n >= sizeof(part))
-                        return errbuf_set(e, -EINVAL, "container id is longer than 242 bytes");
-                memcpy(part, p, n);
-                part[n] = '\0';
-                r = container_id_validate(part, e);
-                if (r < 0)
-                        return r;
-                p += n + (p[n] == '/');
-        }
+        r = container_config_validate_id(cfg, e);
+        if (r < 0)
+                return r;
         if (cz_find(cz, cfg->id))
                 return errbuf_set(e, -EEXIST, "container %s already exists", cfg->id);
         if (cfg->parent_id) {

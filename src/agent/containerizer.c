@@ -18,53 +18,6 @@
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/sorted-array.h"
-#include "basic/strv.h"
-
-static const char *const state_names[] = {
-    [CONTAINER_LAUNCHING] = "LAUNCHING",
-    [CONTAINER_RUNNING] = "RUNNING",
-    [CONTAINER_DESTROYING] = "DESTROYING",
-    [CONTAINER_TERMINATED] = "TERMINATED",
-};
-
-const char *container_state_to_string(enum container_state s)
-{
-        return (unsigned)s < ELEMENTSOF(state_names) ? state_names[s] : "UNKNOWN";
-}
-
-void container_config_done(struct container_config *cfg)
-{
-        free(cfg->id);
-        free(cfg->parent_id);
-        free(cfg->value);
-        strv_free(cfg->arguments);
-        strv_free(cfg->env);
-        portset_clear(&cfg->ports);
-        free(cfg->network);
-        *cfg = (struct container_config){};
-}
-
-int container_id_validate(const char *value, struct errbuf *e)
-{
-        size_t n;
-
-        if (!value || !*value)
-                return errbuf_set(e, -EINVAL, "container id must not be empty");
-        n = strlen(value);
-        if (n > 242)
-                return errbuf_set(e, -EINVAL, "container id is longer than 242 bytes");
-        for (const char *p = value; *p; p++) {
-                unsigned char ch = (unsigned char)*p;
-                if (ch == '/' || ch == '.')
-                        return errbuf_set(e, -EINVAL, "container id '%s' contains '%c'", value, ch);
-                if (ch <= ' ' || ch == 0x7f)
-                        return errbuf_set(e, -EINVAL,
-                                          "container id '%s' contains whitespace or a control "
-                                          "character",
-                                          value);
-        }
-        return 0;
-}
 
 /* ---- the table ---------------------------------------------------------- */
 

@@ -21,48 +21,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "agent/container.h"
 #include "agent/flags.h"
 #include "basic/errbuf.h"
 #include "isolator/isolator.h"
-#include "ports/portset.h"
-
-enum container_state {
-        CONTAINER_LAUNCHING,
-        CONTAINER_RUNNING,
-        CONTAINER_DESTROYING,
-        CONTAINER_TERMINATED,
-};
-
-/* The parts of LAUNCH_CONTAINER that portiso honours. */
-struct container_config {
-        char *id;             /* "root" or "root/child" (parent path + '/' + value) */
-        char *parent_id;      /* NULL for a root container */
-        bool shell;           /* CommandInfo.shell, default true */
-        char *value;          /* CommandInfo.value */
-        char **arguments;     /* CommandInfo.arguments (NULL-terminated, may be NULL) */
-        char **env;           /* "NAME=value" from CommandInfo.environment (NULL-terminated) */
-        bool has_ports;       /* root: a ports resource was given */
-        struct portset ports; /* root: allocated ports */
-        char *network;        /* first ContainerInfo.network_infos[].name, or NULL */
-};
-
-struct container_termination {
-        bool has_exit_status;
-        int exit_status;    /* wait(2) status */
-        const char *state;  /* "TASK_FAILED" when an isolator ended it, else NULL */
-        const char *reason; /* "REASON_CONTAINER_LIMITATION" or NULL */
-        char *message;      /* limitation message or NULL */
-        bool has_limitation;
-        struct portset limitation; /* the offending ports */
-};
-
-struct container {
-        struct container_config config;
-        enum container_state state;
-        pid_t pid;                                /* main process, 0 if unknown */
-        struct portset listening;                 /* own + nested listeners at the last check */
-        struct container_termination termination; /* valid in TERMINATED */
-};
 
 struct containerizer_metrics {
         uint64_t containers;         /* gauge: known containers */
@@ -125,11 +87,3 @@ void containerizer_set_features(struct containerizer *cz, bool instant_detection
                                 bool prevent_bind);
 /* The cgroup hierarchy the containers live on. */
 const struct cg_hierarchy *containerizer_hierarchy(const struct containerizer *cz);
-
-/* "LAUNCHING", "RUNNING", "DESTROYING", "TERMINATED". */
-const char *container_state_to_string(enum container_state s);
-/* Free the contents of a config. */
-void container_config_done(struct container_config *cfg);
-/* Validate one id component: non-empty, <= 242 bytes, no '/', '.', control
- * characters or whitespace. */
-int container_id_validate(const char *value, struct errbuf *e);
