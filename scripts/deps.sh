@@ -6,7 +6,7 @@
 set -eu
 
 PKGS="meson ninja-build pkg-config gcc clang llvm libmnl-dev libevent-dev libjansson-dev \
-libbpf-dev bpftool libcmocka-dev python3 curl iproute2 netcat-openbsd procps util-linux \
+libbpf-dev libhttp-parser-dev libcurl4-openssl-dev bpftool libcmocka-dev python3 curl iproute2 netcat-openbsd procps util-linux \
 gnuplot-nox"
 
 missing=""

@@ -1,4 +1,4 @@
-/* api.c - the agent's HTTP API on libevent's evhttp; see api.h.
+/* api.c - the agent's HTTP API; see api.h.
  *
  * One POST /api/v1 handler reads an agent.Call, looks its `type` up in a
  * table and hands the call's body (the snake_case field named after the
@@ -7,17 +7,13 @@
  * the HTTP plumbing and the status codes of every other call.
  *
  * Errors are one line of text/plain (as Mesos answers them), JSON bodies are
- * application/json. Request bodies are capped at 1 MiB and headers at 64 KiB
- * by evhttp itself, which answers 413. */
+ * application/json. Framing, limits (413, 431) and timeouts are the HTTP
+ * server's (http-server.h); this file routes a complete request by path. */
 #include <errno.h>
-#include <event2/buffer.h>
-#include <event2/http.h>
 #include <jansson.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
 #include "agent/api-json.h"
 #include "agent/api-private.h"
@@ -30,20 +26,15 @@
 #define PORTISO_VERSION "0.1.0"
 #endif
 
-#define API_MAX_BODY_SIZE (1024 * 1024)
-#define API_MAX_HEADERS_SIZE (64 * 1024)
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct addrinfo *, freeaddrinfo);
-
 static bool is_control(char c)
 {
         return (unsigned char)c < ' ' || c == 0x7f;
 }
 
 /* Send a one-line text/plain error. */
-_printf_(3, 4) void api_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+_printf_(3, 4) void api_reply_error(struct http_request *req, int code, const char *fmt, ...)
 {
-        struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        _cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
         _cleanup_free_ char *text = NULL;
         va_list ap;
         int n;
@@ -53,7 +44,7 @@ _printf_(3, 4) void api_reply_error(struct evhttp_request *req, int code, const 
         va_end(ap);
         if (n < 0) {
                 text = NULL;
-                evbuffer_add_printf(out, "out of memory");
+                strbuf_puts(&out, "out of memory");
         }
         /* Reasons quote what the client sent (a call type, a container id):
          * escape its control characters, so that the reason stays one line. */
@@ -61,33 +52,31 @@ _printf_(3, 4) void api_reply_error(struct evhttp_request *req, int code, const 
                 size_t k = 0;
                 while (p[k] && !is_control(p[k]))
                         k++;
-                evbuffer_add(out, p, k);
+                strbuf_add(&out, p, k);
                 p += k;
                 if (*p)
-                        evbuffer_add_printf(out, "\\x%02x", (unsigned char)*p++);
+                        strbuf_addf(&out, "\\x%02x", (unsigned char)*p++);
         }
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
-        evhttp_send_reply(req, code, NULL, NULL);
+        if (out.oom)
+                return http_request_reply(req, 500, "text/plain", "out of memory", 13);
+        http_request_reply(req, code, "text/plain", out.buf, out.len);
 }
 
 /* Send a JSON body (reference stolen); NULL means we ran out of memory. */
-void api_reply_json(struct evhttp_request *req, int code, json_t *body)
+void api_reply_json(struct http_request *req, int code, json_t *body)
 {
         _cleanup_json_ json_t *j = body;
         _cleanup_free_ char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
         if (!s)
                 return api_reply_error(req, 500, "out of memory");
-        evbuffer_add(evhttp_request_get_output_buffer(req), s, strlen(s));
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                          "application/json");
-        evhttp_send_reply(req, code, NULL, NULL);
+        http_request_reply(req, code, "application/json", s, strlen(s));
 }
 
 /* A 200 with no body, as Mesos answers calls without a Response. */
-static void reply_ok(struct evhttp_request *req, int code)
+static void reply_ok(struct http_request *req, int code)
 {
-        evhttp_send_reply(req, code, NULL, NULL);
+        http_request_reply(req, code, NULL, NULL, 0);
 }
 
 /* Wrap a call's response body as {"type": T, "<field>": body}; steals body. */
@@ -97,14 +86,14 @@ json_t *api_response(const char *type, const char *field, json_t *body)
 }
 
 /* Map an unexpected containerizer error to a 500 with context. */
-void api_reply_failure(struct evhttp_request *req, const char *what, const char *id, int r,
+void api_reply_failure(struct http_request *req, const char *what, const char *id, int r,
                        const struct errbuf *e)
 {
         api_reply_error(req, 500, "failed to %s container '%s': %s", what, id,
                         e && e->msg[0] ? e->msg : strerror(-r));
 }
 
-static void handle_get_health(struct api *api, struct evhttp_request *req,
+static void handle_get_health(struct api *api, struct http_request *req,
                               const struct api_call *call, const json_t *body)
 {
         (void)api, (void)body;
@@ -112,7 +101,7 @@ static void handle_get_health(struct api *api, struct evhttp_request *req,
                        api_response(call->type, "get_health", json_pack("{s:b}", "healthy", 1)));
 }
 
-static void handle_get_version(struct api *api, struct evhttp_request *req,
+static void handle_get_version(struct api *api, struct http_request *req,
                                const struct api_call *call, const json_t *body)
 {
         (void)api, (void)body;
@@ -128,8 +117,8 @@ static void append_flag(const char *name, const char *value, void *userdata)
         json_array_append_new(flags, json_pack("{s:s, s:s}", "name", name, "value", value ?: ""));
 }
 
-static void handle_get_flags(struct api *api, struct evhttp_request *req,
-                             const struct api_call *call, const json_t *body)
+static void handle_get_flags(struct api *api, struct http_request *req, const struct api_call *call,
+                             const json_t *body)
 {
         json_t *flags = json_array();
         (void)body;
@@ -148,7 +137,7 @@ static json_t *metrics_snapshot(const struct api *api)
         return api_json_metrics_snapshot(&m, api->n_waiters);
 }
 
-static void handle_get_metrics(struct api *api, struct evhttp_request *req,
+static void handle_get_metrics(struct api *api, struct http_request *req,
                                const struct api_call *call, const json_t *body)
 {
         _cleanup_json_ json_t *snap = metrics_snapshot(api);
@@ -161,7 +150,7 @@ static void handle_get_metrics(struct api *api, struct evhttp_request *req,
                                     json_pack("{s:o}", "metrics", api_json_metrics_list(snap))));
 }
 
-static void handle_get_containers(struct api *api, struct evhttp_request *req,
+static void handle_get_containers(struct api *api, struct http_request *req,
                                   const struct api_call *call, const json_t *body)
 {
         const struct container *const *all;
@@ -179,7 +168,7 @@ static void handle_get_containers(struct api *api, struct evhttp_request *req,
             api_response(call->type, "get_containers", json_pack("{s:O}", "containers", list)));
 }
 
-static void handle_launch(struct api *api, struct evhttp_request *req, const struct api_call *call,
+static void handle_launch(struct api *api, struct http_request *req, const struct api_call *call,
                           const json_t *body)
 {
         _cleanup_(container_config_done) struct container_config cfg = {};
@@ -215,8 +204,8 @@ static void handle_launch(struct api *api, struct evhttp_request *req, const str
         reply_ok(req, 200);
 }
 
-int api_body_container_id(struct evhttp_request *req, const struct api_call *call,
-                          const json_t *body, char **ret_id)
+int api_body_container_id(struct http_request *req, const struct api_call *call, const json_t *body,
+                          char **ret_id)
 {
         _cleanup_free_ char *what = NULL;
         struct errbuf e = {};
@@ -232,7 +221,7 @@ int api_body_container_id(struct evhttp_request *req, const struct api_call *cal
         return r;
 }
 
-static void handle_kill(struct api *api, struct evhttp_request *req, const struct api_call *call,
+static void handle_kill(struct api *api, struct http_request *req, const struct api_call *call,
                         const json_t *body)
 {
         _cleanup_free_ char *id = NULL;
@@ -255,7 +244,7 @@ static void handle_kill(struct api *api, struct evhttp_request *req, const struc
         reply_ok(req, 200);
 }
 
-static void handle_remove(struct api *api, struct evhttp_request *req, const struct api_call *call,
+static void handle_remove(struct api *api, struct http_request *req, const struct api_call *call,
                           const json_t *body)
 {
         _cleanup_free_ char *id = NULL;
@@ -273,7 +262,7 @@ static void handle_remove(struct api *api, struct evhttp_request *req, const str
         reply_ok(req, 200);
 }
 
-static void handle_update(struct api *api, struct evhttp_request *req, const struct api_call *call,
+static void handle_update(struct api *api, struct http_request *req, const struct api_call *call,
                           const json_t *body)
 {
         _cleanup_free_ char *id = NULL;
@@ -335,24 +324,29 @@ static bool content_type_is_json(const char *ct)
         return *ct == '\0' || *ct == ';' || *ct == ' ' || *ct == '\t';
 }
 
-static void handle_api_v1(struct evhttp_request *req, void *userdata)
+/* Answer 405 naming the one method path takes; true if req used another. */
+static bool wrong_method(struct http_request *req, const char *method)
 {
-        struct api *api = userdata;
+        if (strcmp(http_request_method(req), method) == 0)
+                return false;
+        (void)http_request_add_header(req, "Allow", method);
+        api_reply_error(req, 405, "%s expects %s", http_request_path(req), method);
+        return true;
+}
 
-        if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-                evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
-                return api_reply_error(req, 405, "/api/v1 expects POST");
-        }
-        const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+static void handle_api_v1(struct api *api, struct http_request *req)
+{
+        if (wrong_method(req, "POST"))
+                return;
+        const char *ct = http_request_header(req, "Content-Type");
         if (!content_type_is_json(ct))
                 return api_reply_error(
                     req, 415, "expected Content-Type: application/json, got '%s'", ct ?: "");
 
-        struct evbuffer *in = evhttp_request_get_input_buffer(req);
-        size_t len = evbuffer_get_length(in);
+        size_t len;
+        const char *data = http_request_body(req, &len);
         if (len == 0)
                 return api_reply_error(req, 400, "empty body: expected an agent.Call JSON object");
-        const char *data = (const char *)evbuffer_pullup(in, -1);
         json_error_t jerr;
         _cleanup_json_ json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!msg)
@@ -385,66 +379,44 @@ static void handle_api_v1(struct evhttp_request *req, void *userdata)
         call->handler(api, req, call, body);
 }
 
-static void handle_health(struct evhttp_request *req, void *userdata)
+static void handle_health(struct api *api, struct http_request *req)
 {
-        (void)userdata;
-        if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-                evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
-                return api_reply_error(req, 405, "/health expects GET");
-        }
+        (void)api;
+        if (wrong_method(req, "GET"))
+                return;
         api_reply_json(req, 200, json_pack("{s:b}", "healthy", 1));
 }
 
-static void handle_metrics_snapshot(struct evhttp_request *req, void *userdata)
+static void handle_metrics_snapshot(struct api *api, struct http_request *req)
 {
-        struct api *api = userdata;
-
-        if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-                evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
-                return api_reply_error(req, 405, "/metrics/snapshot expects GET");
-        }
+        if (wrong_method(req, "GET"))
+                return;
         api_reply_json(req, 200, metrics_snapshot(api));
 }
 
-static void handle_unknown(struct evhttp_request *req, void *userdata)
+/* One row per path the agent serves. */
+static const struct {
+        const char *path;
+        void (*handler)(struct api *api, struct http_request *req);
+} api_routes[] = {
+    {"/api/v1", handle_api_v1},
+    {"/health", handle_health},
+    {"/metrics/snapshot", handle_metrics_snapshot},
+};
+
+static void handle_request(struct http_request *req, void *userdata)
 {
-        (void)userdata;
-        api_reply_error(req, 404, "no such endpoint '%s' (try POST /api/v1)",
-                        evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req)) ?: "");
-}
+        struct api *api = userdata;
+        const char *path = http_request_path(req);
 
-/* A listening TCP socket on ip:port (numeric IPv4 or IPv6 address). */
-static int api_listen(const char *ip, uint16_t port, int *ret_fd)
-{
-        struct addrinfo hints = {
-            .ai_family = AF_UNSPEC,
-            .ai_socktype = SOCK_STREAM,
-            .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
-        };
-        _cleanup_(freeaddrinfop) struct addrinfo *ai = NULL;
-        char service[8];
-
-        snprintf(service, sizeof(service), "%u", port);
-        if (getaddrinfo(ip, service, &hints, &ai) != 0 || !ai)
-                return -EADDRNOTAVAIL;
-
-        _cleanup_close_ int fd =
-            socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return negative_errno();
-        int one = 1;
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-                return negative_errno();
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
-                return negative_errno();
-        if (listen(fd, 1024) < 0)
-                return negative_errno();
-        *ret_fd = TAKE_FD(fd);
-        return 0;
+        for (size_t i = 0; i < ELEMENTSOF(api_routes); i++)
+                if (strcmp(api_routes[i].path, path) == 0)
+                        return api_routes[i].handler(api, req);
+        api_reply_error(req, 404, "no such endpoint '%s' (try POST /api/v1)", path);
 }
 
 int api_new(struct event_base *base, const struct agent_flags *flags, struct containerizer *cz,
-            struct api **ret)
+            struct api **ret, struct errbuf *e)
 {
         _cleanup_free_ struct api *api = calloc(1, sizeof(*api));
         if (!api)
@@ -452,34 +424,21 @@ int api_new(struct event_base *base, const struct agent_flags *flags, struct con
         *api = (struct api){.base = base, .flags = flags, .cz = cz};
         LIST_INIT(&api->waiters);
 
-        _cleanup_close_ int fd = -1;
-        int r = api_listen(flags->ip, flags->port, &fd);
+        const struct http_server_config cfg = {
+            .ip = flags->ip,
+            .port = flags->port,
+            .unix_path = flags->api_socket,
+            .unix_group = flags->api_socket_group,
+            .idle_timeout_ns = flags->http_idle_timeout_ns,
+            .header_timeout_ns = flags->http_header_timeout_ns,
+            .body_timeout_ns = flags->http_body_timeout_ns,
+            .max_connections = flags->http_max_connections,
+            .max_body_size = flags->http_max_body_size,
+            .max_header_size = flags->http_max_header_size,
+        };
+        int r = http_server_new(base, &cfg, handle_request, api, &api->http, e);
         if (r < 0)
                 return r;
-
-        api->http = evhttp_new(base);
-        if (!api->http)
-                return -ENOMEM;
-        evhttp_set_max_body_size(api->http, API_MAX_BODY_SIZE);
-        evhttp_set_max_headers_size(api->http, API_MAX_HEADERS_SIZE);
-        /* Read an oversized body to its end before the 413, so the client sees
-         * the answer instead of a connection reset. */
-        evhttp_set_flags(api->http, EVHTTP_SERVER_LINGERING_CLOSE);
-        /* Every method reaches our handlers, which answer 405 themselves. */
-        evhttp_set_allowed_methods(api->http, 0xffff);
-        if (evhttp_set_cb(api->http, "/api/v1", handle_api_v1, api) < 0 ||
-            evhttp_set_cb(api->http, "/health", handle_health, api) < 0 ||
-            evhttp_set_cb(api->http, "/metrics/snapshot", handle_metrics_snapshot, api) < 0) {
-                evhttp_free(api->http);
-                return -ENOMEM;
-        }
-        evhttp_set_gencb(api->http, handle_unknown, api);
-        if (!evhttp_accept_socket_with_handle(api->http, fd)) {
-                evhttp_free(api->http);
-                return -ENOMEM;
-        }
-        TAKE_FD(fd); /* evhttp closes it */
-        log_info("HTTP API listening on %s:%u", flags->ip, flags->port);
         *ret = TAKE_PTR(api);
         return 0;
 }
@@ -489,6 +448,6 @@ void api_free(struct api *api)
         if (!api)
                 return;
         api_waiters_shutdown(api);
-        evhttp_free(api->http);
+        http_server_free(api->http);
         free(api);
 }

@@ -28,6 +28,8 @@ enum flag_kind {
         FLAG_DURATION,  /* uint64_t nanoseconds, > 0 */
         FLAG_TRISTATE,  /* int: -1 auto, 0, 1 */
         FLAG_PROTOCOLS, /* unsigned SOCKDIAG_* mask */
+        FLAG_COUNT,     /* uint64_t, > 0 */
+        FLAG_BYTES,     /* uint64_t, > 0, Mesos bytes: 512KB, 1MB, 4096B */
 };
 
 struct flag_def {
@@ -78,6 +80,21 @@ static const struct flag_def flag_table[] = {
       "Deny (EPERM) binds to isolated ports a container was not allocated (eBPF)."),
     F(container_ports_protocols, FLAG_PROTOCOLS, "tcp",
       "Protocols whose sockets count as listeners: tcp, udp or tcp,udp."),
+    F(api_socket, FLAG_STRING, NULL,
+      "Unix socket serving the HTTP API (default <runtime_dir>/api.sock); empty for none."),
+    F(api_socket_group, FLAG_STRING, NULL,
+      "Group allowed on --api_socket (mode 0660); without it the socket is root's, 0600."),
+    {"http_idle_timeout", FLAG_DURATION, offsetof(struct agent_flags, http_idle_timeout_ns),
+     "60secs", "Close an API connection on which no request starts for this long."},
+    {"http_header_timeout", FLAG_DURATION, offsetof(struct agent_flags, http_header_timeout_ns),
+     "20secs", "Close an API connection whose request line and headers take longer than this."},
+    {"http_body_timeout", FLAG_DURATION, offsetof(struct agent_flags, http_body_timeout_ns),
+     "30secs", "Close an API connection whose request body takes longer than this."},
+    F(http_max_connections, FLAG_COUNT, "1024",
+      "Most API connections open at once; more wait in the listen backlog."),
+    F(http_max_body_size, FLAG_BYTES, "1MB", "Largest API request body (larger: 413)."),
+    F(http_max_header_size, FLAG_BYTES, "64KB",
+      "Largest API request line plus headers (larger: 431)."),
 };
 
 #undef F
@@ -112,6 +129,44 @@ static int parse_bool(const char *v, bool *ret)
                 return 0;
         }
         return -EINVAL;
+}
+
+static const struct {
+        const char *suffix;
+        uint64_t factor;
+} byte_units[] = {
+    {"TB", 1ULL << 40}, {"GB", 1ULL << 30}, {"MB", 1ULL << 20}, {"KB", 1ULL << 10}, {"B", 1}};
+
+/* Mesos' Bytes: an integer and one of B, KB, MB, GB, TB (powers of 1024);
+ * a bare number is bytes. > 0 and < 4 GiB (sizes held in memory). */
+static int bytes_parse(const char *v, uint64_t *ret)
+{
+        char *end;
+
+        if (!isdigit((unsigned char)*v))
+                return -EINVAL;
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (errno)
+                return -EINVAL;
+        uint64_t factor = *end ? 0 : 1;
+        for (size_t i = 0; i < ELEMENTSOF(byte_units) && !factor; i++)
+                if (strcmp(end, byte_units[i].suffix) == 0)
+                        factor = byte_units[i].factor;
+        if (!factor || n == 0 || n > UINT32_MAX / factor)
+                return -EINVAL;
+        *ret = n * factor;
+        return 0;
+}
+
+static void bytes_format(uint64_t n, struct strbuf *out)
+{
+        for (size_t i = 0; i < ELEMENTSOF(byte_units); i++)
+                if (n % byte_units[i].factor == 0) {
+                        strbuf_addf(out, "%llu%s", (unsigned long long)(n / byte_units[i].factor),
+                                    byte_units[i].suffix);
+                        return;
+                }
 }
 
 /* Parse value v for flag d into f; `from` says where it came from (for the
@@ -179,6 +234,22 @@ static int flag_set(struct agent_flags *f, const struct flag_def *d, const char 
                 *(int *)p = b;
                 return 0;
         }
+        case FLAG_COUNT: {
+                char *end;
+                errno = 0;
+                unsigned long long n = strtoull(v, &end, 10);
+                if (!isdigit((unsigned char)*v) || *end || errno || n == 0 || n > UINT32_MAX)
+                        return errbuf_set(e, -EINVAL, "--%s%s: invalid count '%s' (1-%u)", d->name,
+                                          where, v, UINT32_MAX);
+                *(uint64_t *)p = n;
+                return 0;
+        }
+        case FLAG_BYTES:
+                if (bytes_parse(v, p) < 0)
+                        return errbuf_set(e, -EINVAL,
+                                          "--%s%s: invalid size '%s' (e.g. 4096B, 64KB, 1MB)",
+                                          d->name, where, v);
+                return 0;
         case FLAG_PROTOCOLS:
                 if (sockdiag_protocols_from_string(v, p) < 0)
                         return errbuf_set(e, -EINVAL,
@@ -323,6 +394,15 @@ static int validate(struct agent_flags *f, struct errbuf *e)
                 return errbuf_set(e, -EINVAL, "--work_dir: must not be empty");
         if (!*f->runtime_dir)
                 return errbuf_set(e, -EINVAL, "--runtime_dir: must not be empty");
+        if (!f->api_socket && asprintf(&f->api_socket, "%s/api.sock", f->runtime_dir) < 0) {
+                f->api_socket = NULL;
+                return -ENOMEM;
+        }
+        if (f->api_socket_group && !*f->api_socket_group)
+                return errbuf_set(e, -EINVAL, "--api_socket_group: must not be empty");
+        if (*f->api_socket && f->api_socket[0] != '/')
+                return errbuf_set(e, -EINVAL, "--api_socket: '%s' is not an absolute path",
+                                  f->api_socket);
         if (!*f->cgroups_hierarchy)
                 return errbuf_set(e, -EINVAL, "--cgroups_hierarchy: must not be empty");
         if (!*f->cgroups_root || f->cgroups_root[0] == '/' || strstr(f->cgroups_root, "..") ||
@@ -419,6 +499,12 @@ static void flag_format(const struct agent_flags *f, const struct flag_def *d, s
                 strbuf_puts(out, v < 0 ? "auto" : v ? "true" : "false");
                 break;
         }
+        case FLAG_COUNT:
+                strbuf_addf(out, "%llu", (unsigned long long)*(const uint64_t *)p);
+                break;
+        case FLAG_BYTES:
+                bytes_format(*(const uint64_t *)p, out);
+                break;
         case FLAG_PROTOCOLS: {
                 unsigned m = *(const unsigned *)p;
                 strbuf_puts(out, (m & SOCKDIAG_TCP) && (m & SOCKDIAG_UDP) ? "tcp,udp"

@@ -31,6 +31,14 @@ struct agent_flags {
         int container_ports_instant_detection;      /* -1 = auto (where supported), 0, 1 */
         bool container_ports_prevent_bind;
         unsigned container_ports_protocols; /* SOCKDIAG_TCP [| SOCKDIAG_UDP] */
+        char *api_socket;                   /* NULL = <runtime_dir>/api.sock, "" = no unix socket */
+        char *api_socket_group;             /* NULL = mode 0600, else 0660 with this group */
+        uint64_t http_idle_timeout_ns;
+        uint64_t http_header_timeout_ns;
+        uint64_t http_body_timeout_ns;
+        uint64_t http_max_connections;
+        uint64_t http_max_body_size;   /* bytes */
+        uint64_t http_max_header_size; /* bytes */
 
         /* Derived during validation. */
         bool isolation_network_ports;

@@ -90,10 +90,12 @@ static int run(int argc, char **argv)
         if (r < 0)
                 return 1;
         bpf_enforcer_recovered(enf);
-        r = api_new(base, &flags, cz, &api);
+        r = api_new(base, &flags, cz, &api, &e);
         if (r < 0) {
-                log_error_errno(r, "Failed to serve the API on %s:%u: %m", flags.ip,
-                                (unsigned)flags.port);
+                if (e.msg[0])
+                        log_error_errno(r, "Failed to serve the API: %s", e.msg);
+                else
+                        log_error_errno(r, "Failed to serve the API: %m");
                 return 1;
         }
         log_info("Agent started on %s:%u (isolation '%s', work_dir %s)", flags.ip,

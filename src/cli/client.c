@@ -24,6 +24,8 @@
 
 #define _cleanup_json_ _cleanup_(json_decrefp)
 #define CLIENT_TIMEOUT_SEC 60
+/* Where the agent serves its API by default (--runtime_dir=/run/portiso). */
+#define CLIENT_DEFAULT_AGENT "/run/portiso/api.sock"
 
 /* Options given before the command name (`portiso --agent=H:P ps`). */
 static const char *global_agent;
@@ -43,7 +45,7 @@ bool client_global_option(const char *arg)
 }
 
 struct client {
-        const char *agent; /* HOST:PORT */
+        const char *agent; /* HOST:PORT or a unix socket's absolute path */
         bool json;
         const char *parent; /* --parent=ID */
         const char *ports;  /* --ports=RANGES */
@@ -137,7 +139,7 @@ static int client_parse(struct client *cl, int argc, char **argv, const char *us
                 }
         }
         if (!cl->agent)
-                cl->agent = getenv("PORTISO_AGENT") ?: "127.0.0.1:5051";
+                cl->agent = getenv("PORTISO_AGENT") ?: CLIENT_DEFAULT_AGENT;
         return optind;
 }
 
@@ -159,22 +161,21 @@ static int client_call(const struct client *cl, json_t *call, unsigned timeout_s
                        json_t **ret_answer, int *ret_status)
 {
         _cleanup_json_ json_t *c = call;
-        _cleanup_free_ char *host = NULL;
+        _cleanup_(http_agent_done) struct http_agent agent = {};
         _cleanup_free_ char *body = c ? json_dumps(c, JSON_COMPACT) : NULL;
         struct http_response resp = {};
         struct errbuf e = {};
-        uint16_t port;
 
         if (!body) {
                 fprintf(stderr, "portiso: out of memory\n");
                 return 1;
         }
-        if (http_parse_address(cl->agent, &host, &port, &e) < 0) {
+        if (http_agent_parse(cl->agent, &agent, &e) < 0) {
                 fprintf(stderr, "portiso: %s\n", e.msg);
                 return CLI_EXIT_USAGE;
         }
-        if (http_request(host, port, "POST", "/api/v1", "application/json", body, timeout_sec,
-                         &resp, &e) < 0) {
+        if (http_request(&agent, "POST", "/api/v1", "application/json", body, timeout_sec, &resp,
+                         &e) < 0) {
                 fprintf(stderr, "portiso: %s\n", e.msg);
                 return 1;
         }
@@ -253,7 +254,7 @@ int cmd_launch(int argc, char **argv)
 {
         static const char usage[] =
             "portiso launch ID [--ports=RANGES] [--parent=ID] [--network=NAME] "
-            "[--env=NAME=VALUE]... [--agent=HOST:PORT] -- COMMAND...\n"
+            "[--env=NAME=VALUE]... [--agent=HOST:PORT|SOCKET] -- COMMAND...\n"
             "  one COMMAND word runs through /bin/sh -c; several are exec'd as argv";
         static const int allowed[] = {OPT_PARENT, OPT_PORTS, OPT_NETWORK, OPT_ENV, 0};
         _cleanup_(client_done) struct client cl = {};
@@ -362,7 +363,8 @@ static void print_termination(const char *id, const json_t *w)
 
 int cmd_wait(int argc, char **argv)
 {
-        static const char usage[] = "portiso wait ID [--parent=ID] [--json] [--agent=HOST:PORT]";
+        static const char usage[] =
+            "portiso wait ID [--parent=ID] [--json] [--agent=HOST:PORT|SOCKET]";
         static const int allowed[] = {OPT_PARENT, 0};
         _cleanup_(client_done) struct client cl = {};
         _cleanup_json_ json_t *answer = NULL;
@@ -412,7 +414,7 @@ static int parse_signal(const char *s)
 int cmd_kill(int argc, char **argv)
 {
         static const char usage[] =
-            "portiso kill ID [--signal=N|NAME] [--parent=ID] [--agent=HOST:PORT]";
+            "portiso kill ID [--signal=N|NAME] [--parent=ID] [--agent=HOST:PORT|SOCKET]";
         static const int allowed[] = {OPT_PARENT, OPT_SIGNAL, 0};
         _cleanup_(client_done) struct client cl = {};
 
@@ -438,7 +440,7 @@ int cmd_kill(int argc, char **argv)
 
 int cmd_remove(int argc, char **argv)
 {
-        static const char usage[] = "portiso remove ID [--parent=ID] [--agent=HOST:PORT]";
+        static const char usage[] = "portiso remove ID [--parent=ID] [--agent=HOST:PORT|SOCKET]";
         static const int allowed[] = {OPT_PARENT, 0};
         _cleanup_(client_done) struct client cl = {};
 
@@ -454,7 +456,7 @@ int cmd_remove(int argc, char **argv)
 
 int cmd_update(int argc, char **argv)
 {
-        static const char usage[] = "portiso update ID --ports=RANGES [--agent=HOST:PORT]";
+        static const char usage[] = "portiso update ID --ports=RANGES [--agent=HOST:PORT|SOCKET]";
         static const int allowed[] = {OPT_PORTS, OPT_PARENT, 0};
         _cleanup_(client_done) struct client cl = {};
 
@@ -508,7 +510,7 @@ static char *allocated_text(const json_t *resources)
 
 int cmd_ps(int argc, char **argv)
 {
-        static const char usage[] = "portiso ps [--json] [--agent=HOST:PORT]";
+        static const char usage[] = "portiso ps [--json] [--agent=HOST:PORT|SOCKET]";
         _cleanup_(client_done) struct client cl = {};
         _cleanup_json_ json_t *answer = NULL;
 

@@ -2,12 +2,14 @@
  * HTTP API (Mesos v1 operator calls). Each has the cli.h shape: it takes the
  * arguments after the program name (argv[0] is the command's name), prints
  * its own output and returns the exit status (0, 1 failure, 2 bad usage).
- * The agent is --agent=HOST:PORT, else $PORTISO_AGENT, else 127.0.0.1:5051. */
+ * The agent is --agent=HOST:PORT or --agent=/path/to/api.sock, else
+ * $PORTISO_AGENT (same forms), else its default unix socket
+ * /run/portiso/api.sock. */
 #pragma once
 
 #include <stdbool.h>
 
-/* Consume an option given before the command name (--agent=HOST:PORT,
+/* Consume an option given before the command name (--agent=...,
  * --json); false if arg is not one. */
 bool client_global_option(const char *arg);
 

@@ -1,20 +1,16 @@
-/* http.c - a blocking HTTP/1.1 client, one request per connection; see http.h.
+/* http.c - the CLI's HTTP client on libcurl; see http.h.
  *
- * The response is read whole into a strbuf (agent answers are small) and then
- * parsed in place: status line, headers up to the blank line, and a body
- * bounded by Content-Length, decoded from chunks, or running to EOF. */
+ * The answer is collected whole into a strbuf (agent answers are small);
+ * the status line's reason phrase is kept from the header callback, since
+ * the CLI prints it when an error comes without a text body. */
+#include <curl/curl.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 
 #include "basic/strbuf.h"
 #include "cli/http.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct addrinfo *, freeaddrinfo);
 
 #define HTTP_DEFAULT_PORT 5051
 
@@ -55,194 +51,158 @@ int http_parse_address(const char *text, char **ret_host, uint16_t *ret_port, st
         return 0;
 }
 
-static int http_connect(const char *host, uint16_t port, unsigned timeout_sec, int *ret_fd,
-                        struct errbuf *e)
+int http_agent_parse(const char *text, struct http_agent *ret, struct errbuf *e)
 {
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-        _cleanup_(freeaddrinfop) struct addrinfo *ai = NULL;
-        char service[8];
-        int r = -EHOSTUNREACH;
-
-        snprintf(service, sizeof(service), "%u", port);
-        int g = getaddrinfo(host, service, &hints, &ai);
-        if (g != 0)
-                return errbuf_set(e, -EHOSTUNREACH, "cannot resolve '%s': %s", host,
-                                  gai_strerror(g));
-
-        for (struct addrinfo *a = ai; a; a = a->ai_next) {
-                _cleanup_close_ int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, 0);
-                if (fd < 0) {
-                        r = negative_errno();
-                        continue;
-                }
-                struct timeval tv = {.tv_sec = timeout_sec};
-                if (timeout_sec) {
-                        (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-                        (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-                }
-                if (connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
-                        r = negative_errno();
-                        continue;
-                }
-                *ret_fd = TAKE_FD(fd);
+        if (text && text[0] == '/') {
+                char *p = strdup(text);
+                if (!p)
+                        return -ENOMEM;
+                *ret = (struct http_agent){.unix_path = p};
                 return 0;
         }
-        return errbuf_set(e, r, "cannot connect to %s:%u: %s", host, port, strerror(-r));
+        *ret = (struct http_agent){};
+        return http_parse_address(text, &ret->host, &ret->port, e);
 }
 
-static int write_all(int fd, const char *data, size_t len)
+void http_agent_done(struct http_agent *a)
 {
-        while (len > 0) {
-                ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                data += n;
-                len -= n;
-        }
-        return 0;
+        free(a->unix_path);
+        free(a->host);
+        *a = (struct http_agent){};
 }
 
-/* Decode a chunked body in place; returns the decoded length or -EBADMSG. */
-static ssize_t dechunk(char *body, size_t len)
-{
-        size_t in = 0, out = 0;
+struct collect {
+        struct strbuf body;
+        char *reason;
+};
 
-        for (;;) {
-                char *end;
-                unsigned long n = strtoul(body + in, &end, 16);
-                char *eol = memmem(end, len - (end - body), "\r\n", 2);
-                if (end == body + in || !eol)
-                        return -EBADMSG;
-                in = eol + 2 - body;
-                if (n == 0)
-                        return out;
-                if (n > len - in)
-                        return -EBADMSG;
-                memmove(body + out, body + in, n);
-                out += n;
-                in += n + 2; /* the chunk's CRLF */
-                if (in > len)
-                        return -EBADMSG;
-        }
+static size_t on_body(char *data, size_t size, size_t n, void *userdata)
+{
+        struct collect *c = userdata;
+
+        strbuf_add(&c->body, data, size * n);
+        return c->body.oom ? 0 : size * n;
 }
 
-int http_parse_response(char *raw, size_t len, struct http_response *ret, struct errbuf *e)
+/* Keep the reason phrase of the last status line (after a 100 Continue). */
+static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 {
-        char *hdr_end = memmem(raw, len, "\r\n\r\n", 4);
-        if (!hdr_end)
-                return errbuf_set(e, -EBADMSG, "truncated HTTP response from the agent");
-        *hdr_end = '\0';
-        char *body = hdr_end + 4;
-        size_t body_len = len - (body - raw);
+        struct collect *c = userdata;
+        size_t len = size * n;
+        int at = 0;
 
-        char *save = NULL;
-        char *line = strtok_r(raw, "\r\n", &save);
-        int status;
-        int reason_at = 0;
-        if (!line || sscanf(line, "HTTP/1.%*d %d %n", &status, &reason_at) < 1)
-                return errbuf_set(e, -EBADMSG, "invalid HTTP status line from the agent");
-
-        _cleanup_free_ char *reason = strdup(reason_at ? line + reason_at : "");
-        _cleanup_free_ char *ctype = NULL;
-        long content_length = -1;
-        bool chunked = false;
-        while ((line = strtok_r(NULL, "\r\n", &save))) {
-                char *colon = strchr(line, ':');
-                if (!colon)
-                        continue;
-                *colon = '\0';
-                char *value = colon + 1 + strspn(colon + 1, " \t");
-                if (strcasecmp(line, "Content-Type") == 0) {
-                        free(ctype);
-                        ctype = strdup(value);
-                } else if (strcasecmp(line, "Content-Length") == 0) {
-                        char *end;
-                        errno = 0;
-                        content_length = strtol(value, &end, 10);
-                        if (errno || end == value || content_length < 0)
-                                return errbuf_set(e, -EBADMSG,
-                                                  "invalid Content-Length from the agent");
-                } else if (strcasecmp(line, "Transfer-Encoding") == 0 &&
-                           strcasestr(value, "chunked")) {
-                        chunked = true;
+        if (len > 5 && strncmp(data, "HTTP/", 5) == 0) {
+                char line[256];
+                snprintf(line, sizeof(line), "%.*s", (int)MIN(len, sizeof(line) - 1), data);
+                line[strcspn(line, "\r\n")] = '\0';
+                if (sscanf(line, "HTTP/%*s %*d %n", &at) >= 0 && at > 0) {
+                        free(c->reason);
+                        c->reason = strdup(line + at);
                 }
         }
-
-        if (chunked) {
-                ssize_t n = dechunk(body, body_len);
-                if (n < 0)
-                        return errbuf_set(e, (int)n, "invalid chunked body from the agent");
-                body_len = n;
-        } else if (content_length >= 0) {
-                if ((size_t)content_length > body_len)
-                        return errbuf_set(e, -EBADMSG, "truncated HTTP body from the agent");
-                body_len = content_length;
-        }
-        char *b = strndup(body, body_len);
-        if (!b || !reason)
-                return -ENOMEM;
-        *ret = (struct http_response){
-            .status = status,
-            .reason = TAKE_PTR(reason),
-            .content_type = TAKE_PTR(ctype),
-            .body = b,
-            .body_len = body_len,
-        };
-        return 0;
+        return len;
 }
 
-int http_request(const char *host, uint16_t port, const char *method, const char *path,
+DEFINE_TRIVIAL_CLEANUP_FUNC(CURL *, curl_easy_cleanup);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct curl_slist *, curl_slist_free_all);
+
+static void collect_done(struct collect *c)
+{
+        strbuf_release(&c->body);
+        free(c->reason);
+}
+
+int http_request(const struct http_agent *a, const char *method, const char *path,
                  const char *content_type, const char *body, unsigned timeout_sec,
                  struct http_response *ret, struct errbuf *e)
 {
-        _cleanup_strbuf_ struct strbuf req = STRBUF_INIT;
-        _cleanup_strbuf_ struct strbuf resp = STRBUF_INIT;
-        _cleanup_close_ int fd = -1;
-        bool v6 = strchr(host, ':');
+        _cleanup_(curl_easy_cleanupp) CURL *curl = NULL;
+        _cleanup_(curl_slist_free_allp) struct curl_slist *headers = NULL;
+        _cleanup_(collect_done) struct collect c = {};
+        _cleanup_free_ char *url = NULL, *ctype_header = NULL;
+        char err[CURL_ERROR_SIZE] = "";
+        bool v6 = a->host && strchr(a->host, ':');
+        int n;
 
-        int r = http_connect(host, port, timeout_sec, &fd, e);
-        if (r < 0)
-                return r;
-
-        strbuf_addf(&req, "%s %s HTTP/1.1\r\nHost: %s%s%s:%u\r\nConnection: close\r\n", method,
-                    path, v6 ? "[" : "", host, v6 ? "]" : "", port);
-        strbuf_puts(&req, "Accept: application/json\r\n");
-        if (body)
-                strbuf_addf(&req, "Content-Type: %s\r\nContent-Length: %zu\r\n",
-                            content_type ?: "application/json", strlen(body));
-        strbuf_puts(&req, "\r\n");
-        if (body)
-                strbuf_puts(&req, body);
-        if (req.oom)
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(curl = curl_easy_init()))
+                return errbuf_set(e, -ENOMEM, "cannot initialise libcurl");
+        if (a->unix_path)
+                n = asprintf(&url, "http://localhost%s", path);
+        else
+                n = asprintf(&url, "http://%s%s%s:%u%s", v6 ? "[" : "", a->host, v6 ? "]" : "",
+                             a->port, path);
+        if (n < 0 ||
+            asprintf(&ctype_header, "Content-Type: %s", content_type ?: "application/json") < 0) {
+                url = ctype_header = NULL;
                 return -ENOMEM;
-        r = write_all(fd, req.buf, req.len);
-        if (r < 0)
-                return errbuf_set(e, r, "cannot send the request to %s:%u: %s", host, port,
-                                  strerror(-r));
-
-        for (;;) {
-                char buf[16384];
-                ssize_t n = recv(fd, buf, sizeof(buf), 0);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = negative_errno();
-                        return errbuf_set(e, r, "cannot read the answer from %s:%u: %s", host, port,
-                                          r == -EAGAIN ? "timed out" : strerror(-r));
-                }
-                if (n == 0)
-                        break;
-                strbuf_add(&resp, buf, n);
         }
-        if (resp.oom)
+        headers = curl_slist_append(headers, "Accept: application/json");
+        if (body && headers)
+                headers = curl_slist_append(headers, ctype_header);
+        if (!headers)
                 return -ENOMEM;
-        if (resp.len == 0)
-                return errbuf_set(e, -EBADMSG, "the agent at %s:%u closed the connection", host,
-                                  port);
-        return http_parse_response(resp.buf, resp.len, ret, e);
+
+        curl_easy_setopt(curl, CURLOPT_URL, url);
+        if (a->unix_path)
+                curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, a->unix_path);
+        curl_easy_setopt(curl, CURLOPT_PROXY, "");
+        curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
+        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+        if (body) {
+                curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        }
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)timeout_sec);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &c);
+        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(curl, CURLOPT_HEADERDATA, &c);
+        curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, err);
+
+        CURLcode cr = curl_easy_perform(curl);
+        if (cr != CURLE_OK) {
+                long os_errno = 0;
+                char where[300];
+                if (a->unix_path)
+                        snprintf(where, sizeof(where), "%s", a->unix_path);
+                else
+                        snprintf(where, sizeof(where), "%s%s%s:%u", v6 ? "[" : "", a->host,
+                                 v6 ? "]" : "", a->port);
+                curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+                if (cr == CURLE_COULDNT_CONNECT && os_errno)
+                        return errbuf_set(e, -(int)os_errno,
+                                          "cannot connect to the agent at %s: %s", where,
+                                          strerror((int)os_errno));
+                if (cr == CURLE_OPERATION_TIMEDOUT)
+                        return errbuf_set(e, -ETIMEDOUT, "the agent at %s did not answer in %us",
+                                          where, timeout_sec);
+                return errbuf_set(e, -EIO, "talking to the agent at %s: %s", where,
+                                  err[0] ? err : curl_easy_strerror(cr));
+        }
+
+        long status = 0;
+        const char *ctype = NULL;
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ctype);
+        size_t len = c.body.len;
+        char *b = strbuf_detach(&c.body);
+        if (!b)
+                b = strdup("");
+        _cleanup_free_ char *ct = ctype ? strdup(ctype) : NULL;
+        if (!b || (ctype && !ct)) {
+                free(b);
+                return -ENOMEM;
+        }
+        *ret = (struct http_response){
+            .status = (int)status,
+            .reason = c.reason ? TAKE_PTR(c.reason) : strdup(""),
+            .content_type = TAKE_PTR(ct),
+            .body = b,
+            .body_len = len,
+        };
+        return 0;
 }
 
 void http_response_done(struct http_response *r)

@@ -28,7 +28,11 @@ static const struct command commands[] = {
 
 static void usage(FILE *f)
 {
-        fputs("Usage: portiso [--agent=HOST:PORT] [--json] COMMAND [FLAGS...]\n"
+        fputs("Usage: portiso [--agent=HOST:PORT|SOCKET] [--json] COMMAND [FLAGS...]\n"
+              "\n"
+              "The agent is reached on its unix socket /run/portiso/api.sock unless\n"
+              "--agent or $PORTISO_AGENT names another socket (an absolute path) or\n"
+              "a TCP address.\n"
               "\n"
               "Commands:\n",
               f);

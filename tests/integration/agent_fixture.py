@@ -2,7 +2,7 @@
 
 Each test gets its own agent (or several, one after another, for restarts)
 with --work_dir and --runtime_dir under the test's temp dir, the test's own
---cgroups_root and a free API port. The agent's stderr goes to a file so
+--cgroups_root, a free API port and its unix socket <runtime_dir>/api.sock. The agent's stderr goes to a file so
 tests can count log lines. Calls go through http.client, the same way any
 Mesos operator tool would send them.
 
@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -30,6 +31,24 @@ class ApiError(AssertionError):
     pass
 
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over a unix socket (the agent's --api_socket)."""
+
+    def __init__(self, path, timeout=10):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        try:
+            s.connect(self.path)
+        except OSError:
+            s.close()
+            raise
+        self.sock = s
+
+
 class Agent:
     """One portiso-agent process and an HTTP client for it."""
 
@@ -39,6 +58,10 @@ class Agent:
         self.log_path = os.path.join(test.tmp, f"{name}-{self.port}.log")
         self.argv = [AGENT, f"--port={self.port}"] + flags
         self.proc = None
+        runtime = [f[len("--runtime_dir="):] for f in flags if f.startswith("--runtime_dir=")]
+        sock = [f[len("--api_socket="):] for f in flags if f.startswith("--api_socket=")]
+        self.socket_path = (sock[-1] if sock else
+                            os.path.join(runtime[-1], "api.sock") if runtime else None)
 
     # -- process -----------------------------------------------------------
     def start(self, timeout=15):
@@ -77,9 +100,11 @@ class Agent:
             return ""
 
     # -- HTTP ----------------------------------------------------------------
-    def request(self, method, path, body=None, headers=None, timeout=10):
-        """Return (status, headers dict, body bytes)."""
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+    def request(self, method, path, body=None, headers=None, timeout=10, unix=False):
+        """Return (status, headers dict, body bytes); unix=True goes through
+        the agent's unix socket instead of TCP."""
+        c = (UnixHTTPConnection(self.socket_path, timeout=timeout) if unix else
+             http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout))
         try:
             c.request(method, path, body=body, headers=headers or {})
             r = c.getresponse()
@@ -295,9 +320,11 @@ class AgentTestCase(PortisoTestCase):
         agent.launch(id, self.listener_cmd(id, *specs), ports=ports, **kw)
         return self.wait_listening(id)
 
-    def run_cli(self, agent, *args, timeout=30):
-        """Run build/portiso against the agent (found through $PORTISO_AGENT);
-        return the CompletedProcess."""
-        env = dict(os.environ, PORTISO_AGENT=f"127.0.0.1:{agent.port}")
+    def run_cli(self, agent, *args, timeout=30, tcp=False):
+        """Run build/portiso against the agent (found through $PORTISO_AGENT:
+        its unix socket, or its TCP port with tcp=True); return the
+        CompletedProcess."""
+        where = f"127.0.0.1:{agent.port}" if tcp else agent.socket_path
+        env = dict(os.environ, PORTISO_AGENT=where)
         return subprocess.run([CLI] + list(args), capture_output=True, text=True,
                               timeout=timeout, env=env)

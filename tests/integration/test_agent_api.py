@@ -396,6 +396,12 @@ class TestClient(AgentTestCase):
         r = self.run_cli(a, "--agent=127.0.0.1:1", "ps")
         self.assertEqual(r.returncode, 1)
         self.assertIn("cannot connect", r.stderr)
+        r = self.run_cli(a, f"--agent={self.tmp}/no.sock", "ps")
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"^portiso: cannot connect to the agent at .*no.sock: .+\n$")
+        # The unix socket is the default way in; TCP still answers reads.
+        r = self.run_cli(a, "ps", tcp=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
 
 if __name__ == "__main__":

@@ -370,11 +370,50 @@ static void test_foreach(void **state)
                                "--container_ports_protocols=udp,tcp"),
                          0);
         agent_flags_foreach(&f, on_flag, &s);
-        assert_int_equal(s.n, 16);
+        assert_int_equal(s.n, 24);
         assert_string_equal(s.interval, "200ms");
         assert_string_equal(s.detection, "auto");
         assert_string_equal(s.protocols, "tcp,udp");
         agent_flags_done(&f);
+}
+
+/* The API's listeners and HTTP limits: defaults, derived socket path, units. */
+static void test_http_flags(void **state)
+{
+        struct agent_flags f = {};
+        struct errbuf e = {};
+
+        (void)state;
+        assert_int_equal(PARSE(&f, &e, "--runtime_dir=/tmp/rt"), 0);
+        assert_string_equal(f.api_socket, "/tmp/rt/api.sock");
+        assert_null(f.api_socket_group);
+        assert_int_equal(f.http_max_body_size, 1 << 20);
+        assert_int_equal(f.http_max_header_size, 64 << 10);
+        assert_int_equal(f.http_max_connections, 1024);
+        assert_int_equal(f.http_idle_timeout_ns, 60 * NSEC_PER_SEC);
+        assert_int_equal(f.http_header_timeout_ns, 20 * NSEC_PER_SEC);
+        assert_int_equal(f.http_body_timeout_ns, 30 * NSEC_PER_SEC);
+        agent_flags_done(&f);
+
+        assert_int_equal(PARSE(&f, &e, "--api_socket=", "--http_max_body_size=4096B",
+                               "--http_max_header_size=2KB", "--http_max_connections=7"),
+                         0);
+        assert_string_equal(f.api_socket, "");
+        assert_int_equal(f.http_max_body_size, 4096);
+        assert_int_equal(f.http_max_header_size, 2048);
+        assert_int_equal(f.http_max_connections, 7);
+        agent_flags_done(&f);
+
+        static const char *const bad[] = {
+            "--api_socket=relative.sock", "--api_socket_group=",      "--http_max_body_size=1XB",
+            "--http_max_body_size=0",     "--http_max_body_size=8GB", "--http_max_connections=0",
+            "--http_max_connections=-1",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char *argv[] = {"portiso-agent", (char *)bad[i], NULL};
+                assert_int_equal(agent_flags_parse(&f, 2, argv, &e), -EINVAL);
+                assert_non_null(strstr(e.msg, "--"));
+        }
 }
 
 int main(void)
@@ -390,6 +429,7 @@ int main(void)
             cmocka_unit_test_setup(test_unknown_and_shape, setup),
             cmocka_unit_test_setup(test_help, setup),
             cmocka_unit_test_setup(test_foreach, setup),
+            cmocka_unit_test_setup(test_http_flags, setup),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
