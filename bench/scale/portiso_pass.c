@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "isolator/holders-bpf.h"
+#include "isolator/holders.h"
 #include "isolator/ports.h"
 #include "linux/cgroup.h"
 #include "linux/sockdiag.h"
@@ -147,7 +147,8 @@ static int run(const struct options *o, struct errbuf *e)
         }
         if (r >= 0) {
                 const char *why = NULL;
-                printf("backend %s %s\n", holders_backend(&why), why && why[0] ? why : "-");
+                printf("backend %s %s\n", holders_backend(pi.holders, &why),
+                       why && why[0] ? why : "-");
                 print_rss();
         }
         ports_isolator_done(&pi);

@@ -39,6 +39,7 @@ struct prevent_isolator {
         struct bpf_prevent *bp;
         struct prevent_entry *v;
         size_t n, alloc;
+        bool warned_autobind; /* said once that autobinds are not prevented */
 };
 
 static struct prevent_isolator *active_prevent;
@@ -152,6 +153,12 @@ static int prevent_open(struct prevent_isolator *pi)
                 return log_error_errno(r, "Failed to attach bind prevention: %s", e.msg);
         log_info("Bind prevention attached to %s (pins in %s%s)", pi->root_path,
                  bpf_prevent_pin_dir(pi->bp), bpf_prevent_is_fresh(pi->bp) ? "" : ", re-adopted");
+        if (bpf_prevent_autobind_missing(pi->bp) && !pi->warned_autobind) {
+                log_warning("Autobinds (listen() or UDP sendmsg() without bind()) are not "
+                            "prevented, only detected: %s",
+                            bpf_prevent_autobind_missing(pi->bp));
+                pi->warned_autobind = true;
+        }
         return 0;
 }
 

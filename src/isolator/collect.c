@@ -168,7 +168,7 @@ static int attribute_holders(struct ports_isolator *pi, const struct cg_hierarch
         for (size_t i = 0; i < n; i++)
                 inodes[i] = cands[i].inode;
         ctx = (struct collect_ctx){cands, inodes, n};
-        return holders_find(h, pi->containers, pi->n_containers, inodes, n, on_holder, &ctx);
+        return holders_find(&pi->holders, h, pi->containers, pi->n_containers, inodes, n, on_holder, &ctx);
 }
 
 int ports_collect(struct ports_isolator *pi, struct sockdiag *sd, const struct cg_hierarchy *h)

@@ -1,12 +1,12 @@
 /* holders-bpf.c - holders_find() through the in-kernel iterator; see
  * holders-bpf.h.
  *
- * The iterator is given the containers' own cgroup v2 ids and looks only at
- * processes in those cgroups, exactly the processes the /proc walk finds in
- * the containers' cgroup.procs (processes in cgroups below a container that
- * are no container count for neither). It reports (pid, cgroup id, inode)
- * for every candidate socket such a process holds; the cost is one read() of
- * a few records instead of a readlink() per open fd. */
+ * The iterator is given the checked containers' cgroup v2 ids and looks at
+ * the processes in those cgroups and in every cgroup below them, exactly the
+ * processes the /proc walk finds: each counts for the deepest container
+ * above it. It reports (pid, container cgroup id, inode) for every candidate
+ * socket such a process holds; the cost is one read() of a few records
+ * instead of a readlink() per open fd. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +14,6 @@
 #include "isolator/holders-bpf.h"
 #include "linux/bpfiter/holders_iter.h"
 #include "linux/procfd.h"
-
-static struct holders_iter *iter;
-static int iter_state; /* 0 not tried yet, 1 loaded, < 0 unavailable */
-static struct errbuf iter_error;
 
 struct cgid_entry {
         uint64_t cgroup_id;
@@ -90,9 +86,9 @@ static bool bpf_wanted(const struct cg_hierarchy *h, size_t n_containers, size_t
                n_containers <= holders_iter_max_containers();
 }
 
-int holders_find_bpf(const struct cg_hierarchy *h, struct ports_container *const *cs, size_t n,
-                     const uint64_t *sorted_inodes, size_t n_inodes, holders_found_fn found,
-                     void *userdata)
+int holders_find_bpf(struct holders_bpf_state *s, const struct cg_hierarchy *h,
+                     struct ports_container *const *cs, size_t n, const uint64_t *sorted_inodes,
+                     size_t n_inodes, holders_found_fn found, void *userdata)
 {
         _cleanup_free_ struct cgid_entry *index = NULL;
         _cleanup_free_ uint64_t *ids = NULL;
@@ -104,11 +100,11 @@ int holders_find_bpf(const struct cg_hierarchy *h, struct ports_container *const
                 return 0;
         if (!bpf_wanted(h, n, n_inodes))
                 return -EOPNOTSUPP;
-        if (iter_state == 0) {
-                r = holders_iter_new(&iter, &iter_error);
-                iter_state = r < 0 ? r : 1;
+        if (s->state == 0) {
+                r = holders_iter_new(&s->iter, &s->error);
+                s->state = r < 0 ? r : 1;
         }
-        if (iter_state < 0)
+        if (s->state < 0)
                 return -EOPNOTSUPP;
 
         index = calloc(MAX(n, (size_t)1), sizeof(*index));
@@ -132,7 +128,7 @@ int holders_find_bpf(const struct cg_hierarchy *h, struct ports_container *const
                 if (n_ids == 0 || ids[n_ids - 1] != index[i].cgroup_id)
                         ids[n_ids++] = index[i].cgroup_id;
 
-        r = holders_iter_run(iter, ids, n_ids, sorted_inodes, n_inodes, on_hit, &ctx);
+        r = holders_iter_run(s->iter, ids, n_ids, sorted_inodes, n_inodes, on_hit, &ctx);
         free(ctx.held);
         if (ctx.error < 0)
                 return ctx.error;
@@ -140,15 +136,8 @@ int holders_find_bpf(const struct cg_hierarchy *h, struct ports_container *const
                 return r;
         if (r < 0) {
                 /* The kernel refused this walk: the /proc walk still answers. */
-                errbuf_set(&iter_error, r, "holders iterator failed: %s", strerror(-r));
+                errbuf_set(&s->error, r, "holders iterator failed: %s", strerror(-r));
                 return -EOPNOTSUPP;
         }
         return 0;
-}
-
-const char *holders_backend(const char **reason)
-{
-        if (reason)
-                *reason = iter_state < 0 ? iter_error.msg : NULL;
-        return iter_state > 0 ? "bpf" : "proc";
 }

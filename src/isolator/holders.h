@@ -4,9 +4,12 @@
  * A listening socket created outside every container may still be held by a
  * container process (inherited, or passed over SCM_RIGHTS); Mesos counts it
  * for the holder. Only those few "candidate" sockets are searched for, so the
- * search sits behind this one function: the /proc walk here is the portable
- * implementation, and a faster one (a BPF task_file iterator) can replace it
- * without touching collect. */
+ * search sits behind this one function: a BPF iterator answers where the
+ * kernel allows (holders-bpf.h), the /proc walk of holders.c everywhere else.
+ *
+ * A container's processes are those of its cgroup and of every cgroup below
+ * it that is not itself a container's (a task may create cgroups below its
+ * own): each process counts for the deepest container above it. */
 #pragma once
 
 #include <stddef.h>
@@ -15,14 +18,23 @@
 #include "isolator/ports.h"
 #include "linux/cgroup.h"
 
+/* The search state of one isolator (the iterator, once loaded). */
+struct holders;
+
 /* Called once per (container, inode) pair found, possibly more than once for
  * the same pair; a negative return stops the search and is returned. */
 typedef int (*holders_found_fn)(struct ports_container *c, uint64_t inode, void *userdata);
 
-/* For each container in cs (its own cgroup, not the nested ones: those are in
- * cs themselves), find which of the sorted socket inodes its processes hold
- * and report each through found(). Ignored containers are skipped; cgroups
- * and processes that vanish meanwhile hold nothing. */
-int holders_find(const struct cg_hierarchy *h, struct ports_container *const *cs, size_t n,
-                 const uint64_t *sorted_inodes, size_t n_inodes, holders_found_fn found,
-                 void *userdata);
+/* For each container in cs, find which of the sorted socket inodes the
+ * processes it owns (see above) hold and report each through found().
+ * Ignored containers own no process (theirs count for the container above
+ * them, if any); cgroups and processes that vanish meanwhile hold nothing.
+ * *hs is the isolator's state, allocated on first use. */
+int holders_find(struct holders **hs, const struct cg_hierarchy *h,
+                 struct ports_container *const *cs, size_t n, const uint64_t *sorted_inodes,
+                 size_t n_inodes, holders_found_fn found, void *userdata);
+/* "bpf" once the iterator answered, "proc" otherwise; with why in *reason
+ * (may be NULL) when BPF was tried and is unavailable. hs may be NULL. */
+const char *holders_backend(const struct holders *hs, const char **reason);
+/* Free the state (unloads the iterator); NULL is fine. */
+void holders_free(struct holders *hs);

@@ -16,6 +16,7 @@
 
 #include "basic/sorted-array.h"
 #include "basic/strbuf.h"
+#include "isolator/holders.h"
 #include "isolator/ports.h"
 
 static void ports_container_free(struct ports_container *c)
@@ -83,6 +84,7 @@ void ports_isolator_done(struct ports_isolator *pi)
         free(pi->index);
         free(pi->candidates);
         free(pi->foreign);
+        holders_free(pi->holders);
         *pi = (struct ports_isolator){0};
 }
 

@@ -13,9 +13,11 @@
  * check() reports a root container again only when its set of unallocated
  * ports changes, so a log-only agent logs each violation once.
  *
- * Attribution keeps Mesos' holder semantics: a container listens on p when any
- * process in its cgroup (or a nested one) holds a listening socket on p,
- * wherever the socket was created. */
+ * Attribution is by creator first: a listener created in a container's
+ * cgroup (or in a cgroup below it) counts for that container, wherever it is
+ * held now. A listener created outside every container counts, as in Mesos,
+ * for each container one of whose processes (in its cgroup or below) holds
+ * it. */
 #pragma once
 
 #include <stdbool.h>
@@ -26,6 +28,8 @@
 #include "linux/cgroup.h"
 #include "linux/sockdiag.h"
 #include "ports/portset.h"
+
+struct holders;
 
 struct ports_container {
         char *id;     /* "root" or "root/child/..." (also the cgroup path below cgroups_root) */
@@ -77,6 +81,7 @@ struct ports_isolator {
          * index. Ids are never reused and v2 cgroups cannot be renamed. */
         struct ports_cgroup_entry *foreign;
         size_t n_foreign, alloc_foreign;
+        struct holders *holders; /* the holder search's state (holders.h) */
 };
 
 /* A root container listening on ports it was not allocated. */

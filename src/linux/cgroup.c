@@ -298,21 +298,88 @@ static int cmp_pid(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
+/* v1 cgroup.procs may repeat a pid (one line per thread group leader
+ * lookup); sort and drop duplicates. */
+static void pidv_sort_unique(struct pidv *p)
+{
+        size_t j = 0;
+
+        if (p->n > 1)
+                qsort(p->v, p->n, sizeof(pid_t), cmp_pid);
+        for (size_t i = 0; i < p->n; i++)
+                if (j == 0 || p->v[j - 1] != p->v[i])
+                        p->v[j++] = p->v[i];
+        p->n = j;
+}
+
 int cg_collect_pids(int dfd, bool recursive, struct pidv *out)
 {
         int r = recursive ? collect_pids_rec(dfd, NULL, out) : read_procs_at(dfd, out);
-        size_t j = 0;
 
         if (r < 0)
                 return r;
-        /* v1 cgroup.procs may repeat a pid (one line per thread group leader
-         * lookup); sort and drop duplicates. */
-        if (out->n > 1)
-                qsort(out->v, out->n, sizeof(pid_t), cmp_pid);
-        for (size_t i = 0; i < out->n; i++)
-                if (j == 0 || out->v[j - 1] != out->v[i])
-                        out->v[j++] = out->v[i];
-        out->n = j;
+        pidv_sort_unique(out);
+        return 0;
+}
+
+struct pruned_walk {
+        cg_prune_fn prune;
+        void *userdata;
+        char path[PATH_MAX]; /* the cgroup at hand, relative to the mount */
+        struct pidv out;
+};
+
+static int collect_pruned_rec(int dfd, const char *name, void *userdata)
+{
+        struct pruned_walk *w = userdata;
+        size_t len = strlen(w->path);
+        int r;
+
+        if (name) {
+                if (len + 1 + strlen(name) >= sizeof(w->path))
+                        return -ENAMETOOLONG;
+                snprintf(w->path + len, sizeof(w->path) - len, "/%s", name);
+                if (w->prune(w->path, w->userdata)) {
+                        w->path[len] = '\0';
+                        return 0;
+                }
+        }
+        r = read_procs_at(dfd, &w->out);
+        if (r == -ENOENT || r == -ENODEV)
+                r = 0; /* the cgroup went away while we read it */
+        else if (r >= 0)
+                r = for_each_child(dfd, collect_pruned_rec, w);
+        w->path[len] = '\0';
+        return r;
+}
+
+int cg_list_pids_pruned(const struct cg_hierarchy *h, const char *rel, cg_prune_fn prune,
+                        void *userdata, pid_t **ret, size_t *ret_n)
+{
+        _cleanup_close_ int dfd = cg_open(h, rel);
+        struct pruned_walk *w;
+        int r;
+
+        if (dfd < 0)
+                return dfd;
+        if (strlen(rel) >= sizeof(w->path))
+                return -ENAMETOOLONG;
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->prune = prune;
+        w->userdata = userdata;
+        strcpy(w->path, rel);
+        r = collect_pruned_rec(dfd, NULL, w);
+        if (r < 0) {
+                free(w->out.v);
+                free(w);
+                return r;
+        }
+        pidv_sort_unique(&w->out);
+        *ret = w->out.v;
+        *ret_n = w->out.n;
+        free(w);
         return 0;
 }
 

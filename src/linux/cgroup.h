@@ -47,6 +47,13 @@ int cg_attach(const struct cg_hierarchy *h, const char *rel, pid_t pid);
 /* Pids in the cgroup (and in every descendant when recursive); malloc'd array. */
 int cg_list_pids(const struct cg_hierarchy *h, const char *rel, bool recursive, pid_t **ret,
                  size_t *ret_n);
+/* Decides whether the subtree at the cgroup rel (relative to the mount) is
+ * left out of cg_list_pids_pruned(). */
+typedef bool (*cg_prune_fn)(const char *rel, void *userdata);
+/* Pids in the cgroup rel and in its descendants, except below (and at) each
+ * descendant for which prune() is true; no pid twice. */
+int cg_list_pids_pruned(const struct cg_hierarchy *h, const char *rel, cg_prune_fn prune,
+                        void *userdata, pid_t **ret, size_t *ret_n);
 /* SIGKILL everything in the cgroup and its descendants and wait (bounded) until
  * it is empty; a missing cgroup is fine, -ETIMEDOUT after 5 s. */
 int cg_kill(const struct cg_hierarchy *h, const char *rel);

@@ -9,7 +9,7 @@
  *
  *   bpfctl [--cgroups-hierarchy=DIR] [--cgroups-root=NAME] COMMAND
  *     prevent-supported | detect-supported
- *     prevent-attach --isolated=RANGES [--udp]
+ *     prevent-attach --isolated=RANGES [--udp]  ("pinned DIR", "autobind prevented|REASON")
  *     prevent-allow CGROUP RANGES     (CGROUP: root container, below the root)
  *     prevent-unset CGROUP
  *     prevent-status                  ("pinned DIR" + "allocations N", or "not pinned")
@@ -118,6 +118,8 @@ static int cmd_attach(struct ctx *c, int argc, char **argv)
         if (r < 0)
                 return fail("attaching prevention", r, &e);
         printf("pinned %s\n", bpf_prevent_pin_dir(bp));
+        printf("autobind %s\n",
+               bpf_prevent_autobind_missing(bp) ? bpf_prevent_autobind_missing(bp) : "prevented");
         return 0;
 }
 

@@ -11,6 +11,10 @@ SPEC is KIND:PORT with KIND one of
                                                  by SCM_RIGHTS and hold it
     send      (host side) create a TCP4 listener on PORT and hand it to the
               first client of unix socket PATH given as PORT=PATH, then keep it
+    listen0   TCP4 listen() without bind(): the kernel picks the port (PORT is
+              ignored)
+    udpsend   UDP4 sendto() 127.0.0.1:PORT without bind(): the kernel binds
+              the socket to a port it picks
 PORT 0 asks the kernel for one. When every socket is ready, prints
 "ready <pid> <port>..." on stdout (or into --ready-file), one line, then
 sleeps. --daemonize double-forks and setsid()s first, so the listener is a
@@ -47,6 +51,12 @@ def make(kind, port, listen=True):
         s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         s.bind(("::", int(port)))
+    elif kind == "listen0":
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.listen(16)
+    elif kind == "udpsend":
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.sendto(b"x", ("127.0.0.1", int(port)))
     elif kind == "recv":
         u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         u.connect(port)

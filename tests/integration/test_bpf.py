@@ -116,7 +116,15 @@ class BpfTestCase(PortisoTestCase):
 
     def attach(self, *extra):
         out = self.bpfctl("prevent-attach", f"--isolated={ISOLATED}", *extra).stdout
-        self.assertEqual(out.strip(), f"pinned {self.pin_dir}")
+        lines = out.splitlines()
+        self.assertEqual(lines[0], f"pinned {self.pin_dir}")
+        self.assertRegex(lines[1], "^autobind (prevented|this kernel .*|.*BPF LSM.*)$")
+        self.lsm = lines[1] == "autobind prevented"
+
+    def hooks(self):
+        """Programs attached: bind4/6, post_bind4/6, and the two LSM ones
+        (listen, sendmsg) where the kernel loads them."""
+        return 6 if self.lsm else 4
 
     def allow(self, rel, ranges):
         self.cg(rel)
@@ -173,8 +181,11 @@ class BindPreventionTest(BpfTestCase):
 
     def test_pins_hold_with_no_process_of_ours(self):
         self.assertEqual(sorted(os.listdir(self.pin_dir)),
-                         ["allocs", "bind4_link", "bind4_prog", "bind6_link", "bind6_prog",
-                          "config"])
+                         sorted(["allocs", "bind4_link", "bind4_prog", "bind6_link",
+                                 "bind6_prog", "config", "post_bind4_link", "post_bind4_prog",
+                                 "post_bind6_link", "post_bind6_prog"]
+                                + (["listen_link", "listen_prog", "sendmsg_link",
+                                    "sendmsg_prog"] if self.lsm else [])))
         out = subprocess.run(["pgrep", "-x", "bpfctl"], capture_output=True, text=True).stdout
         self.assertEqual(out.strip(), "", "a bpfctl process is still running")
         self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1"), "EPERM")
@@ -186,7 +197,7 @@ class BindPreventionTest(BpfTestCase):
 
     def test_reattach_readopts_programs_links_and_allocations(self):
         before = sorted((l["id"], l["prog_id"]) for l in self.our_links())
-        self.assertEqual(len(before), 2)
+        self.assertEqual(len(before), self.hooks())
         self.attach()
         self.assertEqual(sorted((l["id"], l["prog_id"]) for l in self.our_links()), before)
         self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1"), "EPERM")
@@ -212,7 +223,7 @@ class BindPreventionTest(BpfTestCase):
         kill_cgroup_tree(self.root)  # the root goes; its links go defunct
         os.makedirs(self.root)
         self.attach()
-        self.assertEqual(len(self.our_links()), 2)
+        self.assertEqual(len(self.our_links()), self.hooks())
         self.allow("c1", self.allocated)
         self.assertEqual(self.bind(f"tcp4:{self.u1}", "c1"), "EPERM")
         self.assertEqual(self.bind(f"tcp4:{self.a1}", "c1"), "ok")
@@ -223,7 +234,7 @@ class BindPreventionTest(BpfTestCase):
         map_ids = set()
         for pid in prog_ids:
             map_ids |= set(bpftool_json("prog", "show", "id", str(pid)).get("map_ids", []))
-        self.assertEqual(len(prog_ids), 2)
+        self.assertEqual(len(prog_ids), self.hooks())
         self.assertEqual(len(map_ids), 2)
 
         self.bpfctl("prevent-destroy")

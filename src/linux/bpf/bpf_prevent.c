@@ -11,7 +11,14 @@
  *   - a pinned link of a cgroups root that was removed and created again is
  *     detached and replaced.
  * Every pin lives in one directory per cgroups root, so destroying is
- * "detach the links, remove the directory". */
+ * "detach the links, remove the directory".
+ *
+ * The two lsm_cgroup programs (autobind) need a kernel with the BPF LSM
+ * active. A program attached to a hook the BPF LSM does not serve would load
+ * and never run, so the loader asks the kernel itself: it attaches a probe
+ * LSM program for a moment and calls listen() once. Where the probe is not
+ * called, or the programs do not load, bind prevention goes on without them
+ * and bpf_prevent_autobind_missing() says why. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
@@ -20,6 +27,7 @@
 #include <linux/types.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,26 +37,37 @@
 #include "prevent.skel.h"
 #include "prevent_maps.h"
 
-struct bpf_prevent {
-        struct prevent_bpf *skel;
-        struct bpf_link *links[2];
-        char *root_name;
-        char *pin_dir;
-        bool fresh;
-};
-
 static const struct {
         const char *name; /* pin names: <name>_link, <name>_prog */
         enum bpf_attach_type type;
-} hooks[2] = {
-    {"bind4", BPF_CGROUP_INET4_BIND},
-    {"bind6", BPF_CGROUP_INET6_BIND},
+        bool lsm; /* needs the BPF LSM; left out where it is missing */
+} hooks[] = {
+    {"bind4", BPF_CGROUP_INET4_BIND, false},
+    {"bind6", BPF_CGROUP_INET6_BIND, false},
+    {"post_bind4", BPF_CGROUP_INET4_POST_BIND, false},
+    {"post_bind6", BPF_CGROUP_INET6_POST_BIND, false},
+    {"listen", BPF_LSM_CGROUP, true},
+    {"sendmsg", BPF_LSM_CGROUP, true},
 };
 
+struct bpf_prevent {
+        struct prevent_bpf *skel;
+        struct bpf_link *links[ELEMENTSOF(hooks)];
+        char *root_name;
+        char *pin_dir;
+        bool fresh;
+        bool want_config;          /* the caller writes a configuration */
+        struct errbuf lsm_missing; /* empty while the autobind hooks are attached */
+};
 
 static struct bpf_program *hook_program(struct prevent_bpf *skel, size_t i)
 {
-        return i == 0 ? skel->progs.portiso_bind4 : skel->progs.portiso_bind6;
+        struct bpf_program *progs[ELEMENTSOF(hooks)] = {
+            skel->progs.portiso_bind4,      skel->progs.portiso_bind6,
+            skel->progs.portiso_post_bind4, skel->progs.portiso_post_bind6,
+            skel->progs.portiso_listen,     skel->progs.portiso_sendmsg,
+        };
+        return progs[i];
 }
 
 static char *pin_path(const char *dir, const char *name, const char *suffix)
@@ -137,6 +156,7 @@ static int write_config(struct bpf_prevent *bp, uint64_t root_id, uint32_t level
         cfg->abi = PREVENT_ABI;
         cfg->root_id = root_id;
         cfg->root_level = level;
+        cfg->tcp_port0 = bp->lsm_missing.msg[0] != '\0';
         cfg->enabled = 1;
         if (bpf_map_update_elem(fd, &zero, cfg, BPF_ANY) < 0)
                 return negative_errno();
@@ -214,6 +234,15 @@ static int attach_hook(struct bpf_prevent *bp, size_t i, int cgroup_fd, uint64_t
 
         if (!link_path || !prog_path)
                 return -ENOMEM;
+        if (hooks[i].lsm && bp->lsm_missing.msg[0]) {
+                /* A pin of an earlier agent that had the hook goes. */
+                _cleanup_close_ int fd = bpf_obj_get(link_path);
+                if (fd >= 0)
+                        (void)bpf_link_detach(fd);
+                (void)unlink(link_path);
+                (void)unlink(prog_path);
+                return 0;
+        }
 
         link = bpf_link__open(link_path);
         if (link) {
@@ -303,6 +332,63 @@ static int pin_and_attach(struct bpf_prevent *bp, int cgroup_fd, uint64_t root_i
         return 0;
 }
 
+/* Open the skeleton (with the LSM programs or not), adopt the pinned maps
+ * and load. */
+static int open_and_load(struct bpf_prevent *bp, bool lsm, struct errbuf *e)
+{
+        int r;
+
+        bp->skel = prevent_bpf__open();
+        if (!bp->skel)
+                return errbuf_set(e, negative_errno(), "cannot open the bind programs: %m");
+        if (!lsm) {
+                bpf_program__set_autoload(bp->skel->progs.portiso_listen, false);
+                bpf_program__set_autoload(bp->skel->progs.portiso_sendmsg, false);
+                bpf_program__set_autoload(bp->skel->progs.portiso_lsm_probe, false);
+        }
+        r = adopt_maps(bp);
+        if (r < 0)
+                return errbuf_set(e, r, "cannot reuse the maps pinned in %s: %s", bp->pin_dir,
+                                  strerror(-r));
+        bp->fresh = r == 0;
+        /* Nothing is written to bpffs before this point, so a query of a root
+         * without prevention leaves no pin directory behind. */
+        if (bp->fresh && !bp->want_config)
+                return errbuf_set(e, -ENOENT, "no bind prevention is pinned in %s", bp->pin_dir);
+
+        r = prevent_bpf__load(bp->skel);
+        if (r < 0)
+                return errbuf_set(e, r, "cannot load the bind programs (%s): %s", strerror(-r),
+                                  bpf_util_libbpf_last());
+        return 0;
+}
+
+/* Is the BPF LSM active? Attach the probe, call listen() once (on an unbound
+ * unix socket: it fails, after the hook), detach. */
+static void probe_lsm(struct bpf_prevent *bp)
+{
+        struct bpf_link *link;
+        int fd;
+
+        bp->skel->bss->probe_pid = (__u32)getpid();
+        bp->skel->bss->probe_hits = 0;
+        link = bpf_program__attach_lsm(bp->skel->progs.portiso_lsm_probe);
+        if (!link) {
+                errbuf_set(&bp->lsm_missing, -EOPNOTSUPP,
+                           "cannot attach an LSM program (%m): no BPF LSM in this kernel");
+                return;
+        }
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0) {
+                (void)listen(fd, 1);
+                close(fd);
+        }
+        bpf_link__destroy(link);
+        if (bp->skel->bss->probe_hits == 0)
+                errbuf_set(&bp->lsm_missing, -EOPNOTSUPP,
+                           "the BPF LSM is not active (\"bpf\" is missing from the lsm= list)");
+}
+
 int bpf_prevent_open(const char *cgroups_root_path, const char *cgroups_root_name,
                      const struct portset *isolated, unsigned protocols, struct bpf_prevent **ret,
                      struct errbuf *e)
@@ -334,24 +420,21 @@ int bpf_prevent_open(const char *cgroups_root_path, const char *cgroups_root_nam
         if (!bp->root_name ||
             asprintf(&bp->pin_dir, "%s/%s", BPF_PREVENT_PIN_BASE, cgroups_root_name) < 0)
                 return -ENOMEM;
+        bp->want_config = isolated != NULL;
 
-        bp->skel = prevent_bpf__open();
-        if (!bp->skel)
-                return errbuf_set(e, negative_errno(), "cannot open the bind programs: %m");
-        r = adopt_maps(bp);
-        if (r < 0)
-                return errbuf_set(e, r, "cannot reuse the maps pinned in %s: %s", bp->pin_dir,
-                                  strerror(-r));
-        bp->fresh = r == 0;
-        /* Nothing is written to bpffs before this point, so a query of a root
-         * without prevention leaves no pin directory behind. */
-        if (bp->fresh && !isolated)
-                return errbuf_set(e, -ENOENT, "no bind prevention is pinned in %s", bp->pin_dir);
-
-        r = prevent_bpf__load(bp->skel);
-        if (r < 0)
-                return errbuf_set(e, r, "cannot load the bind programs (%s): %s", strerror(-r),
-                                  bpf_util_libbpf_last());
+        r = open_and_load(bp, true, e);
+        if (r == -ENOENT)
+                return r;
+        if (r < 0) {
+                /* Maybe only the LSM programs cannot load: try without them. */
+                errbuf_set(&bp->lsm_missing, r,
+                           "this kernel does not load the lsm_cgroup programs (%s)", strerror(-r));
+                prevent_bpf__destroy(TAKE_PTR(bp->skel));
+                r = open_and_load(bp, false, e);
+                if (r < 0)
+                        return r;
+        } else
+                probe_lsm(bp);
         r = write_config(bp, root_id, level, isolated, protocols);
         if (r < 0)
                 return errbuf_set(e, r, "cannot write the bind configuration: %s", strerror(-r));
@@ -433,6 +516,11 @@ int bpf_prevent_count(struct bpf_prevent *bp)
 bool bpf_prevent_is_fresh(const struct bpf_prevent *bp)
 {
         return bp->fresh;
+}
+
+const char *bpf_prevent_autobind_missing(const struct bpf_prevent *bp)
+{
+        return bp->lsm_missing.msg[0] ? bp->lsm_missing.msg : NULL;
 }
 
 const char *bpf_prevent_pin_dir(const struct bpf_prevent *bp)

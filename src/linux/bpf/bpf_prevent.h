@@ -1,9 +1,12 @@
 /* bpf_prevent.h - bind-time prevention: bind() to an isolated port that the
- * caller's root container was not allocated fails with EPERM.
+ * caller's root container was not allocated fails with EPERM, and so does an
+ * autobind that could end up on one (listen() on an unbound TCP socket, a
+ * UDP bind() to port 0 or sendmsg() on an unbound UDP socket when UDP counts).
  *
- * Two cgroup/bind{4,6} programs are attached with bpf_links to the cgroups
- * root (<v2 mount>/<cgroups_root>) and see every container and nested
- * container below it. Programs, links and maps are pinned under
+ * cgroup/bind{4,6}, cgroup/post_bind{4,6} and, where the kernel has the BPF
+ * LSM, lsm_cgroup programs are attached with bpf_links to the cgroups root
+ * (<v2 mount>/<cgroups_root>) and see every container and nested container
+ * below it (prevent.bpf.c). Programs, links and maps are pinned under
  * /sys/fs/bpf/portiso/<cgroups_root>/ so that prevention keeps holding while
  * the agent is stopped; opening again re-adopts the pins (and replaces a
  * pinned program or map of another version, without a gap where possible).
@@ -58,6 +61,9 @@ int bpf_prevent_ids(struct bpf_prevent *bp, uint64_t **ret, size_t *ret_n);
 /* True when this open replaced pinned maps (or found none): allocations must
  * be set again for every container. */
 bool bpf_prevent_is_fresh(const struct bpf_prevent *bp);
+/* NULL when autobinds (listen() or UDP sendmsg() on an unbound socket) are
+ * prevented too; else why not (no BPF LSM here), in one line. */
+const char *bpf_prevent_autobind_missing(const struct bpf_prevent *bp);
 /* The pin directory in use. */
 const char *bpf_prevent_pin_dir(const struct bpf_prevent *bp);
 /* Detach the programs, remove every pin and free bp (when no container needs

@@ -53,6 +53,12 @@ bool bpf_prevent_is_fresh(const struct bpf_prevent *bp)
         return true;
 }
 
+const char *bpf_prevent_autobind_missing(const struct bpf_prevent *bp)
+{
+        (void)bp;
+        return "built without eBPF support";
+}
+
 const char *bpf_prevent_pin_dir(const struct bpf_prevent *bp)
 {
         (void)bp;

@@ -1,29 +1,52 @@
-/* prevent.bpf.c - deny bind() to isolated ports a container was not allocated.
+/* prevent.bpf.c - deny bind() to isolated ports a container was not allocated,
+ * and the autobinds that would end up on one.
  *
- * cgroup/bind4 and cgroup/bind6 programs attached to the cgroups root, so
- * they run for every socket of every container and nested container below
- * it. The container a bind is charged to is the root container of the
- * calling task: its ancestor cgroup one level below the cgroups root, which
- * makes nested containers share their root's allocation with no per-nested
- * bookkeeping. Everything the programs decide on lives in two maps that the
+ * Every program is attached to the cgroups root, so it runs for every socket
+ * created in a container or nested container below it. The container a
+ * socket is charged to is the root container of the calling task: its
+ * ancestor cgroup one level below the cgroups root, which makes nested
+ * containers share their root's allocation with no per-nested bookkeeping.
+ *
+ *   cgroup/bind4, bind6          bind() to an isolated, unallocated port
+ *   cgroup/post_bind4, 6         a UDP bind() to port 0 (when UDP counts) that
+ *                                got an isolated, unallocated port
+ *   lsm_cgroup/socket_listen     listen() on a TCP socket bound to such a port,
+ *                                or unbound (the kernel is about to pick one)
+ *                                while the ephemeral range holds such ports
+ *   lsm_cgroup/socket_sendmsg    the same for sendmsg() on an unbound UDP
+ *                                socket (when UDP counts)
+ *
+ * The cgroup/bind hooks never see an autobind (listen() or sendmsg() on an
+ * unbound socket), and the LSM hooks run before the kernel picks the port:
+ * so an autobind is refused unless every port it could get is allowed. A
+ * TCP bind() to port 0 stays allowed (clients bind before connect()); its
+ * port is checked when it listens. The LSM programs need the BPF LSM (and
+ * BPF trampolines); the loader attaches them where the kernel has them.
+ * Elsewhere it sets tcp_port0 and bind4/6 refuse a TCP bind() to port 0 as
+ * an autobind, which leaves listen() on an unbound socket and UDP sendmsg()
+ * autobinds to detection. Everything the programs decide on lives in two maps that the
  * agent fills and that stay pinned while it is down:
  *
  *   portiso_config  one entry: isolated ports, protocols, where the root is
  *   portiso_allocs  root container cgroup id -> allocated ports (bitmap)
  *
  * A container absent from portiso_allocs (allocation unknown, CNI-networked,
- * the agent's own supervisors) is allowed, as is port 0: the ephemeral port
- * it gets is the business of detection. Returning 0 makes bind() fail with
- * EPERM; bind6 also sees IPv4-mapped and dual-stack binds. */
+ * the agent's own supervisors) is allowed. Returning 0 makes the call fail
+ * with EPERM; bind6 also sees IPv4-mapped and dual-stack binds. */
 #include "vmlinux.h"
 
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 
 #include "prevent_maps.h"
 
 #define BIND_ALLOW 1
 #define BIND_DENY 0
+
+#define AF_INET 2
+#define AF_INET6 10
 
 struct {
         __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -67,39 +90,108 @@ static __always_inline __u64 current_root_container(const struct prevent_config 
         return 0;
 }
 
-static __always_inline int check_bind(struct bpf_sock_addr *ctx)
+/* The configuration and the caller's allocation when a socket of protocol
+ * (IPPROTO_*) is checked at all: NULL when it is allowed whatever its port. */
+static __always_inline const struct port_bitmap *
+checked_allocation(__u32 protocol, const struct prevent_config **ret_cfg)
 {
-        __u32 zero = 0;
-        __u16 port = bpf_ntohs((__u16)ctx->user_port);
+        __u32 zero = 0, proto;
         const struct prevent_config *cfg;
-        const struct port_bitmap *allocated;
-        __u32 proto;
         __u64 container;
 
-        if (port == 0)
-                return BIND_ALLOW;
-        cfg = bpf_map_lookup_elem(&portiso_config, &zero);
-        if (!cfg || !cfg->enabled)
-                return BIND_ALLOW;
-
-        if (ctx->protocol == IPPROTO_TCP)
+        if (protocol == IPPROTO_TCP)
                 proto = PREVENT_PROTO_TCP;
-        else if (ctx->protocol == IPPROTO_UDP)
+        else if (protocol == IPPROTO_UDP)
                 proto = PREVENT_PROTO_UDP;
         else
-                return BIND_ALLOW;
-        if (!(cfg->protocols & proto))
-                return BIND_ALLOW;
-        if (!bitmap_test(&cfg->isolated, port))
-                return BIND_ALLOW;
-
+                return NULL;
+        cfg = bpf_map_lookup_elem(&portiso_config, &zero);
+        if (!cfg || !cfg->enabled || !(cfg->protocols & proto))
+                return NULL;
         container = current_root_container(cfg);
         if (!container)
-                return BIND_ALLOW;
-        allocated = bpf_map_lookup_elem(&portiso_allocs, &container);
+                return NULL;
+        *ret_cfg = cfg;
+        return bpf_map_lookup_elem(&portiso_allocs, &container);
+}
+
+static __always_inline int port_allowed(const struct prevent_config *cfg,
+                                        const struct port_bitmap *allocated, __u16 port)
+{
+        return !bitmap_test(&cfg->isolated, port) || bitmap_test(allocated, port);
+}
+
+struct range_walk {
+        const struct prevent_config *cfg;
+        const struct port_bitmap *allocated;
+        __u32 lo, hi;
+        int denied;
+};
+
+/* One 64-port word of the range: any port isolated and not allocated? */
+static long range_word(__u64 idx, struct range_walk *w)
+{
+        __u64 word = (__u64)(w->lo >> 6) + idx, mask = ~0ULL, bad;
+        __u32 first;
+
+        if (word >= PORT_BITMAP_WORDS)
+                return 1;
+        first = (__u32)word << 6;
+        if (first > w->hi)
+                return 1;
+        if (w->lo > first)
+                mask &= ~0ULL << (w->lo - first);
+        if (w->hi - first < 63)
+                mask &= ~0ULL >> (63 - (w->hi - first));
+        bad = w->cfg->isolated.w[word] & ~w->allocated->w[word] & mask;
+        if (bad) {
+                w->denied = 1;
+                return 1;
+        }
+        return 0;
+}
+
+/* May an autobind on sk get only allowed ports? The kernel picks from the
+ * socket's network namespace's ip_local_port_range. */
+static __always_inline int autobind_allowed(struct sock *sk, const struct prevent_config *cfg,
+                                            const struct port_bitmap *allocated)
+{
+        struct range_walk w = {.cfg = cfg, .allocated = allocated};
+        /* A typed (BTF) pointer in every caller: plain loads, no probe reads,
+         * which cgroup programs may not call. */
+        struct net *net = sk->__sk_common.skc_net.net;
+        __u32 range = net ? net->ipv4.ip_local_ports.range : 0;
+
+        w.lo = range & 0xffff;
+        w.hi = range >> 16;
+        if (w.lo == 0 || w.hi < w.lo)
+                return BIND_DENY; /* unreadable: assume the worst */
+        bpf_loop((w.hi >> 6) - (w.lo >> 6) + 1, range_word, &w, 0);
+        return w.denied ? BIND_DENY : BIND_ALLOW;
+}
+
+static __always_inline int check_bind(struct bpf_sock_addr *ctx)
+{
+        __u16 port = bpf_ntohs((__u16)ctx->user_port);
+        const struct prevent_config *cfg = NULL;
+        const struct port_bitmap *allocated;
+        struct bpf_sock *bsk;
+        struct tcp_sock *tp;
+
+        allocated = checked_allocation(ctx->protocol, &cfg);
         if (!allocated)
                 return BIND_ALLOW;
-        return bitmap_test(allocated, port) ? BIND_ALLOW : BIND_DENY;
+        if (port)
+                return port_allowed(cfg, allocated, port) ? BIND_ALLOW : BIND_DENY;
+        /* Port 0: UDP is checked at post_bind, TCP at listen(), or here when
+         * the kernel has no listen() hook for us. */
+        if (ctx->protocol != IPPROTO_TCP || !cfg->tcp_port0)
+                return BIND_ALLOW;
+        bsk = ctx->sk;
+        tp = bsk ? bpf_skc_to_tcp_sock(bsk) : NULL;
+        if (!tp)
+                return BIND_DENY;
+        return autobind_allowed((struct sock *)tp, cfg, allocated);
 }
 
 SEC("cgroup/bind4")
@@ -112,6 +204,86 @@ SEC("cgroup/bind6")
 int portiso_bind6(struct bpf_sock_addr *ctx)
 {
         return check_bind(ctx);
+}
+
+/* After bind() got its port: a UDP socket bound to port 0 now holds the
+ * port the kernel chose, and a bound UDP socket counts as listening. */
+static __always_inline int check_post_bind(struct bpf_sock *ctx)
+{
+        const struct prevent_config *cfg = NULL;
+        const struct port_bitmap *allocated;
+
+        if (ctx->protocol != IPPROTO_UDP)
+                return BIND_ALLOW;
+        allocated = checked_allocation(ctx->protocol, &cfg);
+        if (!allocated)
+                return BIND_ALLOW;
+        return port_allowed(cfg, allocated, (__u16)ctx->src_port) ? BIND_ALLOW : BIND_DENY;
+}
+
+SEC("cgroup/post_bind4")
+int portiso_post_bind4(struct bpf_sock *ctx)
+{
+        return check_post_bind(ctx);
+}
+
+SEC("cgroup/post_bind6")
+int portiso_post_bind6(struct bpf_sock *ctx)
+{
+        return check_post_bind(ctx);
+}
+
+/* A socket about to get (or keep) its port through protocol's autobind. */
+static __always_inline int check_autobind(struct socket *sock, __u32 protocol)
+{
+        const struct prevent_config *cfg = NULL;
+        const struct port_bitmap *allocated;
+        struct sock *sk = BPF_CORE_READ(sock, sk);
+        __u16 family, port;
+
+        if (!sk)
+                return BIND_ALLOW;
+        family = BPF_CORE_READ(sk, __sk_common.skc_family);
+        if ((family != AF_INET && family != AF_INET6) || BPF_CORE_READ(sk, sk_protocol) != protocol)
+                return BIND_ALLOW;
+        allocated = checked_allocation(protocol, &cfg);
+        if (!allocated)
+                return BIND_ALLOW;
+        port = BPF_CORE_READ(sk, __sk_common.skc_num);
+        if (port)
+                return port_allowed(cfg, allocated, port) ? BIND_ALLOW : BIND_DENY;
+        return autobind_allowed(sk, cfg, allocated);
+}
+
+SEC("lsm_cgroup/socket_listen")
+int BPF_PROG(portiso_listen, struct socket *sock, int backlog)
+{
+        return check_autobind(sock, IPPROTO_TCP);
+}
+
+/* Only an unbound socket is autobound by sendmsg(); a bound one was checked
+ * when it bound. */
+SEC("lsm_cgroup/socket_sendmsg")
+int BPF_PROG(portiso_sendmsg, struct socket *sock, struct msghdr *msg, int size)
+{
+        struct sock *sk = BPF_CORE_READ(sock, sk);
+
+        if (!sk || BPF_CORE_READ(sk, __sk_common.skc_num))
+                return BIND_ALLOW;
+        return check_autobind(sock, IPPROTO_UDP);
+}
+
+/* The probe for an active BPF LSM: attached for a moment as a plain LSM
+ * program, it counts the listen() calls of the loading process. */
+__u32 probe_pid;
+__u32 probe_hits;
+
+SEC("lsm/socket_listen")
+int BPF_PROG(portiso_lsm_probe, struct socket *sock, int backlog, int ret)
+{
+        if ((__u32)(bpf_get_current_pid_tgid() >> 32) == probe_pid)
+                __sync_fetch_and_add(&probe_hits, 1);
+        return ret;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

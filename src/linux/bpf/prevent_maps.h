@@ -8,7 +8,7 @@
  * replaces them instead of reusing them. */
 #pragma once
 
-#define PREVENT_ABI 1
+#define PREVENT_ABI 2
 
 /* 65536 ports, one bit each: a lookup is one load and a mask, whatever the
  * shape of the allocation, and 8 KiB per root container is small next to
@@ -26,10 +26,13 @@ enum {
 
 /* Single entry of the "config" array map. */
 struct prevent_config {
-        __u32 abi;                   /* PREVENT_ABI of the loader that wrote it */
-        __u32 protocols;             /* PREVENT_PROTO_* checked at bind() */
-        __u32 root_level;            /* level of the cgroups root (hierarchy root = 0) */
-        __u32 enabled;               /* 0 until the loader wrote a complete config */
+        __u32 abi;        /* PREVENT_ABI of the loader that wrote it */
+        __u32 protocols;  /* PREVENT_PROTO_* checked at bind() */
+        __u32 root_level; /* level of the cgroups root (hierarchy root = 0) */
+        __u32 enabled;    /* 0 until the loader wrote a complete config */
+        __u32 tcp_port0;  /* 1: no listen() hook, so a TCP bind() to port 0 is
+                           * checked at bind time as an autobind */
+        __u32 unused;
         __u64 root_id;               /* cgroup id of the cgroups root */
         struct port_bitmap isolated; /* ports that count */
 };

@@ -7,10 +7,13 @@
  *   portiso_cand_tcp, portiso_cand_udp (iter/tcp, iter/udp): for every socket
  *     whose inode is in `candidates`, report (inode, struct file address).
  *     Run only when the candidate set changes.
- *   portiso_holders (iter/task): for every process whose cgroup v2 id is in
- *     `containers`, read its fd table 16 pointers at a time inside bpf_loop()
- *     and test each pointer against an 8192-bit filter in .bss, then against
- *     `candidate_files` (file address -> inode). Hits are written as records.
+ *   portiso_holders (iter/task): for every process whose cgroup v2 id, or
+ *     the id of one of its ancestors, is in `containers` (a process in a
+ *     cgroup a task made below its container is that container's), read its
+ *     fd table 16 pointers at a time inside bpf_loop() and test each pointer
+ *     against an 8192-bit filter in .bss, then against `candidate_files`
+ *     (file address -> inode). Hits are written as records naming the
+ *     deepest container above the process.
  *
  * The fd table is read as a plain array, so the cost per open fd is a
  * sequential 8-byte read and a bit test, with no cache miss on the file or
@@ -159,6 +162,29 @@ static long walk_word(__u64 idx, struct walk *w)
         return 0;
 }
 
+/* The id of the deepest cgroup in `containers` among cgrp and its
+ * ancestors, or 0. Ancestors are read through cgrp->ancestors[], indexed by
+ * level (the hierarchy root is 0 and is never a container). */
+static __always_inline __u64 container_of_cgroup(struct cgroup *cgrp)
+{
+        int level = cgrp->level;
+
+        for (int i = 0; i < HOLDERS_MAX_DEPTH; i++) {
+                struct cgroup *anc = NULL;
+                __u64 id;
+
+                if (level - i < 1)
+                        break;
+                if (bpf_probe_read_kernel(&anc, sizeof(anc), &cgrp->ancestors[level - i]) < 0 ||
+                    !anc)
+                        break;
+                id = BPF_CORE_READ(anc, kn, id);
+                if (bpf_map_lookup_elem(&containers, &id))
+                        return id;
+        }
+        return 0;
+}
+
 SEC("iter/task")
 int portiso_holders(struct bpf_iter__task *ctx)
 {
@@ -169,8 +195,8 @@ int portiso_holders(struct bpf_iter__task *ctx)
         /* Threads share their leader's table: look at each process once. */
         if (!task || task->pid != task->tgid)
                 return 0;
-        w.cgroup_id = task->cgroups->dfl_cgrp->kn->id;
-        if (!bpf_map_lookup_elem(&containers, &w.cgroup_id))
+        w.cgroup_id = container_of_cgroup(task->cgroups->dfl_cgrp);
+        if (!w.cgroup_id)
                 return 0;
         if (!task->files)
                 return 0;

@@ -13,6 +13,8 @@
 /* Most candidate sockets and container cgroups the maps hold. */
 #define HOLDERS_MAX_CANDIDATES 4096
 #define HOLDERS_MAX_CONTAINERS 65536
+/* Deepest cgroup level below which a container is searched for. */
+#define HOLDERS_MAX_DEPTH 32
 /* Words of the pre-filter over candidate file pointers (8192 bits). */
 #define HOLDERS_FILTER_WORDS 128
 /* Hits one process reports before it asks for a /proc look instead. */
@@ -35,7 +37,9 @@ struct holders_file_record {
 struct holders_record {
         __u64 inode;     /* the candidate's inode; 0: this process holds more
                           * candidates than reported, look it up in /proc */
-        __u64 cgroup_id; /* cgroup v2 id of the holding process */
+        __u64 cgroup_id; /* cgroup v2 id of the container holding it (the
+                          * process' own cgroup or the deepest container
+                          * cgroup above it) */
         __u32 tgid;      /* the holding process */
         __u32 fd;        /* the fd it holds it as */
 };
