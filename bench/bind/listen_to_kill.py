@@ -32,7 +32,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from portiso_test import cgroup_v2_mount, kill_cgroup_tree  # noqa: E402
+from portiso_test import basic_auth, cgroup_v2_mount, kill_cgroup_tree  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 # argv: DIR PORT. Binds PORT (or the next free one of the band), writes DIR/pid, waits for a byte on DIR/go, writes DIR/t0
@@ -70,11 +70,17 @@ class Agent:
     def __init__(self, build, tmp, root):
         self.port = free_port()
         self.log = open(os.path.join(tmp, "agent.log"), "wb")
+        # Write calls over TCP need credentials.
+        creds = os.path.join(tmp, "credentials.json")
+        with open(os.open(creds, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            json.dump({"credentials": [{"principal": "bench", "secret": "bench"}]}, f)
+        self.auth = basic_auth("bench", "bench")
         self.proc = subprocess.Popen(
             [os.path.join(build, "portiso-agent"), f"--port={self.port}",
              f"--work_dir={tmp}/work", f"--runtime_dir={tmp}/run", f"--cgroups_root={root}",
              "--enforce_container_ports", "--container_ports_isolated_range=[26000-26999]",
-             "--container_ports_watch_interval=1hrs", "--container_ports_instant_detection"],
+             "--container_ports_watch_interval=1hrs", "--container_ports_instant_detection",
+             f"--http_credentials={creds}"],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, start_new_session=True)
         deadline = time.monotonic() + 15
         while True:
@@ -90,7 +96,8 @@ class Agent:
     def request(self, method, path, body=None, timeout=30):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            c.request(method, path, body=body, headers={"Content-Type": "application/json"})
+            c.request(method, path, body=body,
+                      headers={"Content-Type": "application/json", "Authorization": self.auth})
             r = c.getresponse()
             return r.status, r.read()
         finally:
@@ -129,6 +136,7 @@ def one_sample(agent, tmp, i):
     """Launch container i, trigger its listen(), return listen -> death in ns."""
     d = os.path.join(tmp, f"s{i}")
     os.makedirs(d)
+    os.chmod(d, 0o777)  # the task runs as nobody
     os.mkfifo(os.path.join(d, "go"))
     port = 26100 + i % 800
     cid = {"value": f"c{i}"}
@@ -172,6 +180,7 @@ def main():
         raise SystemExit("listen_to_kill: needs root and a cgroup v2 hierarchy")
 
     tmp = tempfile.mkdtemp(prefix="portiso-bench-ltk-")
+    os.chmod(tmp, 0o755)
     root = f"portiso-bench-ltk-{os.getpid()}"
     agent = None
     try:

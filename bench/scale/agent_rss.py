@@ -8,6 +8,7 @@ returns the agent's own last pass time (network_ports/last_scan_seconds).
 Teardown on every path: SIGTERM the agent (it leaves containers running, by
 design), then kill and remove its cgroups tree and its directories.
 """
+import base64
 import http.client
 import json
 import os
@@ -36,14 +37,17 @@ def _wait_for(pred, timeout, what):
 
 
 class _Client:
-    def __init__(self, port):
+    def __init__(self, port, auth):
         self.port = port
+        self.auth = auth  # an Authorization header value: writes over TCP need one
 
     def request(self, method, path, body=None):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = {"Authorization": self.auth}
+        if body:
+            headers["Content-Type"] = "application/json"
         try:
-            c.request(method, path, body=body,
-                      headers={"Content-Type": "application/json"} if body else {})
+            c.request(method, path, body=body, headers=headers)
             r = c.getresponse()
             return r.status, r.read()
         finally:
@@ -112,7 +116,11 @@ def measure(agent, n, tmpdir, port_base=20000, v2_mount="/sys/fs/cgroup/unified"
     work = os.path.join(tmpdir, f"agent-{n}")
     os.makedirs(work, exist_ok=True)
     port = _free_port()
+    creds = os.path.join(work, "credentials.json")
+    with open(os.open(creds, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        json.dump({"credentials": [{"principal": "bench", "secret": "bench"}]}, f)
     argv = [agent, f"--port={port}", f"--work_dir={work}/work", f"--runtime_dir={work}/run",
+            f"--http_credentials={creds}",
             f"--cgroups_root={root}", "--isolation=network/ports",
             f"--resources=ports:[{port_base}-{port_base + max(n, 1) - 1}]",
             "--container_ports_watch_interval=200ms"]
@@ -120,7 +128,7 @@ def measure(agent, n, tmpdir, port_base=20000, v2_mount="/sys/fs/cgroup/unified"
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                          start_new_session=True)
     log.close()
-    cl = _Client(port)
+    cl = _Client(port, "Basic " + base64.b64encode(b"bench:bench").decode())
     try:
         def up():
             if p.poll() is not None:

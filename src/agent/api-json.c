@@ -170,7 +170,21 @@ static int parse_environment(const json_t *env, const char *what, char ***ret, s
         return 0;
 }
 
-/* CommandInfo -> shell, value, arguments, environment. */
+/* A plausible user name: 1-255 bytes, no ':', '/', whitespace or control
+ * characters (whether it exists is the launch policy's question). */
+static bool user_name_valid(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 255)
+                return false;
+        for (; *s; s++)
+                if ((unsigned char)*s <= ' ' || *s == 0x7f || *s == ':' || *s == '/')
+                        return false;
+        return true;
+}
+
+/* CommandInfo -> shell, value, arguments, environment, user. */
 static int parse_command(const json_t *cmd, const char *what, struct container_config *cfg,
                          struct errbuf *e)
 {
@@ -207,6 +221,18 @@ static int parse_command(const json_t *cmd, const char *what, struct container_c
                         if (!cfg->arguments[i])
                                 return -ENOMEM;
                 }
+        }
+
+        const char *user = NULL;
+        r = get_string(cmd, "user", what, &user, e);
+        if (r < 0)
+                return r;
+        if (user) {
+                if (!user_name_valid(user))
+                        return errbuf_set(e, -EINVAL, "%s.user: not a user name", what);
+                cfg->user = strdup(user);
+                if (!cfg->user)
+                        return -ENOMEM;
         }
 
         const json_t *env = NULL;
@@ -390,6 +416,8 @@ json_t *api_json_container(const struct container *c)
                         return NULL;
         }
         if (json_object_set_new(o, "container_status", TAKE_PTR(status)) < 0)
+                return NULL;
+        if (cfg->user && json_object_set_new(o, "user", json_string(cfg->user)) < 0)
                 return NULL;
 
         if (!cfg->parent_id && cfg->has_ports &&

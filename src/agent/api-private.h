@@ -10,6 +10,8 @@
 
 #include "agent/api.h"
 #include "agent/http-server.h"
+#include "agent/auth.h"
+#include "agent/containerizer.h"
 #include "basic/errbuf.h"
 
 struct api_waiter;
@@ -21,6 +23,9 @@ struct api {
         struct http_server *http;
         LIST_HEAD(, api_waiter) waiters; /* pending WAIT_CONTAINER long polls */
         size_t n_waiters;
+        char *agent_user;           /* the agent's own user name */
+        struct auth_caller *caller; /* of the call being handled (api-auth.c) */
+        struct sockdiag *sockdiag;  /* finds TCP callers' sockets (api-auth.c) */
 };
 
 struct api_call;
@@ -48,6 +53,19 @@ int api_body_container_id(struct http_request *req, const struct api_call *call,
                           char **ret_id);
 /* Wrap a call's response body as {"type": T, "<field>": body}; steals body. */
 json_t *api_response(const char *type, const char *field, json_t *body);
+
+/* Log what api_authorize() needs to say at start (a read-only TCP API). */
+int api_auth_init(struct api *api);
+/* Authenticate and authorize a call of `type` (body: the whole agent.Call,
+ * field: its body member or NULL); on refusal answer 401/403 and return
+ * false. *ret is the caller. Logs every write call once. */
+bool api_authorize(struct api *api, struct http_request *req, const char *type,
+                   const json_t *body, const char *field, struct auth_caller *ret);
+/* Settle cfg->user for api->caller (answering 400/403 and returning < 0 when
+ * it may not launch it). */
+int api_auth_launch(struct api *api, struct http_request *req, struct container_config *cfg);
+/* May api->caller act on container id? Else answer 403, return false. */
+bool api_auth_manage(struct api *api, struct http_request *req, const char *id);
 
 /* WAIT_CONTAINER / WAIT_NESTED_CONTAINER: answer now or park a long poll. */
 void api_handle_wait(struct api *api, struct http_request *req, const struct api_call *call,

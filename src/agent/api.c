@@ -20,6 +20,7 @@
 #include "agent/api.h"
 #include "basic/log.h"
 #include "basic/strbuf.h"
+#include "linux/sockdiag.h"
 #include "ports/resources.h"
 
 #ifndef PORTISO_VERSION
@@ -185,6 +186,8 @@ static void handle_launch(struct api *api, struct http_request *req, const struc
                                        "container inside another)",
                                        call->field, call->type);
 
+        if (api_auth_launch(api, req, &cfg) < 0)
+                return;
         _cleanup_free_ char *id = strdup(cfg.id);
         if (!id)
                 return api_reply_error(req, 500, "out of memory");
@@ -232,6 +235,8 @@ static void handle_kill(struct api *api, struct http_request *req, const struct 
                 return;
         if (api_json_parse_signal(body, call->field, &sig, &e) < 0)
                 return api_reply_error(req, 400, "%s", e.msg);
+        if (!api_auth_manage(api, req, id))
+                return;
 
         int r = containerizer_kill(api->cz, id, sig);
         if (r == -ENOENT)
@@ -250,6 +255,8 @@ static void handle_remove(struct api *api, struct http_request *req, const struc
         _cleanup_free_ char *id = NULL;
 
         if (api_body_container_id(req, call, body, &id) < 0)
+                return;
+        if (!api_auth_manage(api, req, id))
                 return;
         int r = containerizer_remove(api->cz, id);
         if (r == -ENOENT)
@@ -281,6 +288,8 @@ static void handle_update(struct api *api, struct http_request *req, const struc
                 return api_reply_error(req, 500, "out of memory");
         if (r < 0)
                 return api_reply_error(req, 400, "%s.resources: %s", call->field, e.msg);
+        if (!api_auth_manage(api, req, id))
+                return;
 
         r = containerizer_update(api->cz, id, &ports, has_ports);
         if (r == -ENOENT)
@@ -375,8 +384,13 @@ static void handle_api_v1(struct api *api, struct http_request *req)
                         return api_reply_error(req, 400, "%s needs a '%s' object", call->type,
                                                call->field);
         }
+        struct auth_caller caller;
+        if (!api_authorize(api, req, call->type, msg, call->field, &caller))
+                return;
         log_debug("API call %s", call->type);
+        api->caller = &caller;
         call->handler(api, req, call, body);
+        api->caller = NULL;
 }
 
 static void handle_health(struct api *api, struct http_request *req)
@@ -390,6 +404,9 @@ static void handle_health(struct api *api, struct http_request *req)
 static void handle_metrics_snapshot(struct api *api, struct http_request *req)
 {
         if (wrong_method(req, "GET"))
+                return;
+        struct auth_caller caller;
+        if (!api_authorize(api, req, "GET_METRICS", NULL, NULL, &caller))
                 return;
         api_reply_json(req, 200, metrics_snapshot(api));
 }
@@ -439,6 +456,11 @@ int api_new(struct event_base *base, const struct agent_flags *flags, struct con
         int r = http_server_new(base, &cfg, handle_request, api, &api->http, e);
         if (r < 0)
                 return r;
+        r = api_auth_init(api);
+        if (r < 0) {
+                http_server_free(api->http);
+                return errbuf_set(e, r, "cannot find the name of the agent's user");
+        }
         *ret = TAKE_PTR(api);
         return 0;
 }
@@ -449,5 +471,7 @@ void api_free(struct api *api)
                 return;
         api_waiters_shutdown(api);
         http_server_free(api->http);
+        free(api->agent_user);
+        sockdiag_free(api->sockdiag);
         free(api);
 }

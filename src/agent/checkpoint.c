@@ -139,11 +139,11 @@ int checkpoint_write_config(const char *dir, const struct container_config *cfg)
 {
         _cleanup_(json_decrefp) json_t *j = NULL;
 
-        j = json_pack("{s:s, s:s*, s:b, s:s*, s:o, s:o, s:b, s:o, s:s*}", "id", cfg->id,
+        j = json_pack("{s:s, s:s*, s:b, s:s*, s:o, s:o, s:b, s:o, s:s*, s:s*}", "id", cfg->id,
                       "parent_id", cfg->parent_id, "shell", cfg->shell, "value", cfg->value,
                       "arguments", strv_to_json(cfg->arguments), "env", strv_to_json(cfg->env),
                       "has_ports", cfg->has_ports, "ports", ranges_to_json(&cfg->ports), "network",
-                      cfg->network);
+                      cfg->network, "user", cfg->user);
         if (!j)
                 return -ENOMEM;
         return write_json(dir, "config.json", j);
@@ -159,7 +159,7 @@ int checkpoint_read_config(const char *dir, struct container_config *ret, struct
         _cleanup_(json_decrefp) json_t *j = NULL;
         _cleanup_free_ char *text = NULL;
         struct container_config cfg = {};
-        const char *id = NULL, *parent = NULL, *value = NULL, *network = NULL;
+        const char *id = NULL, *parent = NULL, *value = NULL, *network = NULL, *user = NULL;
         json_t *args = NULL, *env = NULL, *ports = NULL;
         json_error_t je;
         int shell = 1, has_ports = 0, r;
@@ -170,10 +170,10 @@ int checkpoint_read_config(const char *dir, struct container_config *ret, struct
         j = json_loads(text, 0, &je);
         if (!j)
                 return errbuf_set(e, -EINVAL, "%s/config.json: invalid JSON: %s", dir, je.text);
-        if (json_unpack_ex(j, &je, 0, "{s:s, s?s, s?b, s?s, s?o, s?o, s?b, s?o, s?s}", "id", &id,
-                           "parent_id", &parent, "shell", &shell, "value", &value, "arguments",
+        if (json_unpack_ex(j, &je, 0, "{s:s, s?s, s?b, s?s, s?o, s?o, s?b, s?o, s?s, s?s}", "id",
+                           &id, "parent_id", &parent, "shell", &shell, "value", &value, "arguments",
                            &args, "env", &env, "has_ports", &has_ports, "ports", &ports, "network",
-                           &network) < 0)
+                           &network, "user", &user) < 0)
                 return errbuf_set(e, -EINVAL, "%s/config.json: %s", dir, je.text);
 
         cfg.shell = shell;
@@ -182,8 +182,9 @@ int checkpoint_read_config(const char *dir, struct container_config *ret, struct
         cfg.parent_id = strdup_or_null(parent);
         cfg.value = strdup_or_null(value);
         cfg.network = strdup_or_null(network);
+        cfg.user = strdup_or_null(user);
         if (!cfg.id || (parent && !cfg.parent_id) || (value && !cfg.value) ||
-            (network && !cfg.network)) {
+            (network && !cfg.network) || (user && !cfg.user)) {
                 container_config_done(&cfg);
                 return -ENOMEM;
         }

@@ -27,6 +27,7 @@ void container_config_done(struct container_config *cfg)
         strv_free(cfg->env);
         portset_clear(&cfg->ports);
         free(cfg->network);
+        free(cfg->user);
         *cfg = (struct container_config){};
 }
 

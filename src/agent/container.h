@@ -31,6 +31,7 @@ struct container_config {
         bool has_ports;       /* root: a ports resource was given */
         struct portset ports; /* root: allocated ports */
         char *network;        /* first ContainerInfo.network_infos[].name, or NULL */
+        char *user;           /* the user the task runs as; NULL (older checkpoints): root */
 };
 
 struct container_termination {

@@ -95,6 +95,24 @@ static const struct flag_def flag_table[] = {
     F(http_max_body_size, FLAG_BYTES, "1MB", "Largest API request body (larger: 413)."),
     F(http_max_header_size, FLAG_BYTES, "64KB",
       "Largest API request line plus headers (larger: 431)."),
+    F(switch_user, FLAG_BOOL, "true",
+      "Run each task as its command.user (else --default_container_user); false runs "
+      "every task as the agent's own user."),
+    F(default_container_user, FLAG_STRING, "nobody",
+      "User of tasks that name none (callers on the unix socket other than root: "
+      "themselves)."),
+    F(allow_root_containers, FLAG_BOOL, "false",
+      "Allow tasks to run as root (for root on the unix socket or an authenticated "
+      "principal only)."),
+    F(http_credentials, FLAG_STRING, NULL,
+      "JSON file of principals and secrets for HTTP Basic authentication: "
+      "{\"credentials\":[{\"principal\":\"ops\",\"secret\":\"...\"}]}."),
+    F(http_authenticators, FLAG_STRING, "basic", "HTTP authenticator; only basic is supported."),
+    F(authenticate_http_readwrite, FLAG_BOOL, "true",
+      "Calls that change state need credentials over TCP (Mesos' default: false). "
+      "Without --http_credentials the TCP API is then read-only."),
+    F(authenticate_http_readonly, FLAG_BOOL, "false",
+      "Read-only calls need credentials over TCP too."),
 };
 
 #undef F
@@ -411,6 +429,29 @@ static int validate(struct agent_flags *f, struct errbuf *e)
                                   "--cgroups_root: invalid cgroup name '%s' (relative, no '..')",
                                   f->cgroups_root);
 
+        if (!f->default_container_user || !*f->default_container_user)
+                return errbuf_set(e, -EINVAL, "--default_container_user: must not be empty");
+        if (!f->http_authenticators || strcmp(f->http_authenticators, "basic") != 0)
+                return errbuf_set(e, -EINVAL,
+                                  "--http_authenticators: only 'basic' is supported, not '%s'",
+                                  f->http_authenticators ? f->http_authenticators : "");
+        if (f->http_credentials && !*f->http_credentials) {
+                free(f->http_credentials);
+                f->http_credentials = NULL;
+        }
+        if (f->authenticate_http_readonly && !f->http_credentials)
+                return errbuf_set(e, -EINVAL,
+                                  "--authenticate_http_readonly needs --http_credentials");
+        auth_credentials_done(&f->credentials);
+        f->has_credentials = false;
+        if (f->http_credentials) {
+                r = auth_credentials_load(f->http_credentials, &f->credentials, &sub);
+                if (r < 0)
+                        return errbuf_set(e, r == -ENOMEM ? r : -EINVAL, "--http_credentials: %s",
+                                          sub.msg);
+                f->has_credentials = true;
+        }
+
         portset_clear(&f->agent_ports);
         if (f->resources) {
                 r = resources_parse_ports(f->resources, &f->agent_ports, &has_ports, &sub);
@@ -472,6 +513,7 @@ void agent_flags_done(struct agent_flags *f)
                 }
         portset_clear(&f->agent_ports);
         portset_clear(&f->isolated);
+        auth_credentials_done(&f->credentials);
         *f = (struct agent_flags){};
 }
 

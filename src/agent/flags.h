@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "agent/auth.h"
 #include "basic/errbuf.h"
 #include "ports/portset.h"
 
@@ -40,11 +41,22 @@ struct agent_flags {
         uint64_t http_max_body_size;   /* bytes */
         uint64_t http_max_header_size; /* bytes */
 
+        /* Who may call, and as whom tasks run (auth.h, user.h). */
+        bool switch_user;                 /* true: tasks run as their user */
+        char *default_container_user;     /* nobody */
+        bool allow_root_containers;       /* false */
+        char *http_credentials;           /* NULL = none */
+        char *http_authenticators;        /* basic */
+        bool authenticate_http_readwrite; /* true (Mesos: false) */
+        bool authenticate_http_readonly;  /* false */
+
         /* Derived during validation. */
         bool isolation_network_ports;
         bool isolation_network_cni;
         struct portset agent_ports; /* from --resources, default [31000-32000] */
         struct portset isolated;    /* ports that count (ports_isolated_range()) */
+        bool has_credentials;       /* --http_credentials was read: */
+        struct auth_credentials credentials;
 };
 
 /* Fill defaults, then environment, then argv; validate. Returns 0, or 1 when

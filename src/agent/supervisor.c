@@ -24,7 +24,9 @@
 #include <unistd.h>
 
 #include "agent/checkpoint.h"
+#include "agent/sandbox.h"
 #include "agent/supervisor.h"
+#include "agent/user.h"
 #include "basic/log.h"
 #include "linux/cgroup.h"
 #include "linux/process-util.h"
@@ -96,10 +98,13 @@ static char **build_env(char **env)
 }
 
 /* In the forked main process: never returns. Failures go to the sandbox's
- * stderr (when it is open) and the sync pipe, then exit 127 as a shell would. */
-_noreturn_ static void exec_main(const struct cg_hierarchy *h, const char *cgroup,
+ * stderr (when it is open) and the sync pipe, then exit 127 as a shell would.
+ * With a user, everything up to the sandbox happens as root, and stdout and
+ * stderr are opened only once the process is that user. */
+_noreturn_ static void exec_main(const struct cg_hierarchy *h, const char *cgroup, const char *id,
                                  const char *sandbox, const char *netns,
-                                 const struct container_config *cfg, int sync_fd)
+                                 const struct container_config *cfg, const struct task_user *user,
+                                 int sync_fd)
 {
         const char *what;
         int r;
@@ -116,13 +121,18 @@ _noreturn_ static void exec_main(const struct cg_hierarchy *h, const char *cgrou
         }
         if (r >= 0) {
                 what = "cannot enter the sandbox";
-                r = chdir(sandbox) < 0 ? negative_errno() : 0;
+                r = sandbox_enter(sandbox, id, user ? user->uid : 0, user ? user->gid : 0);
+        }
+        if (r >= 0 && user) {
+                what = "cannot become the task's user";
+                r = task_user_become(user);
         }
         if (r >= 0) {
                 what = "cannot open the sandbox's stdout/stderr";
+                const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
                 int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                int out = open("stdout", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-                int err = open("stderr", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+                int out = open("stdout", flags, 0644);
+                int err = open("stderr", flags, 0644);
                 if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
                     dup2(err, 2) < 0)
                         r = negative_errno();
@@ -174,6 +184,7 @@ static int report(const char *fmt, ...)
 int supervisor_main(int argc, char **argv)
 {
         _cleanup_(container_config_done) struct container_config cfg = {};
+        _cleanup_(task_user_done) struct task_user user = {};
         struct cg_hierarchy h = {};
         struct errbuf e = {};
         const char *id, *cgroup, *sup_cgroup, *meta, *sandbox, *netns;
@@ -211,6 +222,12 @@ int supervisor_main(int argc, char **argv)
                 report("error %s\n", e.msg);
                 return 1;
         }
+        /* Resolved here, not in the agent: NSS may be slow, and this process
+         * has nothing else to do. */
+        if (cfg.user && task_user_resolve(cfg.user, &user, &e) < 0) {
+                report("error %s\n", e.msg);
+                return 1;
+        }
         r = process_start_time(getpid(), &start);
         if (r < 0) {
                 report("error cannot read own start time: %s\n", strerror(-r));
@@ -228,7 +245,8 @@ int supervisor_main(int argc, char **argv)
         }
         if (main_pid == 0) {
                 close(sync_pipe[0]);
-                exec_main(&h, cgroup, sandbox, netns, &cfg, sync_pipe[1]);
+                exec_main(&h, cgroup, id, sandbox, netns, &cfg, cfg.user ? &user : NULL,
+                          sync_pipe[1]);
         }
         close(sync_pipe[1]);
         /* EOF: exec'd (or failed, with a line we log). */

@@ -18,6 +18,7 @@
 #include "basic/strbuf.h"
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/credentials.h"
 #include "cli/http.h"
 #include "ports/ranges.h"
 #include "ports/resources.h"
@@ -41,7 +42,7 @@ bool client_global_option(const char *arg)
                 global_json = true;
                 return true;
         }
-        return false;
+        return credentials_global_option(arg);
 }
 
 struct client {
@@ -174,8 +175,16 @@ static int client_call(const struct client *cl, json_t *call, unsigned timeout_s
                 fprintf(stderr, "portiso: %s\n", e.msg);
                 return CLI_EXIT_USAGE;
         }
-        if (http_request(&agent, "POST", "/api/v1", "application/json", body, timeout_sec, &resp,
-                         &e) < 0) {
+        _cleanup_free_ char *authorization = NULL;
+        if (credentials_authorization(&authorization, &e) < 0) {
+                fprintf(stderr, "portiso: %s\n", e.msg);
+                return CLI_EXIT_USAGE;
+        }
+        http_set_authorization(authorization);
+        int r = http_request(&agent, "POST", "/api/v1", "application/json", body, timeout_sec,
+                             &resp, &e);
+        http_set_authorization(NULL);
+        if (r < 0) {
                 fprintf(stderr, "portiso: %s\n", e.msg);
                 return 1;
         }

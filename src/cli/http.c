@@ -112,6 +112,13 @@ static void collect_done(struct collect *c)
         free(c->reason);
 }
 
+static const char *authorization;
+
+void http_set_authorization(const char *value)
+{
+        authorization = value;
+}
+
 int http_request(const struct http_agent *a, const char *method, const char *path,
                  const char *content_type, const char *body, unsigned timeout_sec,
                  struct http_response *ret, struct errbuf *e)
@@ -119,7 +126,7 @@ int http_request(const struct http_agent *a, const char *method, const char *pat
         _cleanup_(curl_easy_cleanupp) CURL *curl = NULL;
         _cleanup_(curl_slist_free_allp) struct curl_slist *headers = NULL;
         _cleanup_(collect_done) struct collect c = {};
-        _cleanup_free_ char *url = NULL, *ctype_header = NULL;
+        _cleanup_free_ char *url = NULL, *ctype_header = NULL, *auth_header = NULL;
         char err[CURL_ERROR_SIZE] = "";
         bool v6 = a->host && strchr(a->host, ':');
         int n;
@@ -139,6 +146,13 @@ int http_request(const struct http_agent *a, const char *method, const char *pat
         headers = curl_slist_append(headers, "Accept: application/json");
         if (body && headers)
                 headers = curl_slist_append(headers, ctype_header);
+        if (authorization && headers) {
+                if (asprintf(&auth_header, "Authorization: %s", authorization) < 0) {
+                        auth_header = NULL;
+                        return -ENOMEM;
+                }
+                headers = curl_slist_append(headers, auth_header);
+        }
         if (!headers)
                 return -ENOMEM;
 

@@ -33,6 +33,8 @@ int http_parse_address(const char *text, char **ret_host, uint16_t *ret_port, st
 /* "/path/to/api.sock" (a unix socket) or an address for http_parse_address. */
 int http_agent_parse(const char *text, struct http_agent *ret, struct errbuf *e);
 void http_agent_done(struct http_agent *a);
+/* An Authorization header value sent with every request (NULL: none). */
+void http_set_authorization(const char *value);
 /* Send one request and read the whole response. timeout_sec 0 waits forever
  * (long polls). body may be NULL. */
 int http_request(const struct http_agent *a, const char *method, const char *path,

@@ -28,11 +28,13 @@ static const struct command commands[] = {
 
 static void usage(FILE *f)
 {
-        fputs("Usage: portiso [--agent=HOST:PORT|SOCKET] [--json] COMMAND [FLAGS...]\n"
+        fputs("Usage: portiso [--agent=HOST:PORT|SOCKET] [--json] [--principal=P --secret=S] "
+              "COMMAND [FLAGS...]\n"
               "\n"
               "The agent is reached on its unix socket /run/portiso/api.sock unless\n"
               "--agent or $PORTISO_AGENT names another socket (an absolute path) or\n"
-              "a TCP address.\n"
+              "a TCP address. Credentials for a TCP agent: --principal/--secret, or\n"
+              "$PORTISO_CREDENTIALS naming a file in the agent's --http_credentials format.\n"
               "\n"
               "Commands:\n",
               f);

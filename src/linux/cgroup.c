@@ -661,3 +661,58 @@ void strv_free_n(char **v, size_t n)
                 free(v[i]);
         free(v);
 }
+
+int cg_parse_proc_cgroup(const char *text, enum cg_mode mode, char **ret_rel)
+{
+        /* Lines are "ID:CONTROLLERS:PATH"; v2 is "0::PATH", the freezer's
+         * line names "freezer" among its controllers. */
+        for (const char *line = text; line && *line;) {
+                const char *end = strchrnul(line, '\n');
+                const char *c1 = memchr(line, ':', (size_t)(end - line));
+                const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(end - c1 - 1)) : NULL;
+                bool match = false;
+
+                if (c2 && mode == CG_V2)
+                        match = c1 - line == 1 && line[0] == '0' && c2 == c1 + 1;
+                else if (c2)
+                        for (const char *p = c1 + 1; p < c2;) {
+                                size_t n = strcspn(p, ",:");
+                                match = match || (n == 7 && strncmp(p, "freezer", 7) == 0);
+                                p += n + (p[n] == ',');
+                        }
+                if (match) {
+                        const char *path = c2 + 1;
+                        while (path < end && *path == '/')
+                                path++;
+                        char *s = strndup(path, (size_t)(end - path));
+                        if (!s)
+                                return -ENOMEM;
+                        *ret_rel = s;
+                        return 0;
+                }
+                line = *end ? end + 1 : NULL;
+        }
+        return -ENOENT;
+}
+
+int cg_pid_get_path(const struct cg_hierarchy *h, pid_t pid, char **ret_rel)
+{
+        _cleanup_free_ char *text = NULL;
+        char path[64];
+        int r;
+
+        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+        r = read_full_file(path, &text, NULL);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        return cg_parse_proc_cgroup(text, h->mode, ret_rel);
+}
+
+bool cg_is_below(const char *rel, const char *root)
+{
+        size_t n = strlen(root);
+
+        while (*rel == '/')
+                rel++;
+        return strncmp(rel, root, n) == 0 && (rel[n] == '\0' || rel[n] == '/');
+}

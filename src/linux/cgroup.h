@@ -71,5 +71,13 @@ int cg_list_descendants(const struct cg_hierarchy *h, const char *rel, char ***r
 /* Absolute path of a cgroup into a malloc'd string. */
 int cg_path(const struct cg_hierarchy *h, const char *rel, char **ret);
 
+/* The cgroup of pid on h (from /proc/<pid>/cgroup), relative to the
+ * hierarchy's mount. -ESRCH if pid is gone, -ENOENT if it has none there. */
+int cg_pid_get_path(const struct cg_hierarchy *h, pid_t pid, char **ret_rel);
+/* The same from the text of a /proc/<pid>/cgroup file. */
+int cg_parse_proc_cgroup(const char *text, enum cg_mode mode, char **ret_rel);
+/* True if cgroup rel is root or lies below it ("a/b" is below "a", "ab" is not). */
+bool cg_is_below(const char *rel, const char *root);
+
 /* Free an array of strings as returned by cg_list_descendants(). */
 void strv_free_n(char **v, size_t n);

@@ -328,6 +328,99 @@ int sockdiag_dump(struct sockdiag *sd, unsigned protocols, struct listener_table
         return 0;
 }
 
+/* One attempt: DUMP_DONE with *found set or not, DUMP_RETRY, DUMP_REOPEN. */
+static int find_tcp_client_one(struct sockdiag *sd, uint8_t family, const void *addr, uint16_t port,
+                               uint16_t peer_port, bool *found, uint64_t *ret_cgroup_id)
+{
+        char req[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct inet_diag_req_v2))];
+        size_t alen = family == AF_INET ? 4 : 16;
+        bool interrupted = false;
+        struct nlmsghdr *nlh;
+        struct inet_diag_req_v2 *r;
+
+        memset(req, 0, sizeof(req));
+        nlh = mnl_nlmsg_put_header(req);
+        nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        nlh->nlmsg_seq = ++sd->seq;
+        r = mnl_nlmsg_put_extra_header(nlh, sizeof(*r));
+        r->sdiag_family = family;
+        r->sdiag_protocol = IPPROTO_TCP;
+        r->idiag_states = ~(1u << SK_STATE_LISTEN);
+        while (mnl_socket_sendto(sd->nl, nlh, nlh->nlmsg_len) < 0)
+                if (errno != EINTR)
+                        return negative_errno();
+
+        *found = false;
+        for (;;) {
+                bool truncated;
+                ssize_t k = sockdiag_recv(sd, &truncated);
+                if (k == -ENOBUFS)
+                        return DUMP_REOPEN;
+                if (k < 0)
+                        return (int)k;
+                if (truncated) {
+                        int q = sockdiag_set_buffer_size(sd, MAX((size_t)k, sd->buf_size * 2));
+                        return q < 0 ? q : DUMP_REOPEN;
+                }
+                int len = (int)k;
+                for (const struct nlmsghdr *h = (const struct nlmsghdr *)sd->buf;
+                     mnl_nlmsg_ok(h, len); h = mnl_nlmsg_next(h, &len)) {
+                        if (!mnl_nlmsg_portid_ok(h, sd->portid) || h->nlmsg_seq != sd->seq)
+                                continue;
+                        if (h->nlmsg_flags & NLM_F_DUMP_INTR)
+                                interrupted = true;
+                        if (h->nlmsg_type == NLMSG_DONE)
+                                return interrupted && !*found ? DUMP_RETRY : DUMP_DONE;
+                        if (h->nlmsg_type == NLMSG_ERROR) {
+                                const struct nlmsgerr *err = mnl_nlmsg_get_payload(h);
+                                if (h->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*err))
+                                        return -EBADMSG;
+                                return err->error < 0 ? err->error : -EPROTO;
+                        }
+                        if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || *found ||
+                            h->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(struct inet_diag_msg))
+                                continue;
+                        const struct inet_diag_msg *m = mnl_nlmsg_get_payload(h);
+                        if (m->idiag_family != family || ntohs(m->id.idiag_sport) != port ||
+                            ntohs(m->id.idiag_dport) != peer_port ||
+                            memcmp(m->id.idiag_src, addr, alen) != 0)
+                                continue;
+                        const struct nlattr *tb[INET_DIAG_MAX + 1] = {0};
+                        mnl_attr_parse(h, sizeof(*m), attr_cb, tb);
+                        if (!tb[INET_DIAG_CGROUP_ID])
+                                return -EOPNOTSUPP;
+                        *ret_cgroup_id = mnl_attr_get_u64(tb[INET_DIAG_CGROUP_ID]);
+                        *found = true; /* read the dump to its end all the same */
+                }
+        }
+}
+
+int sockdiag_find_tcp_client(struct sockdiag *sd, uint8_t family, const void *addr, uint16_t port,
+                             uint16_t peer_port, uint64_t *ret_cgroup_id)
+{
+        bool found = false;
+        int r = -EAGAIN;
+
+        if (family != AF_INET && family != AF_INET6)
+                return -EAFNOSUPPORT;
+        for (int attempt = 0; attempt < SOCKDIAG_MAX_ATTEMPTS; attempt++) {
+                r = find_tcp_client_one(sd, family, addr, port, peer_port, &found, ret_cgroup_id);
+                if (r == DUMP_REOPEN) {
+                        int k = sockdiag_open_socket(sd);
+                        r = k < 0 ? k : DUMP_RETRY;
+                }
+                if (r != DUMP_RETRY)
+                        break;
+                r = -EAGAIN;
+        }
+        if (r < 0) {
+                (void)sockdiag_open_socket(sd); /* it may be mid-dump */
+                return r;
+        }
+        return found ? 0 : -ENOENT;
+}
+
 int sockdiag_protocols_from_string(const char *s, unsigned *ret)
 {
         unsigned mask = 0;

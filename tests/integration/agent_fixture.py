@@ -6,6 +6,12 @@ with --work_dir and --runtime_dir under the test's temp dir, the test's own
 tests can count log lines. Calls go through http.client, the same way any
 Mesos operator tool would send them.
 
+Tasks run as `nobody` by default, so the test's temp dir is world-writable
+(sticky) and listen.py is copied into it: a task must reach both wherever
+the repository was cloned. Calls carry HTTP Basic credentials that the
+fixture writes into the temp dir and names with --http_credentials (the TCP
+API is read-only without them); `auth=False` sends a call without them.
+
 Cleanup order (unittest runs cleanups last-in first-out): stop the agents,
 then PortisoTestCase kills and removes the test's cgroups (containers and
 their supervisors live there), then check that nothing of the test is left:
@@ -19,11 +25,10 @@ import socket
 import subprocess
 import time
 
-from portiso_test import (AGENT, CLI, PortisoTestCase, cgroup_v1_freezer, cgroup_v2_mount,
-                          free_port, wait_for)
+from portiso_test import (AGENT, CLI, PortisoTestCase, basic_auth, cgroup_v1_freezer,
+                          cgroup_v2_mount, free_port, wait_for)
 
 PYTHON = "/usr/bin/python3"
-LISTEN_PY = PortisoTestCase.LISTEN
 WATCH = "100ms"
 
 
@@ -62,6 +67,7 @@ class Agent:
         sock = [f[len("--api_socket="):] for f in flags if f.startswith("--api_socket=")]
         self.socket_path = (sock[-1] if sock else
                             os.path.join(runtime[-1], "api.sock") if runtime else None)
+        self.credentials = getattr(test, "credentials", None)  # (principal, secret)
 
     # -- process -----------------------------------------------------------
     def start(self, timeout=15):
@@ -100,13 +106,19 @@ class Agent:
             return ""
 
     # -- HTTP ----------------------------------------------------------------
-    def request(self, method, path, body=None, headers=None, timeout=10, unix=False):
+    def request(self, method, path, body=None, headers=None, timeout=10, unix=False,
+                auth=True):
         """Return (status, headers dict, body bytes); unix=True goes through
-        the agent's unix socket instead of TCP."""
+        the agent's unix socket instead of TCP. auth: True for the fixture's
+        credentials, False for none, or a (principal, secret)."""
+        headers = dict(headers or {})
+        creds = self.credentials if auth is True else auth or None
+        if creds and "Authorization" not in headers:
+            headers["Authorization"] = basic_auth(*creds)
         c = (UnixHTTPConnection(self.socket_path, timeout=timeout) if unix else
              http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout))
         try:
-            c.request(method, path, body=body, headers=headers or {})
+            c.request(method, path, body=body, headers=headers)
             r = c.getresponse()
             return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
         finally:
@@ -116,22 +128,22 @@ class Agent:
         status, hdrs, body = self.request("GET", path)
         return status, body
 
-    def post(self, call, timeout=10, content_type="application/json"):
+    def post(self, call, timeout=10, content_type="application/json", auth=True, unix=False):
         """POST an agent.Call (dict or raw bytes); return (status, parsed JSON or text)."""
         body = call if isinstance(call, (bytes, str)) else json.dumps(call)
         status, hdrs, data = self.request("POST", "/api/v1", body=body,
                                           headers={"Content-Type": content_type},
-                                          timeout=timeout)
+                                          timeout=timeout, auth=auth, unix=unix)
         if hdrs.get("content-type", "").startswith("application/json") and data:
             return status, json.loads(data)
         return status, data.decode(errors="replace")
 
-    def call(self, ctype, field=None, timeout=10, expect=200, **body):
+    def call(self, ctype, field=None, timeout=10, expect=200, auth=True, unix=False, **body):
         """Call type ctype with body under `field` (default: snake_case of the type)."""
         msg = {"type": ctype}
         if body:
             msg[field or ctype.lower()] = body
-        status, answer = self.post(msg, timeout=timeout)
+        status, answer = self.post(msg, timeout=timeout, auth=auth, unix=unix)
         if expect is not None and status != expect:
             raise ApiError(f"{ctype}: expected {expect}, got {status}: {answer}")
         return answer if expect is not None else (status, answer)
@@ -145,10 +157,13 @@ class Agent:
             out = {"value": part, **({"parent": out} if out else {})}
         return out
 
-    def launch(self, id, cmd, ports=None, network=None, env=None, expect=200, shell=True):
+    def launch(self, id, cmd, ports=None, network=None, env=None, expect=200, shell=True,
+               user=None, auth=True):
         body = {"container_id": self.cid(id),
                 "command": {"shell": shell, "value": cmd} if shell else
                            {"shell": False, "value": cmd[0], "arguments": list(cmd)}}
+        if user is not None:
+            body["command"]["user"] = user
         if ports is not None:
             body["resources"] = ports_resources(ports)
         if network:
@@ -156,7 +171,7 @@ class Agent:
         if env:
             body["command"]["environment"] = {
                 "variables": [{"name": k, "value": v} for k, v in env.items()]}
-        return self.call("LAUNCH_CONTAINER", expect=expect, **body)
+        return self.call("LAUNCH_CONTAINER", expect=expect, auth=auth, **body)
 
     def wait(self, id, timeout=20):
         a = self.call("WAIT_CONTAINER", timeout=timeout, container_id=self.cid(id))
@@ -233,6 +248,8 @@ class AgentTestCase(PortisoTestCase):
         super().setUp()
         self.agents = []
         self.addCleanup(self._stop_agents)
+        self.share_tmp_with_tasks()
+        self.credentials_file, self.credentials = self.write_credentials()
 
     SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
@@ -284,6 +301,7 @@ class AgentTestCase(PortisoTestCase):
             "runtime_dir": os.path.join(self.tmp, "run"),
             "cgroups_root": self.cgroups_root,
             "container_ports_watch_interval": WATCH,
+            "http_credentials": self.credentials_file,
         }
         flags.update(kw)
         out = []
@@ -305,14 +323,24 @@ class AgentTestCase(PortisoTestCase):
 
     def listener_cmd(self, name, *specs):
         """Shell command running listen.py on specs, announcing into a ready file."""
-        return (f"exec {PYTHON} {LISTEN_PY} --ready-file={self.ready_file(name)} "
+        return (f"exec {PYTHON} {self.LISTEN} --ready-file={self.ready_file(name)} "
                 + " ".join(specs))
 
     def wait_listening(self, name, timeout=10):
         """Wait for listen.py in container `name` to be ready; return its ports."""
         path = self.ready_file(name)
-        wait_for(lambda: os.path.exists(path), timeout=timeout,
-                 what=f"the listener of container {name}")
+        try:
+            wait_for(lambda: os.path.exists(path), timeout=timeout,
+                     what=f"the listener of container {name}")
+        except AssertionError as e:
+            sandbox = os.path.join(self.tmp, "work", "containers",
+                                   *"/containers/".join(name.split("/")).split("/"))
+            try:
+                with open(os.path.join(sandbox, "stderr"), errors="replace") as f:
+                    err = f.read()[-2000:]
+            except OSError as oe:
+                err = str(oe)
+            raise AssertionError(f"{e}; its stderr: {err!r}") from None
         with open(path) as f:
             return [int(x) for x in f.read().split()[2:]]
 
@@ -322,9 +350,9 @@ class AgentTestCase(PortisoTestCase):
 
     def run_cli(self, agent, *args, timeout=30, tcp=False):
         """Run build/portiso against the agent (found through $PORTISO_AGENT:
-        its unix socket, or its TCP port with tcp=True); return the
-        CompletedProcess."""
+        its unix socket, or its TCP port with tcp=True, with the fixture's
+        credentials in $PORTISO_CREDENTIALS); return the CompletedProcess."""
         where = f"127.0.0.1:{agent.port}" if tcp else agent.socket_path
-        env = dict(os.environ, PORTISO_AGENT=where)
+        env = dict(os.environ, PORTISO_AGENT=where, PORTISO_CREDENTIALS=self.credentials_file)
         return subprocess.run([CLI] + list(args), capture_output=True, text=True,
                               timeout=timeout, env=env)

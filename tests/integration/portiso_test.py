@@ -7,9 +7,11 @@ directory the test made, even when it failed.
 
 Tests that need root or cgroups fail (not skip) when CI=true.
 """
+import base64
 import http.client
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -66,6 +68,11 @@ def alive(pid):
             return f.read().rpartition(") ")[2][:1] != "Z"
     except (FileNotFoundError, ProcessLookupError):  # gone before, or while, reading
         return False
+
+
+def basic_auth(principal, secret):
+    """The Authorization header value of HTTP Basic credentials."""
+    return "Basic " + base64.b64encode(f"{principal}:{secret}".encode()).decode()
 
 
 def free_port():
@@ -146,6 +153,28 @@ class PortisoTestCase(unittest.TestCase):
         return p
 
     LISTEN = os.path.join(ROOT, "tests", "helpers", "listen.py")
+
+    def share_tmp_with_tasks(self):
+        """Tasks run as `nobody`: make the temp dir world-writable (sticky)
+        for their ready and pid files, and give them a copy of listen.py
+        there (the clone may sit below a directory nobody cannot enter)."""
+        os.chmod(self.tmp, 0o1777)
+        helpers = os.path.join(self.tmp, "helpers")
+        os.mkdir(helpers, 0o755)
+        os.chmod(helpers, 0o755)
+        self.LISTEN = os.path.join(helpers, "listen.py")
+        shutil.copy(PortisoTestCase.LISTEN, self.LISTEN)
+        os.chmod(self.LISTEN, 0o755)
+
+    def write_credentials(self, principal="portiso-test", name="credentials.json"):
+        """Write an --http_credentials file (0600) with one random secret;
+        return (path, (principal, secret))."""
+        creds = (principal, secrets.token_urlsafe(24))
+        path = os.path.join(self.tmp, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"credentials": [{"principal": creds[0], "secret": creds[1]}]}, f)
+        return path, creds
 
     def cgroup_path(self, rel="", v1=False):
         """Absolute path of a cgroup below this test's cgroups root."""

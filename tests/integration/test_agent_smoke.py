@@ -72,6 +72,8 @@ class AgentSmokeTest(PortisoTestCase):
         self.log_path = os.path.join(self.tmp, "agent.log")
         self.agent = None
         self.api_port = None
+        self.share_tmp_with_tasks()
+        self.credentials_file, self.credentials = self.write_credentials()
         # Supervisors live in <cgroups_root>/.supervisors: the fixture's
         # recursive kill of the cgroups root ends them; this is a backstop.
         self.addCleanup(self.kill_supervisors)
@@ -91,6 +93,7 @@ class AgentSmokeTest(PortisoTestCase):
         self.agent = self.spawn([AGENT, f"--port={self.api_port}", f"--work_dir={self.work_dir}",
                                  f"--runtime_dir={self.runtime_dir}",
                                  f"--cgroups_root={self.cgroups_root}",
+                                 f"--http_credentials={self.credentials_file}",
                                  "--container_ports_watch_interval=100ms",
                                  "--container_ports_instant_detection=false"] + list(extra),
                                 stdout=log, stderr=log)
@@ -121,7 +124,9 @@ class AgentSmokeTest(PortisoTestCase):
     def call(self, body, timeout=30):
         c = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=timeout)
         try:
-            c.request("POST", "/api/v1", json.dumps(body), {"Content-Type": "application/json"})
+            c.request("POST", "/api/v1", json.dumps(body),
+                      {"Content-Type": "application/json",
+                       "Authorization": portiso_test.basic_auth(*self.credentials)})
             r = c.getresponse()
             data = r.read().decode()
         finally:

@@ -79,6 +79,7 @@ static void test_config_round_trip(void **state)
         assert_int_equal(portset_add_range(&in.ports, 33000, 33005), 0);
         assert_int_equal(portset_add(&in.ports, 33010), 0);
         in.network = strdup("net1");
+        in.user = strdup("nobody");
         assert_int_equal(checkpoint_write_config(dir, &in), 0);
 
         assert_int_equal(checkpoint_read_config(dir, &out, &e), 0);
@@ -93,6 +94,7 @@ static void test_config_round_trip(void **state)
         assert_true(out.has_ports);
         assert_true(portset_equal(&in.ports, &out.ports));
         assert_string_equal(out.network, "net1");
+        assert_string_equal(out.user, "nobody");
         container_config_done(&out);
         container_config_done(&in);
         free(dir);
@@ -110,6 +112,7 @@ static void test_config_round_trip(void **state)
         assert_false(out.has_ports);
         assert_true(portset_is_empty(&out.ports));
         assert_null(out.network);
+        assert_null(out.user); /* as older checkpoints: root */
         assert_true(out.arguments == NULL || out.arguments[0] == NULL);
         container_config_done(&out);
         container_config_done(&in);

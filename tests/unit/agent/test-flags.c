@@ -359,6 +359,49 @@ static void on_flag(const char *name, const char *value, void *userdata)
                 snprintf(s->protocols, sizeof(s->protocols), "%s", value);
 }
 
+static void test_trust_flags(void **state)
+{
+        char path[] = "/tmp/portiso-test-creds-XXXXXX";
+        struct agent_flags f = {};
+        struct errbuf e = {};
+        char arg[64];
+        int fd;
+
+        (void)state;
+        assert_int_equal(agent_flags_parse(&f, 1, ARGV(NULL), &e), 0);
+        assert_true(f.switch_user);
+        assert_string_equal(f.default_container_user, "nobody");
+        assert_false(f.allow_root_containers);
+        assert_null(f.http_credentials);
+        assert_false(f.has_credentials);
+        assert_string_equal(f.http_authenticators, "basic");
+        assert_true(f.authenticate_http_readwrite); /* unlike Mesos */
+        assert_false(f.authenticate_http_readonly);
+        agent_flags_done(&f);
+
+        fd = mkstemp(path);
+        assert_true(fd >= 0);
+        static const char creds[] = "{\"credentials\":[{\"principal\":\"ops\",\"secret\":\"s\"}]}";
+        assert_int_equal(write(fd, creds, sizeof(creds) - 1), (ssize_t)sizeof(creds) - 1);
+        close(fd);
+        snprintf(arg, sizeof(arg), "--http_credentials=%s", path);
+        assert_int_equal(PARSE(&f, &e, arg, "--authenticate_http_readonly"), 0);
+        assert_true(f.has_credentials);
+        assert_int_equal(f.credentials.n, 1);
+        assert_string_equal(f.credentials.v[0].principal, "ops");
+        agent_flags_done(&f);
+        unlink(path);
+
+        assert_int_equal(PARSE(&f, &e, arg), -EINVAL); /* gone now */
+        assert_non_null(strstr(e.msg, "--http_credentials: "));
+        assert_non_null(strstr(e.msg, path));
+        assert_int_equal(PARSE(&f, &e, "--http_authenticators=basic,digest"), -EINVAL);
+        assert_non_null(strstr(e.msg, "only 'basic'"));
+        assert_int_equal(PARSE(&f, &e, "--authenticate_http_readonly"), -EINVAL);
+        assert_non_null(strstr(e.msg, "needs --http_credentials"));
+        assert_int_equal(PARSE(&f, &e, "--default_container_user="), -EINVAL);
+}
+
 static void test_foreach(void **state)
 {
         struct agent_flags f = {};
@@ -370,7 +413,7 @@ static void test_foreach(void **state)
                                "--container_ports_protocols=udp,tcp"),
                          0);
         agent_flags_foreach(&f, on_flag, &s);
-        assert_int_equal(s.n, 24);
+        assert_int_equal(s.n, 31);
         assert_string_equal(s.interval, "200ms");
         assert_string_equal(s.detection, "auto");
         assert_string_equal(s.protocols, "tcp,udp");
@@ -420,6 +463,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup(test_defaults, setup),
+            cmocka_unit_test_setup(test_trust_flags, setup),
             cmocka_unit_test_setup(test_values, setup),
             cmocka_unit_test_setup(test_bool_forms, setup),
             cmocka_unit_test_setup(test_env, setup),
