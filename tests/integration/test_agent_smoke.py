@@ -167,7 +167,11 @@ class AgentSmokeTest(PortisoTestCase):
         # A well-behaved container: allocated 25001, listens on it.
         status, body = self.launch("good", f"{listen} tcp4:25001")
         self.assertEqual(status, 200, body)
-        wait_for(lambda: self.listening_on("good", 25001), what="good listening on 25001")
+        try:
+            wait_for(lambda: self.listening_on("good", 25001), what="good listening on 25001")
+        except AssertionError as e:
+            with open(os.path.join(self.work_dir, "containers", "good", "stderr")) as f:
+                raise AssertionError(f"{e}; its stderr: {f.read()[-1000:]!r}") from None
         main_pid = self.container("good")["container_status"]["executor_pid"]
         # The main process runs in its cgroup, in its sandbox, with stdout there.
         cg = self.cgroup_path("good")
