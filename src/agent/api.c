@@ -387,7 +387,7 @@ static void handle_api_v1(struct api *api, struct http_request *req)
         struct auth_caller caller;
         if (!api_authorize(api, req, call->type, msg, call->field, &caller))
                 return;
-        log_debug("API call %s", call->type);
+        log_debug("API call %s from %s", call->type, http_request_peer(req)->text);
         api->caller = &caller;
         call->handler(api, req, call, body);
         api->caller = NULL;

@@ -10,6 +10,7 @@
  * backlog is full, so retrying at once would spin. Both conditions are
  * logged at most once a second, with a count of what was not logged. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,16 +52,19 @@ static void accept_failed(struct http_server *s, struct http_listener *l, int r)
         s->backoff_ns = s->backoff_ns ? MIN(s->backoff_ns * 2, BACKOFF_MAX_NS) : BACKOFF_MIN_NS;
         s->accept_failures++;
         if (now - s->last_accept_log_ns >= LOG_INTERVAL_NS) {
+                char more[64] = "";
+                if (s->accept_failures > 1)
+                        snprintf(more, sizeof(more), " (%u failures since the last report)",
+                                 s->accept_failures);
                 log_warning_errno(r,
                                   "Cannot accept API connections on %s (%zu open): %m; "
-                                  "pausing accept for %llu ms%s (%u failures since the last "
-                                  "report)",
+                                  "retrying in %llu ms%s%s",
                                   http_listener_name(l), s->n_conns,
                                   (unsigned long long)(s->backoff_ns / 1000000),
-                                  resources ? ", raise the open file limit or lower "
+                                  resources ? "; raise the open file limit or lower "
                                               "--http_max_connections"
                                             : "",
-                                  s->accept_failures);
+                                  more);
                 s->last_accept_log_ns = now;
                 s->accept_failures = 0;
         }

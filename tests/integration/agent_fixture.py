@@ -57,8 +57,10 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 class Agent:
     """One portiso-agent process and an HTTP client for it."""
 
-    def __init__(self, test, flags, name="agent"):
+    def __init__(self, test, flags, name="agent", env=None, preexec_fn=None):
         self.test = test
+        self.env = env
+        self.preexec_fn = preexec_fn
         self.port = free_port()
         self.log_path = os.path.join(test.tmp, f"{name}-{self.port}.log")
         self.argv = [AGENT, f"--port={self.port}"] + flags
@@ -73,7 +75,9 @@ class Agent:
     def start(self, timeout=15):
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=log, start_new_session=True)
+                                     stderr=log, start_new_session=True,
+                                     env=dict(os.environ, **(self.env or {})),
+                                     preexec_fn=self.preexec_fn)
         log.close()
 
         def up():
@@ -313,8 +317,10 @@ class AgentTestCase(PortisoTestCase):
             out.append(f"--{k}" if v is True else f"--{k}={v}")
         return out
 
-    def start_agent(self, **kw):
-        a = Agent(self, self.agent_flags(**kw))
+    def start_agent(self, env=None, preexec_fn=None, **kw):
+        """Start an agent with agent_flags(**kw); env adds environment
+        variables, preexec_fn runs in the child before exec."""
+        a = Agent(self, self.agent_flags(**kw), env=env, preexec_fn=preexec_fn)
         self.agents.append(a)
         return a.start()
 
