@@ -94,8 +94,8 @@ static void reply_denied(struct http_request *req, const struct auth_caller *c)
         api_reply_error(req, c->status, "%s", c->message);
 }
 
-bool api_authorize(struct api *api, struct http_request *req, const char *type,
-                   const json_t *body, const char *field, struct auth_caller *ret)
+bool api_authorize(struct api *api, struct http_request *req, const char *type, const json_t *body,
+                   const char *field, struct auth_caller *ret)
 {
         const struct agent_flags *f = api->flags;
         struct auth_settings s = {
@@ -124,8 +124,7 @@ bool api_authorize(struct api *api, struct http_request *req, const char *type,
         }
         if (write) {
                 int r = peer_in_container(api, &peer,
-                                          hp->addr_len ? (const struct sockaddr *)&hp->addr
-                                                       : NULL);
+                                          hp->addr_len ? (const struct sockaddr *)&hp->addr : NULL);
                 if (r < 0)
                         log_warning_errno(r,
                                           "Cannot tell whether the caller of %s is in a "
@@ -165,7 +164,11 @@ bool api_auth_manage(struct api *api, struct http_request *req, const char *id)
         const struct auth_caller *c = api->caller;
         const struct container *ct = containerizer_get(api->cz, id);
 
-        if (!c || !ct || c->privileged || !c->on_socket)
+        if (!c) { /* a handler ran without api_authorize(): refuse */
+                api_reply_error(req, 500, "no caller for this call");
+                return false;
+        }
+        if (!ct || c->privileged || !c->on_socket)
                 return true;
         _cleanup_free_ char *name = caller_name(c);
         if (auth_may_manage(c, name, ct->config.user))

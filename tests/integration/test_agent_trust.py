@@ -193,6 +193,9 @@ class TestTcpAuthentication(TrustTestCase):
         a.post(calls("logged")["KILL_CONTAINER"], auth=False)
         a.kill("logged")
         a.wait("logged")
+        flags = json.dumps(a.call("GET_FLAGS"))
+        self.assertIn(self.credentials_file, flags)
+        self.assertNotIn(secret, flags)
         p = self.run_cli(a, "remove", "logged", tcp=True)  # with PORTISO_CREDENTIALS
         self.assertEqual(p.returncode, 0, p.stderr)
         a.stop()
