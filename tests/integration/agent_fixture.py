@@ -354,6 +354,11 @@ class AgentTestCase(PortisoTestCase):
         agent.launch(id, self.listener_cmd(id, *specs), ports=ports, **kw)
         return self.wait_listening(id)
 
+    def launch_violator(self, agent, id, specs, ports=None, **kw):
+        """Launch listen.py on specs that enforcement is expected to kill: no
+        waiting for its ready file, which it may never get to write."""
+        agent.launch(id, self.listener_cmd(id, *specs), ports=ports, **kw)
+
     def run_cli(self, agent, *args, timeout=30, tcp=False):
         """Run build/portiso against the agent (found through $PORTISO_AGENT:
         its unix socket, or its TCP port with tcp=True, with the fixture's

@@ -54,7 +54,7 @@ class TestMesosScenarios(AgentTestCase):
 
     def test_unallocated_port_destroyed(self):
         a = self.start_agent(enforce_container_ports=True)
-        self.launch_listener(a, "bad", ["tcp4:31110"], ports=[31111])
+        self.launch_violator(a, "bad", ["tcp4:31110"], ports=[31111])
         w = a.wait("bad")
         self.assertEqual(w["state"], "TASK_FAILED")
         self.assertEqual(w["reason"], "REASON_CONTAINER_LIMITATION")
@@ -81,7 +81,7 @@ class TestMesosScenarios(AgentTestCase):
         a = self.start_agent(enforce_container_ports=True,
                              container_ports_isolated_range="[31130-31139]")
         self.launch_listener(a, "outside", ["tcp4:31140"], ports=[31130])
-        self.launch_listener(a, "inside", ["tcp4:31131"], ports=[31130])
+        self.launch_violator(a, "inside", ["tcp4:31131"], ports=[31130])
         w = a.wait("inside")
         self.assertEqual(limitation_ports(w), [(31131, 31131)])
         a.wait_scans(3)
@@ -104,7 +104,7 @@ class TestMesosScenarios(AgentTestCase):
         # Port 0: the kernel picks an ephemeral port (32768+), outside [31000-32000].
         ports = self.launch_listener(a, "high", ["tcp4:0"], ports=[31160])
         self.assertGreater(ports[0], 32000)
-        self.launch_listener(a, "low", ["tcp4:31161"], ports=[31160])
+        self.launch_violator(a, "low", ["tcp4:31161"], ports=[31160])
         w = a.wait("low")
         self.assertEqual(limitation_ports(w), [(31161, 31161)])
         a.wait_scans(3)
@@ -117,7 +117,7 @@ class TestMesosScenarios(AgentTestCase):
         a.launch("group", SLEEP, ports=[31170])
         a.wait_state("group", "RUNNING")
         self.launch_listener(a, "group/ok", ["tcp4:31170"])
-        self.launch_listener(a, "group/rogue", ["tcp4:31171"])
+        self.launch_violator(a, "group/rogue", ["tcp4:31171"])
         ws = {cid: a.wait(cid) for cid in ("group", "group/ok", "group/rogue")}
         for cid, w in ws.items():
             self.assertEqual(w.get("reason"), "REASON_CONTAINER_LIMITATION", cid)
@@ -173,7 +173,7 @@ class TestBeyondMesos(AgentTestCase):
                              isolation="network/ports,network/cni")
         self.launch_listener(a, "cni", ["tcp4:31190"], ports=[31191], network="net1")
         self.launch_listener(a, "cni/nested", ["tcp4:31192"])
-        self.launch_listener(a, "host", ["tcp4:31193"], ports=[31194])
+        self.launch_violator(a, "host", ["tcp4:31193"], ports=[31194])
         a.wait("host")
         a.wait_scans(3)
         self.assertEqual(a.state("cni"), "RUNNING")
@@ -183,8 +183,8 @@ class TestBeyondMesos(AgentTestCase):
 
     def test_ipv6_and_dual_stack_listeners(self):
         a = self.start_agent(enforce_container_ports=True)
-        self.launch_listener(a, "v6", ["tcp6only:31195"], ports=[31196])
-        self.launch_listener(a, "dual", ["dual:31197"], ports=[31196])
+        self.launch_violator(a, "v6", ["tcp6only:31195"], ports=[31196])
+        self.launch_violator(a, "dual", ["dual:31197"], ports=[31196])
         for cid, port in (("v6", 31195), ("dual", 31197)):
             self.assertEqual(limitation_ports(a.wait(cid)), [(port, port)], cid)
 

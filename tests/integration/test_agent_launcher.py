@@ -451,7 +451,7 @@ class TestFreezerHierarchy(LauncherTestCase):
         pid = a.containers()["calm"]["container_status"]["executor_pid"]
         self.assertIn(str(pid), read(os.path.join(self.freezer, self.cgroups_root, "calm",
                                                   "cgroup.procs")).split())
-        self.launch_listener(a, "rogue", ["tcp4:24101"], ports=[24100])
+        self.launch_violator(a, "rogue", ["tcp4:24101"], ports=[24100])
         w = a.wait("rogue")
         self.assertEqual(w["state"], "TASK_FAILED")
         self.assertEqual(w["reason"], "REASON_CONTAINER_LIMITATION")
@@ -509,7 +509,7 @@ class TestFreezerHierarchy(LauncherTestCase):
         self.assertEqual(m["network_ports/instant_detection"], 0)
 
         # Nothing denies the bind; the periodic pass catches the listener.
-        self.launch_listener(a, "rogue", ["tcp4:24110"], ports=[24111])
+        self.launch_violator(a, "rogue", ["tcp4:24110"], ports=[24111])
         w = a.wait("rogue")
         self.assertEqual(w["reason"], "REASON_CONTAINER_LIMITATION")
         self.assertEqual(limitation_ports(w), [(24110, 24110)])
@@ -620,7 +620,7 @@ class TestFlagsFromEnvironment(LauncherTestCase):
                "PORTISO_CONTAINER_PORTS_INSTANT_DETECTION": "false"}
         with environment(**env):
             a = self.start_agent(container_ports_watch_interval=None)
-        self.launch_listener(a, "rogue", ["tcp4:24200"], ports=[24201])
+        self.launch_violator(a, "rogue", ["tcp4:24200"], ports=[24201])
         # Killed by a 100 ms pass (a 1 hour one would time the wait out).
         w = a.wait("rogue", timeout=10)
         self.assertEqual(limitation_ports(w), [(24200, 24200)])

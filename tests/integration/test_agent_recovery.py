@@ -99,7 +99,7 @@ class TestRecovery(AgentTestCase):
 
     def test_terminated_container_survives_restart(self):
         a = self.start_agent(enforce_container_ports=True)
-        self.launch_listener(a, "gone", ["tcp4:31440"], ports=[31441])
+        self.launch_violator(a, "gone", ["tcp4:31440"], ports=[31441])
         w1 = a.wait("gone")
         b = self.restart(a, enforce_container_ports=True)
         self.assertEqual(b.wait("gone"), w1)
