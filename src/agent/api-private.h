@@ -21,8 +21,8 @@ struct api {
         const struct agent_flags *flags;
         struct containerizer *cz;
         struct http_server *http;
-        LIST_HEAD(, api_waiter) waiters; /* pending WAIT_CONTAINER long polls */
-        size_t n_waiters;
+        LIST_HEAD(, api_waiter) waiters; /* pending long polls and launches */
+        size_t n_waiters;                /* the long polls among them */
         char *agent_user;           /* the agent's own user name */
         struct auth_caller *caller; /* of the call being handled (api-auth.c) */
         struct sockdiag *sockdiag;  /* finds TCP callers' sockets (api-auth.c) */
@@ -66,6 +66,22 @@ bool api_authorize(struct api *api, struct http_request *req, const char *type,
 int api_auth_launch(struct api *api, struct http_request *req, struct container_config *cfg);
 /* May api->caller act on container id? Else answer 403, return false. */
 bool api_auth_manage(struct api *api, struct http_request *req, const char *id);
+
+/* A request to answer later (see api-wait.c): registered, then deferred
+ * once the containerizer holds its *api_waiter_handle(); cancel(cz, handle)
+ * runs if the client goes away (or the agent stops) first. */
+struct api_waiter *api_waiter_new(struct api *api, struct http_request *req,
+                                  const struct api_call *call,
+                                  void (*cancel)(struct containerizer *cz, void *handle));
+/* Where the containerizer's handle for the request goes. */
+void **api_waiter_handle(struct api_waiter *w);
+/* Defer the request (the handler returns without answering). */
+void api_waiter_defer(struct api_waiter *w);
+/* The containerizer called back: forget the waiter, answer the request it
+ * returns. */
+struct http_request *api_waiter_answer(struct api_waiter *w);
+/* Forget a waiter that was never deferred (the call failed at once). */
+void api_waiter_drop(struct api_waiter *w);
 
 /* WAIT_CONTAINER / WAIT_NESTED_CONTAINER: answer now or park a long poll. */
 void api_handle_wait(struct api *api, struct http_request *req, const struct api_call *call,

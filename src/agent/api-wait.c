@@ -1,10 +1,12 @@
-/* api-wait.c - WAIT_CONTAINER long polls; see api-private.h.
+/* api-wait.c - requests answered later: WAIT_CONTAINER long polls, and
+ * LAUNCH_CONTAINER, whose answer comes with the supervisor's report; see
+ * api-private.h.
  *
- * A wait for a running container defers its request in a waiter until the
- * containerizer reports the termination; the loop is never blocked, so
- * hundreds of waiters cost one small struct and one connection each. The
- * HTTP server tells us when a client hangs up first (http_request_defer's
- * `gone`), and the wait is cancelled then. */
+ * Such a request is deferred in a waiter until the containerizer calls
+ * back; the loop is never blocked, so hundreds of waiters cost one small
+ * struct and one connection each. The HTTP server tells us when a client
+ * hangs up first (http_request_defer's `gone`), and the containerizer's
+ * callback is cancelled then. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -15,8 +17,9 @@
 struct api_waiter {
         struct api *api;
         struct http_request *req;
-        void *handle;                /* containerizer wait, NULL once answered */
-        const struct api_call *call; /* WAIT_CONTAINER or WAIT_NESTED_CONTAINER */
+        void *handle; /* containerizer wait or launch, NULL once answered */
+        void (*cancel)(struct containerizer *cz, void *handle);
+        const struct api_call *call;
         LIST_ENTRY(api_waiter) link;
 };
 
@@ -25,8 +28,48 @@ static void waiter_free(struct api_waiter *w)
         if (!w)
                 return;
         LIST_REMOVE(w, link);
-        w->api->n_waiters--;
+        if (w->call->handler == api_handle_wait)
+                w->api->n_waiters--;
         free(w);
+}
+
+static void waiter_cancel(struct api_waiter *w)
+{
+        if (w->handle)
+                w->cancel(w->api->cz, TAKE_PTR(w->handle));
+}
+
+struct api_waiter *api_waiter_new(struct api *api, struct http_request *req,
+                                  const struct api_call *call,
+                                  void (*cancel)(struct containerizer *cz, void *handle))
+{
+        struct api_waiter *w = calloc(1, sizeof(*w));
+
+        if (!w)
+                return NULL;
+        *w = (struct api_waiter){.api = api, .req = req, .call = call, .cancel = cancel};
+        LIST_INSERT_HEAD(&api->waiters, w, link);
+        if (call->handler == api_handle_wait)
+                api->n_waiters++;
+        return w;
+}
+
+void **api_waiter_handle(struct api_waiter *w)
+{
+        return &w->handle;
+}
+
+struct http_request *api_waiter_answer(struct api_waiter *w)
+{
+        struct http_request *req = w->req;
+
+        waiter_free(w);
+        return req;
+}
+
+void api_waiter_drop(struct api_waiter *w)
+{
+        waiter_free(w);
 }
 
 static void waiter_done(const struct container *c, void *userdata)
@@ -46,9 +89,14 @@ static void waiter_gone(struct http_request *req, void *userdata)
         struct api_waiter *w = userdata;
         (void)req;
 
-        log_debug("Client of a pending wait went away");
-        containerizer_wait_cancel(w->api->cz, w->handle);
+        log_debug("Client of a pending %s went away", w->call->type);
+        waiter_cancel(w);
         waiter_free(w);
+}
+
+void api_waiter_defer(struct api_waiter *w)
+{
+        http_request_defer(w->req, waiter_gone, w);
 }
 
 void api_handle_wait(struct api *api, struct http_request *req, const struct api_call *call,
@@ -67,13 +115,9 @@ void api_handle_wait(struct api *api, struct http_request *req, const struct api
                 return api_reply_json(
                     req, 200, api_response(call->type, call->field, api_json_termination(c)));
 
-        struct api_waiter *w = calloc(1, sizeof(*w));
+        struct api_waiter *w = api_waiter_new(api, req, call, containerizer_wait_cancel);
         if (!w)
                 return api_reply_error(req, 500, "out of memory");
-        *w = (struct api_waiter){.api = api, .req = req, .call = call};
-        LIST_INSERT_HEAD(&api->waiters, w, link);
-        api->n_waiters++;
-
         r = containerizer_wait(api->cz, id, waiter_done, w, &w->handle);
         if (r < 0) {
                 waiter_free(w);
@@ -81,7 +125,7 @@ void api_handle_wait(struct api *api, struct http_request *req, const struct api
                         return api_reply_error(req, 404, "container '%s' is unknown", id);
                 return api_reply_failure(req, "wait for", id, r, NULL);
         }
-        http_request_defer(req, waiter_gone, w);
+        api_waiter_defer(w);
 }
 
 void api_waiters_shutdown(struct api *api)
@@ -90,7 +134,7 @@ void api_waiters_shutdown(struct api *api)
 
         while ((w = LIST_FIRST(&api->waiters))) {
                 struct http_request *req = w->req;
-                containerizer_wait_cancel(api->cz, w->handle);
+                waiter_cancel(w);
                 waiter_free(w);
                 /* http_server_free() writes the answer out before closing. */
                 api_reply_error(req, 503, "the agent is shutting down");

@@ -169,6 +169,16 @@ static void handle_get_containers(struct api *api, struct http_request *req,
             api_response(call->type, "get_containers", json_pack("{s:O}", "containers", list)));
 }
 
+static void launch_done(int r, const char *id, const char *error, void *userdata)
+{
+        struct http_request *req = api_waiter_answer(userdata);
+
+        if (r < 0)
+                return api_reply_error(req, 500, "failed to launch container '%s': %s", id,
+                                       error && *error ? error : strerror(-r));
+        reply_ok(req, 200);
+}
+
 static void handle_launch(struct api *api, struct http_request *req, const struct api_call *call,
                           const json_t *body)
 {
@@ -191,7 +201,12 @@ static void handle_launch(struct api *api, struct http_request *req, const struc
         _cleanup_free_ char *id = strdup(cfg.id);
         if (!id)
                 return api_reply_error(req, 500, "out of memory");
-        r = containerizer_launch(api->cz, &cfg, &e);
+        struct api_waiter *w = api_waiter_new(api, req, call, containerizer_launch_forget);
+        if (!w)
+                return api_reply_error(req, 500, "out of memory");
+        r = containerizer_launch(api->cz, &cfg, launch_done, w, api_waiter_handle(w), &e);
+        if (r < 0)
+                api_waiter_drop(w);
         if (r == -EEXIST)
                 return reply_ok(req, 202); /* as Mesos: the id is already in use */
         if (r == -ENOENT)
@@ -202,9 +217,10 @@ static void handle_launch(struct api *api, struct http_request *req, const struc
         if (r < 0)
                 return api_reply_failure(req, "launch", id, r, &e);
 
-        /* The containerizer owns the contents now. */
+        /* The containerizer owns the contents now; the answer comes with
+         * the supervisor's report. */
         cfg = (struct container_config){};
-        reply_ok(req, 200);
+        api_waiter_defer(w);
 }
 
 int api_body_container_id(struct http_request *req, const struct api_call *call, const json_t *body,

@@ -90,3 +90,18 @@ int container_config_validate_id(const struct container_config *cfg, struct errb
         }
         return 0;
 }
+
+bool container_state_transition_valid(enum container_state from, enum container_state to)
+{
+        switch (from) {
+        case CONTAINER_LAUNCHING:
+                return to == CONTAINER_RUNNING || to == CONTAINER_DESTROYING;
+        case CONTAINER_RUNNING:
+                return to == CONTAINER_DESTROYING;
+        case CONTAINER_DESTROYING:
+                return to == CONTAINER_TERMINATED;
+        case CONTAINER_TERMINATED:
+                return false;
+        }
+        return false;
+}

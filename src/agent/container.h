@@ -54,6 +54,10 @@ struct container {
 
 /* "LAUNCHING", "RUNNING", "DESTROYING", "TERMINATED". */
 const char *container_state_to_string(enum container_state s);
+/* Whether the state machine has the edge from -> to (see containerizer.h):
+ * LAUNCHING -> RUNNING | DESTROYING, RUNNING -> DESTROYING, DESTROYING ->
+ * TERMINATED; nothing else, and no edge to itself. */
+bool container_state_transition_valid(enum container_state from, enum container_state to);
 /* Free the contents of a config. */
 void container_config_done(struct container_config *cfg);
 /* Validate one id component: non-empty, <= 242 bytes, no '/', '.', control

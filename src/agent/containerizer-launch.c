@@ -1,8 +1,13 @@
 /* containerizer-launch.c - LAUNCH_CONTAINER: validate the request's
  * semantics, then checkpoint, cgroup, isolators (prepare, allocation),
  * supervisor, isolate, in that order, so that a crash at any point leaves a
- * checkpoint recovery can make sense of. A failure undoes every step: no
- * cgroup, checkpoint, sandbox or process of a failed launch stays behind. */
+ * checkpoint recovery can make sense of. The container is LAUNCHING from the
+ * supervisor's start until its report, which comes as an event: the call
+ * returns at once and its answer follows (a frozen parent cgroup that keeps
+ * the main process from starting delays only this launch). A failure undoes
+ * every step: no cgroup, checkpoint, sandbox or process of a failed launch
+ * stays behind; once a supervisor exists, the undoing is a destroy (killing
+ * it and the cgroup, from the loop) before the answer. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,11 +46,14 @@ static int validate_config(struct containerizer *cz, const struct container_conf
         return 0;
 }
 
+static void on_launched(int r, struct launch_report *rep, const char *error, void *userdata);
+
+/* Everything up to the supervisor's start; undone by launch_rollback(). */
 static int do_launch(struct containerizer *cz, struct cz_container *c, struct errbuf *e)
 {
         struct isolator_launch_info info = {};
         struct cz_container *parent = cz_find(cz, c->pub.config.parent_id);
-        int pidfd = -1, r;
+        int r;
 
         /* The id is unknown, so whatever lies at its paths belongs to a
          * container whose checkpoint could not be recovered: the new one
@@ -93,12 +101,27 @@ static int do_launch(struct containerizer *cz, struct cz_container *c, struct er
             .new_netns = info.new_netns,
             .join_netns_pid = info.new_netns || !parent ? 0 : parent->netns_pid,
         };
-        r = launcher_launch(&req, &c->sup, &pidfd, e);
-        if (r < 0)
-                return r;
-        c->pidfd = pidfd;
-        c->pub.pid = c->sup.main_pid;
-        c->netns_pid = info.new_netns ? c->pub.pid : req.join_netns_pid;
+        c->own_netns = info.new_netns;
+        c->netns_pid = req.join_netns_pid;
+        return launcher_launch(cz->base, &req, on_launched, c, &c->launch, e);
+}
+
+/* Undo a launch that failed before its supervisor started: no process of it
+ * exists, so nothing needs waiting for. */
+static void launch_rollback(struct containerizer *cz, struct cz_container *c)
+{
+        cz_cleanup_isolators(cz, c);
+        cz_reap_cgroup(cz, c->cgroup);
+        (void)rm_rf(c->meta);
+        (void)rm_rf(c->sandbox);
+}
+
+/* After the report: record the supervisor, isolate, watch. */
+static int launch_adopt(struct containerizer *cz, struct cz_container *c, struct errbuf *e)
+{
+        struct isolator_container view = cz_isolator_view(c);
+        int r;
+
         r = checkpoint_write_supervisor(c->meta, &c->sup);
         if (r < 0)
                 return errbuf_set(e, r, "cannot checkpoint the supervisor of %s: %s",
@@ -109,27 +132,77 @@ static int do_launch(struct containerizer *cz, struct cz_container *c, struct er
                         return errbuf_set(e, r, "%s cannot isolate %s: %s", iso->ops->name,
                                           c->pub.config.id, strerror(-r));
         }
-        r = cz_watch_supervisor(c);
-        if (r < 0)
-                return errbuf_set(e, r, "cannot watch the supervisor of %s", c->pub.config.id);
         return 0;
 }
 
-/* Undo a failed launch: nothing of it may stay behind. */
-static void launch_rollback(struct containerizer *cz, struct cz_container *c)
+static void launch_answer(struct cz_container *c, int r, const char *error)
 {
-        /* The supervisor first: it must not record an exit into the
-         * checkpoint directory we are about to remove. */
-        if (c->pidfd >= 0)
-                (void)launcher_kill_supervisor(c->pidfd);
-        (void)cg_kill(&cz->h, c->cgroup);
-        cz_cleanup_isolators(cz, c);
-        (void)cg_remove(&cz->h, c->cgroup);
-        (void)rm_rf(c->meta);
-        (void)rm_rf(c->sandbox);
+        container_launch_fn done = c->launch_done;
+
+        c->launch_done = NULL;
+        c->in_launch = false;
+        if (done)
+                done(r, c->pub.config.id, error, c->launch_userdata);
 }
 
-int containerizer_launch(struct containerizer *cz, struct container_config *cfg, struct errbuf *e)
+static void on_launched(int r, struct launch_report *rep, const char *error, void *userdata)
+{
+        struct cz_container *c = userdata;
+        struct containerizer *cz = c->cz;
+        struct errbuf e = {};
+
+        c->launch = NULL;
+        c->pidfd = rep->sup_pidfd;
+        if (c->pidfd >= 0 && cz_watch_supervisor(c) < 0)
+                close(TAKE_FD(c->pidfd)); /* then the destroy's bound ends it */
+        if (r >= 0) {
+                c->sup = rep->sup;
+                c->main_pidfd = rep->main_pidfd;
+                c->pub.pid = c->sup.main_pid;
+                if (c->own_netns)
+                        c->netns_pid = c->pub.pid;
+                r = launch_adopt(cz, c, &e);
+                error = e.msg;
+        }
+        if (r < 0) {
+                log_error("Failed to launch container %s: %s", c->pub.config.id, error);
+                c->launch_r = r;
+                c->launch_error = strdup(error);
+                cz_destroy(cz, c, NULL); /* undone from the loop, then answered */
+                return;
+        }
+        if (cz_set_state(cz, c, CONTAINER_RUNNING) < 0)
+                return;
+        log_info("Launched container %s (main pid %d, supervisor pid %d)", c->pub.config.id,
+                 (int)c->pub.pid, (int)c->sup.pid);
+        launch_answer(c, 0, NULL);
+}
+
+void cz_launch_undone(struct containerizer *cz, struct cz_container *c)
+{
+        _cleanup_free_ char *parent = NULL;
+        const char *error = c->launch_error ? c->launch_error : "launch failed";
+
+        /* The supervisor has exited (or was killed at the bound): nothing
+         * writes into these any more. */
+        (void)rm_rf(c->meta);
+        (void)rm_rf(c->sandbox);
+        cz_erase(cz, c);
+        if (c->pub.config.parent_id)
+                parent = strdup(c->pub.config.parent_id);
+        /* A WAIT on it hears the launch error as its end. */
+        if (!c->pub.termination.message)
+                c->pub.termination.message = strdup(error);
+        launch_answer(c, c->launch_r, error);
+        cz_container_free(c, true);
+        struct cz_container *p = cz_find(cz, parent);
+        if (p)
+                cz_maybe_end(cz, p); /* it may have waited for this one */
+}
+
+int containerizer_launch(struct containerizer *cz, struct container_config *cfg,
+                         container_launch_fn done, void *userdata, void **ret_handle,
+                         struct errbuf *e)
 {
         struct cz_container *c;
         int r;
@@ -140,7 +213,6 @@ int containerizer_launch(struct containerizer *cz, struct container_config *cfg,
         r = cz_container_new(cz, cfg, &c);
         if (r < 0)
                 return errbuf_set(e, r, "out of memory");
-        c->pub.state = CONTAINER_LAUNCHING;
         r = cz_insert(cz, c);
         if (r >= 0)
                 r = do_launch(cz, c, e);
@@ -153,8 +225,18 @@ int containerizer_launch(struct containerizer *cz, struct container_config *cfg,
                 cz_container_free(c, false);
                 return r;
         }
-        c->pub.state = CONTAINER_RUNNING;
-        log_info("Launched container %s (main pid %d, supervisor pid %d)", c->pub.config.id,
-                 (int)c->pub.pid, (int)c->sup.pid);
+        c->in_launch = true;
+        c->launch_done = done;
+        c->launch_userdata = userdata;
+        *ret_handle = c;
         return 0;
+}
+
+void containerizer_launch_forget(struct containerizer *cz, void *handle)
+{
+        struct cz_container *c = handle;
+
+        (void)cz;
+        if (c)
+                c->launch_done = NULL;
 }

@@ -1,13 +1,16 @@
-/* containerizer-private.h - state shared by containerizer.c (lifecycle),
- * containerizer-launch.c, containerizer-recover.c (start, stop, recovery) and
- * containerizer-watch.c (the watch loop). Not a contract: nothing outside
- * those files includes it. */
+/* containerizer-private.h - state shared by containerizer.c (the table, the
+ * state machine, the calls), containerizer-launch.c, containerizer-destroy.c
+ * (the end of a container), containerizer-recover.c (start, stop, recovery)
+ * and containerizer-watch.c (the watch loop). Not a contract: nothing
+ * outside those files includes it. */
 #pragma once
 
 #include <event2/event.h>
 
 #include "agent/checkpoint.h"
 #include "agent/containerizer.h"
+#include "agent/launcher.h"
+#include "basic/time-util.h"
 #include "isolator/isolator.h"
 #include "linux/cgroup.h"
 
@@ -31,6 +34,23 @@ struct cz_container {
         struct event *exit_ev;
         struct waiter *waiters;
         pid_t netns_pid; /* a process in this container's netns when not the host's */
+        int main_pidfd;  /* the main process, -1 when unknown */
+
+        /* LAUNCHING */
+        bool in_launch;        /* launched by this agent and not yet answered */
+        bool own_netns;        /* the main process made a network namespace */
+        struct launch *launch; /* the pending report, NULL once it came */
+        container_launch_fn launch_done;
+        void *launch_userdata;
+        int launch_r;       /* < 0: the launch failed, the container is undone */
+        char *launch_error; /* its one-line error */
+
+        /* DESTROYING */
+        struct event *step_ev;     /* the next step of the cgroup kill */
+        struct backoff step_delay; /* microseconds */
+        struct event *deadline_ev; /* the bound on the whole destroy */
+        bool cgroup_empty;
+        char *escaped; /* what the destroy could not kill, for the message */
 };
 
 struct containerizer {
@@ -46,7 +66,8 @@ struct containerizer {
         size_t n, alloc;
         struct event *watch_ev;
         struct containerizer_metrics m;
-        bool watch_failing; /* log a failing pass once, not every tick */
+        bool watch_failing;    /* log a failing pass once, not every tick */
+        struct cz_reap *reaps; /* cgroups still to kill and remove */
 };
 
 static inline struct cz_container *CZC(const struct container *c)
@@ -74,11 +95,24 @@ struct isolator_container cz_isolator_view(const struct cz_container *c);
 int cz_watch_supervisor(struct cz_container *c);
 /* Tell every isolator the allocation of a root container. */
 int cz_set_allocation(struct containerizer *cz, struct cz_container *c);
-/* Destroy c and its nested containers; t (may be NULL) is their termination. */
+/* The one door of the state machine (see containerizer.h): checks the edge,
+ * logs it and keeps the state gauges. -EINVAL (logged, nothing changed) for
+ * an edge the diagram does not have. */
+int cz_set_state(struct containerizer *cz, struct cz_container *c, enum container_state to);
+/* Destroy c and its nested containers; t (may be NULL) is their termination.
+ * Returns at once: the end comes from the loop (containerizer-destroy.c). */
 void cz_destroy(struct containerizer *cz, struct cz_container *c,
                 const struct container_termination *t);
-/* The supervisor is gone: record the end, clean up, answer waiters. */
-void cz_finalize(struct containerizer *cz, struct cz_container *c);
+/* The supervisor has exited: a running container ends, a destroy may finish. */
+void cz_on_supervisor_gone(struct containerizer *cz, struct cz_container *c);
+/* End a DESTROYING container if everything it waits for is done. */
+void cz_maybe_end(struct containerizer *cz, struct cz_container *c);
+/* Kill what is left in a cgroup and remove it, from the loop, bounded. */
+void cz_reap_cgroup(struct containerizer *cz, const char *rel);
+/* Forget the pending cgroup reaps (the agent stops). */
+void cz_reaps_free(struct containerizer *cz);
+/* A launch that failed has been undone: answer it and forget the container. */
+void cz_launch_undone(struct containerizer *cz, struct cz_container *c);
 /* Refresh every container's listening set from the isolators. */
 void cz_refresh_listening(struct containerizer *cz);
 /* Timer callback of the watch loop. */

@@ -137,6 +137,7 @@ void containerizer_free(struct containerizer *cz)
                         close(cz->lock_fds[i]);
         if (cz->watch_ev)
                 event_free(cz->watch_ev);
+        cz_reaps_free(cz);
         for (size_t i = 0; i < cz->n; i++)
                 cz_container_free(CZC(cz->v[i]), false);
         free(cz->v);
@@ -209,12 +210,13 @@ static int recover_one(struct containerizer *cz, const char *id, struct errbuf *
 
         if (!alive) {
                 /* Ended while we were away (or the machine rebooted). */
-                c->pub.state = CONTAINER_DESTROYING;
-                cz_finalize(cz, c);
+                cz_destroy(cz, c, NULL);
                 return 0;
         }
 
-        c->pub.state = CONTAINER_RUNNING;
+        (void)cz_set_state(cz, c, CONTAINER_RUNNING);
+        if (launcher_adopt_main(&sup, &c->main_pidfd) < 0)
+                c->main_pidfd = -1; /* ended, or being reaped: the supervisor reports it */
         if (cz->flags->isolation_network_cni && c->pub.config.network)
                 c->netns_pid = c->pub.pid;
         else if (parent)
@@ -273,8 +275,7 @@ static void remove_orphans(struct containerizer *cz)
                 if (asprintf(&rel, "%s/%s", cz->flags->cgroups_root, id) < 0)
                         break;
                 log_warning("Destroying orphan cgroup %s (no checkpoint)", rel);
-                (void)cg_kill(&cz->h, rel);
-                (void)cg_remove(&cz->h, rel);
+                cz_reap_cgroup(cz, rel);
         }
         strv_free_n(rels, n);
 }

@@ -1,23 +1,26 @@
 /* containerizer.c - the container lifecycle; see containerizer.h.
  *
  * Containers live in one array sorted by id (bsearch; "a" sorts before
- * "a/b"), each with its supervisor's pidfd on the loop. Nothing here blocks
- * for long: launch waits only for the supervisor's report (the main process
- * exec'd), destroy is a cgroup kill, and the end of a container is learnt
- * from its supervisor's exit. Waiter callbacks never run re-entrantly: they
- * are fired through zero-timeout events, so a callback may call back into
- * the containerizer (remove, launch) without invalidating what we iterate.
- * Launching is in containerizer-launch.c, start, stop and recovery in
+ * "a/b"), each with its supervisor's pidfd on the loop. Nothing waits: a
+ * launch answers when the supervisor's report comes, a destroy when its
+ * cgroup has emptied and its supervisor exited, each learnt from an event,
+ * so a stuck container delays only its own calls. Every state change goes
+ * through cz_set_state(). Waiter callbacks never run re-entrantly: they are
+ * fired through zero-timeout events, so a callback may call back into the
+ * containerizer (remove, launch) without invalidating what we iterate.
+ * Launching is in containerizer-launch.c, the end of a container in
+ * containerizer-destroy.c, start, stop and recovery in
  * containerizer-recover.c, the watch loop in containerizer-watch.c. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <unistd.h>
 
 #include "agent/containerizer-private.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/sorted-array.h"
+#include "linux/process-util.h"
 
 /* ---- the table ---------------------------------------------------------- */
 
@@ -64,6 +67,7 @@ int cz_container_new(struct containerizer *cz, struct container_config *cfg,
                 return -ENOMEM;
         c->cz = cz;
         c->pidfd = -1;
+        c->main_pidfd = -1;
         c->pub.config = *cfg;
         r = checkpoint_dir(cz->flags->work_dir, cfg->id, &c->meta);
         if (r >= 0)
@@ -116,10 +120,24 @@ void cz_container_free(struct cz_container *c, bool notify)
                 event_free(w->fire);
                 free(w);
         }
+        if (c->launch) {
+                int fd = -1;
+                launcher_launch_abort(TAKE_PTR(c->launch), &fd);
+                if (fd >= 0)
+                        close(fd);
+        }
         if (c->exit_ev)
                 event_free(c->exit_ev);
+        if (c->step_ev)
+                event_free(c->step_ev);
+        if (c->deadline_ev)
+                event_free(c->deadline_ev);
         if (c->pidfd >= 0)
                 close(c->pidfd);
+        if (c->main_pidfd >= 0)
+                close(c->main_pidfd);
+        free(c->launch_error);
+        free(c->escaped);
         container_config_done(&c->pub.config);
         container_termination_done(&c->pub.termination);
         portset_clear(&c->pub.listening);
@@ -166,9 +184,8 @@ static void on_supervisor_exit(evutil_socket_t fd, short what, void *userdata)
         (void)fd;
         (void)what;
         event_free(TAKE_PTR(c->exit_ev));
-        close(c->pidfd);
-        c->pidfd = -1;
-        cz_finalize(c->cz, c);
+        close(TAKE_FD(c->pidfd));
+        cz_on_supervisor_gone(c->cz, c);
 }
 
 int cz_watch_supervisor(struct cz_container *c)
@@ -194,101 +211,28 @@ void cz_cleanup_isolators(struct containerizer *cz, struct cz_container *c)
         }
 }
 
-static void format_status(int status, char *buf, size_t size)
+/* The edges of the diagram in containerizer.h, checked by cz_set_state(). */
+int cz_set_state(struct containerizer *cz, struct cz_container *c, enum container_state to)
 {
-        if (WIFEXITED(status))
-                snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
-        else if (WIFSIGNALED(status))
-                snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
-                         strsignal(WTERMSIG(status)));
-        else
-                snprintf(buf, size, "wait status %d", status);
-}
+        enum container_state from = c->pub.state;
 
-void cz_finalize(struct containerizer *cz, struct cz_container *c)
-{
-        struct container_termination *t = &c->pub.termination;
-        struct errbuf e = {};
-        char what[128] = "ended without a recorded exit status";
-        int r;
-
-        if (c->pub.state == CONTAINER_TERMINATED)
-                return;
-        if (!t->has_exit_status) {
-                r = checkpoint_read_exit_status(c->meta, &t->exit_status, &e);
-                if (r >= 0)
-                        t->has_exit_status = true;
-                else if (r != -ENOENT)
-                        log_warning("Container %s: %s", c->pub.config.id, e.msg);
+        if (!container_state_transition_valid(from, to)) {
+                log_error("Container %s: refusing the state change %s -> %s", c->pub.config.id,
+                          container_state_to_string(from), container_state_to_string(to));
+                return -EINVAL;
         }
-        if (t->has_exit_status)
-                format_status(t->exit_status, what, sizeof(what));
-
-        /* The end of a container ends its nested ones. */
-        for (size_t i = 0; i < cz->n; i++) {
-                struct cz_container *n = CZC(cz->v[i]);
-                if (n->pub.config.parent_id &&
-                    strcmp(n->pub.config.parent_id, c->pub.config.id) == 0)
-                        cz_destroy(cz, n, NULL);
-        }
-
-        r = cg_kill(&cz->h, c->cgroup);
-        if (r < 0 && r != -ENOENT)
-                log_warning_errno(r, "Failed to kill what is left of container %s: %m",
-                                  c->pub.config.id);
-        cz_cleanup_isolators(cz, c);
-        r = cg_remove(&cz->h, c->cgroup);
-        if (r < 0 && r != -ENOENT)
-                log_warning_errno(r, "Failed to remove the cgroup of container %s: %m",
-                                  c->pub.config.id);
-
-        c->pub.state = CONTAINER_TERMINATED;
-        portset_reset(&c->pub.listening); /* nothing of it listens any more */
-        log_info("Container %s %s%s%s", c->pub.config.id, what, t->message ? ": " : "",
-                 t->message ? t->message : "");
-
-        for (struct waiter *w = c->waiters; w; w = w->next) {
-                static const struct timeval now = {0, 0};
-                event_add(w->fire, &now);
-        }
-}
-
-void cz_destroy(struct containerizer *cz, struct cz_container *c,
-                const struct container_termination *t)
-{
-        int r;
-
-        if (c->pub.state == CONTAINER_TERMINATED || c->pub.state == CONTAINER_DESTROYING)
-                return;
-        if (t && t->state) {
-                struct container_termination *own = &c->pub.termination;
-                own->state = t->state;
-                own->reason = t->reason;
-                free(own->message);
-                own->message = t->message ? strdup(t->message) : NULL;
-                own->has_limitation = t->has_limitation;
-                if (t->has_limitation)
-                        (void)portset_copy(&own->limitation, &t->limitation);
-                r = checkpoint_write_termination(c->meta, own);
-                if (r < 0)
-                        log_error_errno(r, "Failed to checkpoint the termination of %s: %m",
-                                        c->pub.config.id);
-        }
-        c->pub.state = CONTAINER_DESTROYING;
-
-        /* Nested first, as Mesos destroys a tree from its leaves. */
-        for (size_t i = 0; i < cz->n; i++) {
-                struct cz_container *n = CZC(cz->v[i]);
-                if (n->pub.config.parent_id &&
-                    strcmp(n->pub.config.parent_id, c->pub.config.id) == 0)
-                        cz_destroy(cz, n, t);
-        }
-        r = cg_kill(&cz->h, c->cgroup);
-        if (r < 0 && r != -ENOENT)
-                log_warning_errno(r, "Failed to kill container %s: %m", c->pub.config.id);
-        /* Without a supervisor to wait for, the end is now. */
-        if (c->pidfd < 0)
-                cz_finalize(cz, c);
+        c->pub.state = to;
+        if (from == CONTAINER_RUNNING)
+                cz->m.containers_running--;
+        if (to == CONTAINER_RUNNING)
+                cz->m.containers_running++;
+        if (to == CONTAINER_DESTROYING)
+                cz->m.containers_destroying++;
+        if (from == CONTAINER_DESTROYING)
+                cz->m.containers_destroying--;
+        log_debug("Container %s: %s -> %s", c->pub.config.id, container_state_to_string(from),
+                  container_state_to_string(to));
+        return 0;
 }
 
 /* ---- public API --------------------------------------------------------- */
@@ -344,6 +288,7 @@ void containerizer_wait_cancel(struct containerizer *cz, void *handle)
 int containerizer_kill(struct containerizer *cz, const char *id, int signal)
 {
         struct cz_container *c = cz_find(cz, id);
+        int r;
 
         if (!c)
                 return -ENOENT;
@@ -354,10 +299,18 @@ int containerizer_kill(struct containerizer *cz, const char *id, int signal)
                 cz_destroy(cz, c, NULL);
                 return 0;
         }
-        if (c->pub.pid <= 0 || c->pub.state != CONTAINER_RUNNING)
+        if (c->pub.state != CONTAINER_RUNNING)
                 return 0;
-        if (kill(c->pub.pid, signal) < 0 && errno != ESRCH)
-                return negative_errno();
+        /* Through the pidfd: the main process, never a process that reused
+         * its pid after the supervisor reaped it. */
+        if (c->main_pidfd >= 0)
+                r = pidfd_signal(c->main_pidfd, signal);
+        else if (c->pub.pid > 0)
+                r = kill(c->pub.pid, signal) < 0 && errno != ESRCH ? negative_errno() : 0;
+        else
+                return 0;
+        if (r < 0)
+                return r;
         log_info("Sent signal %d to container %s (pid %d)", signal, id, (int)c->pub.pid);
         return 0;
 }
@@ -445,10 +398,6 @@ void containerizer_metrics(const struct containerizer *cz, struct containerizer_
 {
         *ret = cz->m;
         ret->containers = cz->n;
-        ret->containers_running = 0;
-        for (size_t i = 0; i < cz->n; i++)
-                if (cz->v[i]->state == CONTAINER_RUNNING)
-                        ret->containers_running++;
 }
 
 void containerizer_set_features(struct containerizer *cz, bool instant_detection, bool prevent_bind)

@@ -1,6 +1,22 @@
 /* containerizer.h - the container lifecycle, as the Mesos containerizer.
  *
- *   LAUNCHING -> RUNNING -> DESTROYING -> TERMINATED   (then REMOVE)
+ *                 supervisor reported
+ *   LAUNCHING ------------------------> RUNNING
+ *       |                                  |  KILL (SIGKILL), a limitation,
+ *       | launch failed, or destroyed      |  the main process ended, the
+ *       | (KILL, its parent) while         |  parent ended
+ *       | launching                        v
+ *       +----------------------------> DESTROYING
+ *                                          |  cgroup empty and supervisor
+ *                                          |  gone, or the bound passed
+ *                                          v  (the message says what escaped)
+ *   (a failed launch is undone   <--- TERMINATED ---REMOVE---> (forgotten)
+ *    and forgotten instead)
+ *
+ * Recovery starts every container as LAUNCHING and takes the same edges: a
+ * live supervisor is re-adopted (RUNNING), one that ended while the agent
+ * was away goes through DESTROYING to TERMINATED. cz_set_state() is the
+ * only place the state changes; it refuses any other edge.
  *
  * A container is a cgroup (<cgroups_root>/<id>, nested below its parent) and
  * a supervisor process that runs and reaps its main process. Isolators from
@@ -27,14 +43,15 @@
 #include "isolator/isolator.h"
 
 struct containerizer_metrics {
-        uint64_t containers;         /* gauge: known containers */
-        uint64_t containers_running; /* gauge */
-        uint64_t violations;         /* counter: limitations seen (enforced or logged) */
-        uint64_t containers_killed;  /* counter: destroyed for a limitation */
-        uint64_t scans;              /* counter: reconciliation passes */
-        uint64_t last_scan_ns;       /* gauge: duration of the last pass */
-        bool instant_detection;      /* feature active */
-        bool prevent_bind;           /* feature active */
+        uint64_t containers;            /* gauge: known containers */
+        uint64_t containers_running;    /* gauge */
+        uint64_t containers_destroying; /* gauge */
+        uint64_t violations;            /* counter: limitations seen (enforced or logged) */
+        uint64_t containers_killed;     /* counter: destroyed for a limitation */
+        uint64_t scans;                 /* counter: reconciliation passes */
+        uint64_t last_scan_ns;          /* gauge: duration of the last pass */
+        bool instant_detection;         /* feature active */
+        bool prevent_bind;              /* feature active */
 };
 
 struct containerizer;
@@ -48,9 +65,20 @@ int containerizer_new(struct event_base *base, const struct agent_flags *flags,
 void containerizer_free(struct containerizer *cz);
 /* Recover every checkpointed container (re-adopt the live, report the ended). */
 int containerizer_recover(struct containerizer *cz);
-/* Launch (takes ownership of *cfg's contents on success). -EEXIST if the id is
- * in use, -ENOENT unknown parent, -EINVAL bad config (line in *e). */
-int containerizer_launch(struct containerizer *cz, struct container_config *cfg, struct errbuf *e);
+/* How a launch ended: r = 0 (RUNNING) or a negative errno with a line. */
+typedef void (*container_launch_fn)(int r, const char *id, const char *error, void *userdata);
+/* Launch (takes ownership of *cfg's contents when it returns 0). Returns at
+ * once: < 0 for a launch refused or failed before the supervisor started
+ * (-EEXIST id in use, -ENOENT unknown parent, -EINVAL bad config; line in
+ * *e), or 0, and done() follows from the loop (never from inside this call)
+ * once the supervisor reported. *ret_handle is for
+ * containerizer_launch_forget(). */
+int containerizer_launch(struct containerizer *cz, struct container_config *cfg,
+                         container_launch_fn done, void *userdata, void **ret_handle,
+                         struct errbuf *e);
+/* Never call the done() of a pending launch (its client went away); the
+ * launch itself goes on. */
+void containerizer_launch_forget(struct containerizer *cz, void *handle);
 /* Call fn once the container is TERMINATED (on the next loop turn if it
  * already is; never from inside this call). *ret_handle is for
  * containerizer_wait_cancel(). -ENOENT unknown, -ENOMEM. */

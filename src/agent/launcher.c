@@ -1,19 +1,22 @@
 /* launcher.c - the agent's side of the Linux launcher; see launcher.h for
  * the process tree and why the supervisor (supervisor.c) re-execs the agent.
  *
- * Two handshakes keep launch race-free:
- *  - main -> supervisor: a CLOEXEC pipe. The main process first moves itself
- *    into the container's cgroup, then execs; the supervisor reads the pipe
- *    until EOF, so by the time anybody hears of the main pid, it is inside its
- *    cgroup and no socket of it was ever created outside.
- *  - supervisor -> agent: a socketpair. The supervisor reports
- *    "ok <pid> <start time> <main pid>" and then blocks until the agent closes
- *    its end, so the agent's pidfd_open() cannot race with the supervisor's
- *    exit (and pid reuse). If the agent dies instead, EOF comes all the same. */
+ * A launch never waits on the agent's loop: launcher_launch() forks and
+ * returns, and the report is read from a socketpair as it comes (an event),
+ * bounded by a timer. Two messages come on it:
+ *  - from the helper, "sup <pid>" with the supervisor's pidfd (SCM_RIGHTS),
+ *    opened while the supervisor is the helper's unreaped child, so that a
+ *    supervisor that never reports (its main process stuck entering a frozen
+ *    cgroup) can still be killed without any pid reuse race;
+ *  - from the supervisor, "ok <pid> <start time> <main pid>" or "error
+ *    <message>". The supervisor then blocks until the agent closes its end,
+ *    and only then reaps its main process, so pidfds opened on both here
+ *    cannot race with their exit. If the agent dies instead, EOF comes all
+ *    the same. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/close_range.h>
-#include <poll.h>
+#include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,17 +34,12 @@
 #include "linux/process-util.h"
 
 #define STATUS_FD SUPERVISOR_STATUS_FD
-#define LAUNCH_TIMEOUT_MS 30000
+#define LAUNCH_TIMEOUT_SEC 30
 
 /* The RLIMIT_NOFILE the agent started with, when launcher_raise_fd_limit()
  * raised it: restored for supervisors, so tasks never see the agent's. */
 static struct rlimit startup_nofile;
 static bool nofile_raised;
-
-static int pidfd_open_(pid_t pid)
-{
-        return (int)syscall(SYS_pidfd_open, pid, 0);
-}
 
 static void read_boot_id(char *buf, size_t size)
 {
@@ -62,9 +60,9 @@ int launcher_adopt(const struct checkpoint_supervisor *s, int *ret_pidfd)
         read_boot_id(boot, sizeof(boot));
         if (s->boot_id[0] && boot[0] && strcmp(s->boot_id, boot) != 0)
                 return -ESRCH; /* rebooted since: that pid is someone else */
-        fd = pidfd_open_(s->pid);
+        fd = pidfd_open_pid(s->pid);
         if (fd < 0)
-                return negative_errno();
+                return fd;
         /* Checked after the pidfd is open: it pins the process we verify. */
         r = process_start_time(s->pid, &start);
         if (r < 0)
@@ -91,64 +89,257 @@ int launcher_raise_fd_limit(void)
         return 1;
 }
 
-int launcher_kill_supervisor(int pidfd)
+int launcher_adopt_main(const struct checkpoint_supervisor *s, int *ret_pidfd)
 {
-        struct pollfd p = {.fd = pidfd, .events = POLLIN};
-        int k;
+        _cleanup_close_ int fd = -1;
+        pid_t parent;
+        int r;
 
-        if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
-                return negative_errno();
-        /* A pidfd polls readable once its process has exited. */
-        while ((k = poll(&p, 1, 1000)) < 0 && errno == EINTR)
-                ;
-        if (k < 0)
-                return negative_errno();
-        return k == 0 ? -ETIMEDOUT : 0;
-}
-
-/* Read one '\n'-terminated line from fd within timeout_ms. */
-static int read_line(int fd, char *buf, size_t size, int timeout_ms)
-{
-        uint64_t deadline = now_nsec() + (uint64_t)timeout_ms * 1000000ULL;
-        size_t n = 0;
-
-        while (n + 1 < size) {
-                uint64_t now = now_nsec();
-                if (now >= deadline)
-                        return -ETIMEDOUT;
-                struct pollfd p = {.fd = fd, .events = POLLIN};
-                /* Round up: a poll of 0 ms left would spin. */
-                int k = poll(&p, 1, (int)((deadline - now + 999999) / 1000000));
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                if (k == 0)
-                        return -ETIMEDOUT;
-                ssize_t m = read(fd, buf + n, 1);
-                if (m < 0 && errno == EINTR)
-                        continue;
-                if (m < 0)
-                        return negative_errno();
-                if (m == 0)
-                        return -EPIPE;
-                if (buf[n] == '\n')
-                        break;
-                n++;
-        }
-        buf[n] = '\0';
+        if (s->main_pid <= 0)
+                return -ESRCH;
+        fd = pidfd_open_pid(s->main_pid);
+        if (fd < 0)
+                return fd;
+        /* Checked after the pidfd is open: only the (verified, live)
+         * supervisor is the parent of its main process until it reaps it. */
+        r = process_parent(s->main_pid, &parent);
+        if (r < 0)
+                return r;
+        if (parent != s->pid)
+                return -ESRCH;
+        *ret_pidfd = TAKE_FD(fd);
         return 0;
 }
 
-int launcher_launch(const struct launch_request *req, struct checkpoint_supervisor *ret,
-                    int *ret_pidfd, struct errbuf *e)
-{
-        _cleanup_close_ int ours = -1, theirs = -1, fd = -1;
-        _cleanup_free_ char *log_path = NULL;
-        char netns[32], line[512];
-        struct checkpoint_supervisor s = {};
+struct launch {
+        char *id;
+        int fd; /* our end of the status socket */
+        struct event *read_ev, *timeout_ev;
         pid_t helper;
-        int status, r;
+        int helper_pidfd;
+        struct event *helper_ev;
+        int sup_pidfd; /* from the helper, -1 until it arrives */
+        char buf[512];
+        size_t n;
+        launch_done_fn done; /* NULL once finished */
+        void *userdata;
+};
+
+static void launch_free(struct launch *l)
+{
+        if (l->read_ev)
+                event_free(l->read_ev);
+        if (l->timeout_ev)
+                event_free(l->timeout_ev);
+        if (l->helper_ev)
+                event_free(l->helper_ev);
+        if (l->helper_pidfd >= 0)
+                close(l->helper_pidfd);
+        if (l->fd >= 0)
+                close(l->fd);
+        if (l->sup_pidfd >= 0)
+                close(l->sup_pidfd);
+        free(l->id);
+        free(l);
+}
+
+/* Freed once finished and its helper reaped, whichever comes last. */
+static void launch_maybe_free(struct launch *l)
+{
+        if (!l->done && l->helper_pidfd < 0)
+                launch_free(l);
+}
+
+/* Reap the helper: called once its pidfd is readable (it has exited) or
+ * when it only has a fork and one message left to go. */
+static void launch_reap_helper(struct launch *l)
+{
+        siginfo_t si;
+
+        if (l->helper_pidfd < 0)
+                return;
+        while (waitid(P_PID, (id_t)l->helper, &si, WEXITED) < 0 && errno == EINTR)
+                ;
+        if (l->helper_ev)
+                event_free(TAKE_PTR(l->helper_ev));
+        close(TAKE_FD(l->helper_pidfd));
+}
+
+static void on_helper_exit(evutil_socket_t fd, short what, void *userdata)
+{
+        struct launch *l = userdata;
+
+        (void)fd;
+        (void)what;
+        launch_reap_helper(l); /* readable pidfd: it has exited */
+        launch_maybe_free(l);
+}
+
+static void launch_finish(struct launch *l, int r, struct launch_report *rep, const char *error)
+{
+        launch_done_fn done = l->done;
+        struct launch_report none = {.sup_pidfd = -1, .main_pidfd = -1};
+
+        if (!rep)
+                rep = &none;
+        rep->sup_pidfd = TAKE_FD(l->sup_pidfd);
+        l->done = NULL;
+        event_del(l->read_ev);
+        event_del(l->timeout_ev);
+        /* The supervisor blocks until this end closes, then goes on. */
+        close(TAKE_FD(l->fd));
+        done(r, rep, error, l->userdata);
+        launch_maybe_free(l);
+}
+
+/* A line from the helper ("sup <pid>" with the supervisor's pidfd) or the
+ * supervisor ("ok ..." or "error ..."): 1 when the launch is decided. */
+static int launch_line(struct launch *l, const char *line)
+{
+        struct launch_report rep = {.main_pidfd = -1};
+        char error[600];
+        int pid, main_pid, fd;
+
+        if (strncmp(line, "sup ", 4) == 0)
+                return 0; /* its pidfd came with it */
+        if (strncmp(line, "error ", 6) == 0) {
+                launch_finish(l, -EIO, NULL, line + 6);
+                return 1;
+        }
+        if (sscanf(line, "ok %d %" SCNu64 " %d", &pid, &rep.sup.start_time, &main_pid) != 3) {
+                snprintf(error, sizeof(error), "bad report from the supervisor of %s: '%s'", l->id,
+                         line);
+                launch_finish(l, -EIO, NULL, error);
+                return 1;
+        }
+        rep.sup.pid = pid;
+        rep.sup.main_pid = main_pid;
+        read_boot_id(rep.sup.boot_id, sizeof(rep.sup.boot_id));
+        /* The supervisor blocks until our end closes and only then reaps its
+         * main process: both are alive (or not yet reaped), no pid reused. */
+        if (l->sup_pidfd < 0) {
+                fd = pidfd_open_pid(pid);
+                if (fd < 0) {
+                        (void)kill(pid, SIGKILL); /* unwatched, it must not run on */
+                        snprintf(error, sizeof(error), "pidfd_open(%d): %s", pid, strerror(-fd));
+                        launch_finish(l, fd, NULL, error);
+                        return 1;
+                }
+                l->sup_pidfd = fd;
+        }
+        rep.main_pidfd = pidfd_open_pid(main_pid);
+        if (rep.main_pidfd < 0)
+                rep.main_pidfd = -1;
+        launch_finish(l, 0, &rep, NULL);
+        return 1;
+}
+
+static void on_status_readable(evutil_socket_t fd, short what, void *userdata)
+{
+        struct launch *l = userdata;
+        char cbuf[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = {.iov_base = l->buf + l->n, .iov_len = sizeof(l->buf) - 1 - l->n};
+        struct msghdr msg = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+        char error[600];
+
+        (void)what;
+        ssize_t k = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (k < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        for (struct cmsghdr *c = k > 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                        int got;
+                        memcpy(&got, CMSG_DATA(c), sizeof(got));
+                        if (l->sup_pidfd < 0)
+                                l->sup_pidfd = got;
+                        else
+                                close(got);
+                }
+        if (k <= 0) {
+                snprintf(error, sizeof(error), "no report from the supervisor of %s: %s", l->id,
+                         k < 0 ? strerror(errno) : "it exited");
+                return launch_finish(l, k < 0 ? -errno : -EPIPE, NULL, error);
+        }
+        l->n += (size_t)k;
+        for (;;) {
+                char *nl = memchr(l->buf, '\n', l->n);
+                if (!nl) {
+                        if (l->n + 1 >= sizeof(l->buf)) {
+                                snprintf(error, sizeof(error),
+                                         "bad report from the supervisor of %s: too long", l->id);
+                                launch_finish(l, -EIO, NULL, error);
+                        }
+                        return;
+                }
+                *nl = '\0';
+                if (launch_line(l, l->buf))
+                        return;
+                size_t used = (size_t)(nl + 1 - l->buf);
+                memmove(l->buf, nl + 1, l->n - used);
+                l->n -= used;
+        }
+}
+
+static void on_launch_timeout(evutil_socket_t fd, short what, void *userdata)
+{
+        struct launch *l = userdata;
+        char error[600];
+
+        (void)fd;
+        (void)what;
+        snprintf(error, sizeof(error), "no report from the supervisor of %s within %d s", l->id,
+                 LAUNCH_TIMEOUT_SEC);
+        launch_finish(l, -ETIMEDOUT, NULL, error);
+}
+
+void launcher_launch_abort(struct launch *l, int *ret_sup_pidfd)
+{
+        if (!l || !l->done)
+                return;
+        *ret_sup_pidfd = TAKE_FD(l->sup_pidfd);
+        l->done = NULL;
+        /* Its helper only forks and sends one message: it is gone by now or
+         * in a moment, so this wait is as short as a fork. */
+        launch_reap_helper(l);
+        launch_free(l);
+}
+
+/* In the helper: fork the supervisor (returns there, 0) and send the agent
+ * its pidfd, opened while it is our unreaped child (no pid reuse). */
+static pid_t helper_fork_supervisor(int status_fd)
+{
+        pid_t p = fork();
+        char line[32];
+
+        if (p <= 0)
+                return p;
+        int fd = pidfd_open_pid(p);
+        int n = snprintf(line, sizeof(line), "sup %d\n", (int)p);
+        char cbuf[CMSG_SPACE(sizeof(int))] = {};
+        struct iovec iov = {.iov_base = line, .iov_len = (size_t)n};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (fd >= 0) {
+                msg.msg_control = cbuf;
+                msg.msg_controllen = sizeof(cbuf);
+                struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        }
+        (void)sendmsg(status_fd, &msg, MSG_NOSIGNAL);
+        _exit(0);
+}
+
+int launcher_launch(struct event_base *base, const struct launch_request *req, launch_done_fn done,
+                    void *userdata, struct launch **ret, struct errbuf *e)
+{
+        _cleanup_close_ int ours = -1, theirs = -1;
+        _cleanup_free_ char *log_path = NULL;
+        struct launch *l;
+        char netns[32];
+        pid_t helper;
 
         if (req->new_netns)
                 snprintf(netns, sizeof(netns), "new");
@@ -157,7 +348,7 @@ int launcher_launch(const struct launch_request *req, struct checkpoint_supervis
         else
                 snprintf(netns, sizeof(netns), "host");
         if (asprintf(&log_path, "%s/supervisor.log", req->meta_dir) < 0)
-                return -ENOMEM;
+                return errbuf_set(e, -ENOMEM, "out of memory");
 
         const char *argv[] = {"portiso-agent",
                               SUPERVISE_FLAG,
@@ -177,16 +368,30 @@ int launcher_launch(const struct launch_request *req, struct checkpoint_supervis
         ours = sp[0];
         theirs = sp[1];
 
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return errbuf_set(e, -ENOMEM, "out of memory");
+        *l = (struct launch){.fd = -1, .helper_pidfd = -1, .sup_pidfd = -1};
+        l->id = strdup(req->id);
+        l->read_ev = event_new(base, ours, EV_READ | EV_PERSIST, on_status_readable, l);
+        l->timeout_ev = evtimer_new(base, on_launch_timeout, l);
+        if (!l->id || !l->read_ev || !l->timeout_ev) {
+                launch_free(l);
+                return errbuf_set(e, -ENOMEM, "out of memory");
+        }
+
         helper = fork();
-        if (helper < 0)
+        if (helper < 0) {
+                launch_free(l);
                 return errbuf_set(e, negative_errno(), "fork: %m");
+        }
         if (helper == 0) {
                 /* Helper: new session, fork the supervisor, vanish. */
                 if (setsid() < 0)
                         _exit(1);
-                pid_t p = fork();
-                if (p != 0)
-                        _exit(p < 0 ? 1 : 0);
+                pid_t p = helper_fork_supervisor(theirs);
+                if (p < 0)
+                        _exit(1);
                 /* Supervisor, before exec: fds 0-2 and the status fd only. */
                 int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
                 int logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -203,34 +408,36 @@ int launcher_launch(const struct launch_request *req, struct checkpoint_supervis
                 _exit(127);
         }
 
-        close(TAKE_FD(theirs));
-        while (waitpid(helper, &status, 0) < 0 && errno == EINTR)
-                ;
-
-        r = read_line(ours, line, sizeof(line), LAUNCH_TIMEOUT_MS);
-        if (r < 0)
-                return errbuf_set(e, r, "no report from the supervisor of %s: %s", req->id,
-                                  strerror(-r));
-        if (strncmp(line, "error ", 6) == 0)
-                return errbuf_set(e, -EIO, "%s", line + 6);
-        int pid, main_pid;
-        if (sscanf(line, "ok %d %" SCNu64 " %d", &pid, &s.start_time, &main_pid) != 3)
-                return errbuf_set(e, -EIO, "bad report from the supervisor of %s: '%s'", req->id,
-                                  line);
-        s.pid = pid;
-        s.main_pid = main_pid;
-        read_boot_id(s.boot_id, sizeof(s.boot_id));
-
-        /* The supervisor blocks until `ours` closes: it is alive here, and
-         * its pid cannot have been reused, so killing it by pid is safe. */
-        fd = pidfd_open_(s.pid);
-        if (fd < 0) {
-                r = errbuf_set(e, negative_errno(), "pidfd_open(%d): %m", pid);
-                (void)kill(s.pid, SIGKILL); /* unwatched, it must not run on */
-                return r;
+        l->fd = TAKE_FD(ours);
+        l->helper = helper;
+        l->done = done;
+        l->userdata = userdata;
+        /* Our child, not reaped yet: its pidfd is its own. Without one (an
+         * old kernel) it is reaped when the launch ends. */
+        l->helper_pidfd = pidfd_open_pid(helper);
+        if (l->helper_pidfd >= 0) {
+                l->helper_ev = event_new(base, l->helper_pidfd, EV_READ, on_helper_exit, l);
+                if (!l->helper_ev || event_add(l->helper_ev, NULL) < 0) {
+                        if (l->helper_ev)
+                                event_free(TAKE_PTR(l->helper_ev));
+                        close(TAKE_FD(l->helper_pidfd));
+                }
         }
-
-        *ret = s;
-        *ret_pidfd = TAKE_FD(fd);
+        if (l->helper_pidfd < 0) {
+                /* Reaped now: it only forks and sends one message. */
+                while (waitpid(helper, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        }
+        struct timeval tv = {.tv_sec = LAUNCH_TIMEOUT_SEC};
+        if (event_add(l->read_ev, NULL) < 0 || event_add(l->timeout_ev, &tv) < 0) {
+                int fd = -1;
+                launcher_launch_abort(l, &fd);
+                if (fd >= 0) {
+                        (void)pidfd_signal(fd, SIGKILL);
+                        close(fd);
+                }
+                return errbuf_set(e, -ENOMEM, "cannot watch the launch of %s", req->id);
+        }
+        *ret = l;
         return 0;
 }

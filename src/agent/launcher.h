@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <event2/event.h>
+
 #include "agent/checkpoint.h"
 #include "basic/errbuf.h"
 #include "linux/cgroup.h"
@@ -41,14 +43,28 @@ struct launch_request {
  * holds a pidfd); supervisors and their tasks get back the limit the agent
  * started with. 1 if raised, 0 if already at the hard limit. */
 int launcher_raise_fd_limit(void);
+/* What a successful launch learnt; the pidfds are the callee's to keep. */
+struct launch_report {
+        struct checkpoint_supervisor sup;
+        int sup_pidfd;  /* the supervisor; on failure too, when known (-1 if not) */
+        int main_pidfd; /* the main process, -1 if it could not be opened */
+};
+struct launch;
+/* Called once from the loop: r = 0 (report filled) or a negative errno with
+ * a one-line error; rep->sup_pidfd may then name a supervisor still to kill. */
+typedef void (*launch_done_fn)(int r, struct launch_report *rep, const char *error, void *userdata);
 /* Start the supervisor (which starts the main process inside the cgroup) and
- * return once the main process has exec'd or failed. ret->pid etc. describe
- * the supervisor; *ret_pidfd watches it. */
-int launcher_launch(const struct launch_request *req, struct checkpoint_supervisor *ret,
-                    int *ret_pidfd, struct errbuf *e);
+ * return at once; done() follows when it reported that the main process
+ * exec'd or failed, or after 30 s without a report. *ret is valid until then. */
+int launcher_launch(struct event_base *base, const struct launch_request *req, launch_done_fn done,
+                    void *userdata, struct launch **ret, struct errbuf *e);
+/* Give up a pending launch: done() is never called; the supervisor's pidfd,
+ * if known, is handed over in *ret_sup_pidfd (else -1) for the caller to
+ * kill. */
+void launcher_launch_abort(struct launch *l, int *ret_sup_pidfd);
 /* Open a pidfd for a recorded supervisor, verifying pid, start time and boot
  * id against reuse. -ESRCH if that process is gone. */
 int launcher_adopt(const struct checkpoint_supervisor *s, int *ret_pidfd);
-/* SIGKILL a supervisor through its pidfd (never a reused pid) and wait, at
- * most a second, until it is gone, so that it writes nothing more. */
-int launcher_kill_supervisor(int pidfd);
+/* Open a pidfd for the main process of a live, adopted supervisor (its
+ * parent until it reaps it: checked against reuse). -ESRCH if gone. */
+int launcher_adopt_main(const struct checkpoint_supervisor *s, int *ret_pidfd);

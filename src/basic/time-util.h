@@ -16,3 +16,20 @@ static inline uint64_t now_nsec(void)
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
+
+/* An exponential backoff: each backoff_next() returns the current delay and
+ * doubles the next one, up to max. For retries and polls that must neither
+ * spin nor wait long once the awaited thing has happened. */
+struct backoff {
+        uint64_t next, max;
+};
+
+#define BACKOFF_INIT(first, max_) ((struct backoff){.next = (first), .max = (max_)})
+
+static inline uint64_t backoff_next(struct backoff *b)
+{
+        uint64_t d = b->next;
+
+        b->next = b->next * 2 < b->max ? b->next * 2 : b->max;
+        return d;
+}

@@ -412,25 +412,19 @@ int cg_is_empty(int dfd)
         return r < 0 ? r : p.n == 0;
 }
 
-/* rmdir name in dfd; EBUSY while processes are gone but the kernel has not
- * yet released them (exiting tasks) is waited out, a populated cgroup is not. */
+/* rmdir name in dfd (the cgroup cfd); ENOENT is done. EBUSY while the
+ * subtree holds no process means exiting tasks the kernel has not released
+ * yet: -EAGAIN, worth a retry. A populated cgroup is -EBUSY. */
 static int rmdir_cgroup_at(int dfd, const char *name, int cfd)
 {
-        uint64_t deadline = now_usec() + CG_RMDIR_TIMEOUT_USEC, delay = 200;
-
-        for (;;) {
-                if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
-                        return 0;
-                if (errno != EBUSY)
-                        return negative_errno();
-                int r = cg_is_empty(cfd);
-                if (r < 0) /* removed meanwhile: ENOENT, or ENODEV on kernfs */
-                        return r == -ENOENT || r == -ENODEV ? 0 : r;
-                if (r == 0 || now_usec() >= deadline)
-                        return -EBUSY;
-                sleep_usec(delay);
-                delay = MIN(delay * 2, (uint64_t)20000);
-        }
+        if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+                return 0;
+        if (errno != EBUSY)
+                return negative_errno();
+        int r = cg_is_empty(cfd);
+        if (r < 0) /* removed meanwhile: ENOENT, or ENODEV on kernfs */
+                return r == -ENOENT || r == -ENODEV ? 0 : r;
+        return r > 0 ? -EAGAIN : -EBUSY;
 }
 
 static int remove_children_rec(int dfd, const char *name, void *userdata)
@@ -443,7 +437,7 @@ static int remove_children_rec(int dfd, const char *name, void *userdata)
         return rmdir_cgroup_at(parent_fd, name, dfd);
 }
 
-int cg_remove(const struct cg_hierarchy *h, const char *rel)
+int cg_remove_once(const struct cg_hierarchy *h, const char *rel)
 {
         _cleanup_free_ char *p = NULL, *parent = NULL;
         _cleanup_close_ int dfd = -1, pfd = -1;
@@ -471,6 +465,17 @@ int cg_remove(const struct cg_hierarchy *h, const char *rel)
         if (pfd < 0)
                 return negative_errno();
         return rmdir_cgroup_at(pfd, slash + 1, dfd);
+}
+
+int cg_remove(const struct cg_hierarchy *h, const char *rel)
+{
+        uint64_t deadline = now_usec() + CG_RMDIR_TIMEOUT_USEC;
+        struct backoff b = BACKOFF_INIT(200, 20000);
+        int r;
+
+        while ((r = cg_remove_once(h, rel)) == -EAGAIN && now_usec() < deadline)
+                sleep_usec(backoff_next(&b));
+        return r == -EAGAIN ? -EBUSY : r;
 }
 
 int cg_get_id(const struct cg_hierarchy *h, const char *rel, uint64_t *ret)

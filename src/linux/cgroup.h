@@ -8,7 +8,8 @@
  * v2 is preferred where present. Cgroups are named by a path relative to the
  * hierarchy's mount ("portiso/c1/c2"). Killing uses cgroup.kill on v2 (and a
  * pid walk on kernels without it), freeze + SIGKILL + thaw on v1, so a
- * fork-bombing container cannot escape by forking during the kill. */
+ * fork-bombing container cannot escape by forking during the kill; it comes
+ * as non-blocking steps for the agent's loop and as one bounded call. */
 #pragma once
 
 #include <stdbool.h>
@@ -38,8 +39,12 @@ const char *cg_mode_to_string(enum cg_mode mode);
 /* mkdir -p <mount>/<rel>; existing is fine. */
 int cg_create(const struct cg_hierarchy *h, const char *rel);
 /* rmdir <mount>/<rel> and all child cgroups, deepest first; missing is fine.
- * -EBUSY if processes remain. */
+ * -EBUSY if processes remain. Waits (bounded, 2 s) for exited tasks the
+ * kernel still holds: not for an event loop. */
 int cg_remove(const struct cg_hierarchy *h, const char *rel);
+/* One attempt of cg_remove() that never waits: -EAGAIN when only exited
+ * tasks still hold the cgroup (retry soon), -EBUSY if processes remain. */
+int cg_remove_once(const struct cg_hierarchy *h, const char *rel);
 /* True if the cgroup directory exists. */
 bool cg_exists(const struct cg_hierarchy *h, const char *rel);
 /* Move pid (0 = caller) into the cgroup. */
@@ -54,8 +59,15 @@ typedef bool (*cg_prune_fn)(const char *rel, void *userdata);
  * descendant for which prune() is true; no pid twice. */
 int cg_list_pids_pruned(const struct cg_hierarchy *h, const char *rel, cg_prune_fn prune,
                         void *userdata, pid_t **ret, size_t *ret_n);
-/* SIGKILL everything in the cgroup and its descendants and wait (bounded) until
- * it is empty; a missing cgroup is fine, -ETIMEDOUT after 5 s. */
+/* Start killing everything in the cgroup and its descendants, without
+ * waiting (v2: cgroup.kill; v1: freeze). 0 also when the cgroup is gone. */
+int cg_kill_begin(const struct cg_hierarchy *h, const char *rel);
+/* One step of that kill, never waiting: 1 while processes remain (call
+ * again later, e.g. when cgroup.events changes), 0 once the subtree is
+ * empty or gone. */
+int cg_kill_step(const struct cg_hierarchy *h, const char *rel);
+/* cg_kill_begin() and steps until empty, waiting in between (bounded):
+ * -ETIMEDOUT after 5 s. For processes that may block, not an event loop. */
 int cg_kill(const struct cg_hierarchy *h, const char *rel);
 /* cgroup v2 id (the directory's inode number, as INET_DIAG_CGROUP_ID and
  * bpf_get_current_cgroup_id() report). -EOPNOTSUPP on v1. */

@@ -3,7 +3,11 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "basic/fileio.h"
 #include "basic/macro.h"
@@ -46,4 +50,78 @@ void process_reset_signals(void)
                 (void)sigaction(s, &sa, NULL);
         sigemptyset(&none);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+int pidfd_open_pid(pid_t pid)
+{
+        int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+        return fd < 0 ? negative_errno() : fd;
+}
+
+int pidfd_signal(int pidfd, int sig)
+{
+        if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 && errno != ESRCH)
+                return negative_errno();
+        return 0;
+}
+
+bool pidfd_alive(int pidfd)
+{
+        struct pollfd p = {.fd = pidfd, .events = POLLIN};
+
+        return pidfd >= 0 && poll(&p, 1, 0) == 0;
+}
+
+int process_parent(pid_t pid, pid_t *ret)
+{
+        _cleanup_free_ char *text = NULL;
+        char path[64];
+        const char *p;
+        int ppid, r;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        r = read_full_file(path, &text, NULL);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        p = strstr(text, "\nPPid:");
+        if (!p || sscanf(p + 6, "%d", &ppid) != 1)
+                return -EINVAL;
+        *ret = ppid;
+        return 0;
+}
+
+int process_cgroup(pid_t pid, const char *controller, char **ret)
+{
+        _cleanup_free_ char *text = NULL;
+        char path[64];
+        int r;
+
+        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+        r = read_full_file(path, &text, NULL);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        /* hierarchy-id:controller-list:path, one line per hierarchy */
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save)) {
+                char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+                if (!b)
+                        continue;
+                *a = *b = '\0';
+                bool match = false;
+                if (!controller)
+                        match = strcmp(line, "0") == 0 && a + 1 == b;
+                else
+                        for (char *s2 = NULL, *c = strtok_r(a + 1, ",", &s2); c && !match;
+                             c = strtok_r(NULL, ",", &s2))
+                                match = strcmp(c, controller) == 0;
+                if (match) {
+                        char *v = strdup(b + 1);
+                        if (!v)
+                                return -ENOMEM;
+                        *ret = v;
+                        return 0;
+                }
+        }
+        return -ENOENT;
 }

@@ -6,11 +6,27 @@
  * process by pid plus start time, which no pid reuse can fake. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 /* Start time of pid (/proc/<pid>/stat field 22, clock ticks since boot).
  * -ESRCH if the process is gone. */
 int process_start_time(pid_t pid, uint64_t *ret);
+/* pidfd_open(2): a pidfd for pid, or a negative errno. Race-free only for a
+ * process that cannot have been reaped yet (a child, or one whose parent
+ * holds off reaping it), or when checked afterwards (start time, parent). */
+int pidfd_open_pid(pid_t pid);
+/* Send sig through a pidfd (never a reused pid). A process already gone is
+ * fine: 0. */
+int pidfd_signal(int pidfd, int sig);
+/* True while the process of the pidfd has not exited (a poll that never
+ * waits: a pidfd is readable once its process is gone). */
+bool pidfd_alive(int pidfd);
+/* The parent pid of pid from /proc/<pid>/status. */
+int process_parent(pid_t pid, pid_t *ret);
+/* The cgroup v2 path of pid ("/a/b", from the "0::" line of
+ * /proc/<pid>/cgroup), or of the v1 hierarchy with controller name. */
+int process_cgroup(pid_t pid, const char *controller, char **ret);
 /* Every signal back to SIG_DFL and an empty mask (in a child, before exec). */
 void process_reset_signals(void);

@@ -1,0 +1,411 @@
+/* containerizer-destroy.c - the end of a container: DESTROYING until its
+ * cgroup is empty and its supervisor gone, then TERMINATED.
+ *
+ * Nothing here waits. A destroy SIGKILLs the main process through its pidfd
+ * (which reaches it even if it moved itself out of the cgroup), starts a
+ * cgroup kill (cgroup.kill on v2, a freeze on v1) and then steps it on a
+ * timer with a backoff, reading cgroup.events, until the subtree is empty;
+ * the supervisor's exit comes from its pidfd. A container ends once both are
+ * done and its nested containers have ended (a tree ends from its leaves).
+ * Every destroy is bounded: what is still alive at the bound (an escaped
+ * process, a supervisor that did not exit) is named in the termination's
+ * message and the container ends anyway, so no WAIT hangs for ever. The
+ * first step always runs from the loop, never inside cz_destroy(), so a
+ * destroy never changes the table under a caller that iterates it.
+ *
+ * Cgroups are removed the same way (cz_reap_cgroup()): an rmdir that the
+ * kernel refuses while it releases exited tasks is retried on a timer. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/containerizer-private.h"
+#include "basic/fileio.h"
+#include "basic/log.h"
+#include "linux/process-util.h"
+
+#define DESTROY_TIMEOUT_SEC 5
+#define STEP_FIRST_USEC 1000
+#define STEP_MAX_USEC 50000
+#define REAP_TIMEOUT_USEC (5 * 1000 * 1000ULL)
+
+static struct timeval usec_to_timeval(uint64_t usec)
+{
+        return (struct timeval){.tv_sec = (time_t)(usec / 1000000),
+                                .tv_usec = (suseconds_t)(usec % 1000000)};
+}
+
+/* ---- cgroups to remove ------------------------------------------------ */
+
+struct cz_reap {
+        struct containerizer *cz;
+        char *rel;
+        struct event *ev;
+        struct backoff delay;
+        uint64_t deadline;
+        struct cz_reap *next;
+};
+
+static void reap_free(struct cz_reap *p)
+{
+        struct cz_reap **pp = &p->cz->reaps;
+
+        while (*pp && *pp != p)
+                pp = &(*pp)->next;
+        if (*pp)
+                *pp = p->next;
+        if (p->ev)
+                event_free(p->ev);
+        free(p->rel);
+        free(p);
+}
+
+static void on_reap_step(evutil_socket_t fd, short what, void *userdata)
+{
+        struct cz_reap *p = userdata;
+        struct cg_hierarchy *h = &p->cz->h;
+        int r;
+
+        (void)fd;
+        (void)what;
+        r = cg_kill_step(h, p->rel);
+        if (r == 0)
+                r = cg_remove_once(h, p->rel);
+        if (r == 1 || r == -EAGAIN) {
+                if (now_nsec() / 1000 < p->deadline) {
+                        struct timeval tv = usec_to_timeval(backoff_next(&p->delay));
+                        event_add(p->ev, &tv);
+                        return;
+                }
+                r = r == 1 ? -ETIMEDOUT : -EBUSY;
+        }
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove cgroup %s: %m", p->rel);
+        reap_free(p);
+}
+
+void cz_reap_cgroup(struct containerizer *cz, const char *rel)
+{
+        struct cz_reap *p;
+        int r;
+
+        r = cg_kill_begin(&cz->h, rel);
+        if (r < 0)
+                log_warning_errno(r, "Failed to kill what is left in cgroup %s: %m", rel);
+        /* The common case, an empty cgroup, costs no timer. */
+        if (cg_kill_step(&cz->h, rel) == 0 && (r = cg_remove_once(&cz->h, rel)) != -EAGAIN) {
+                if (r < 0)
+                        log_warning_errno(r, "Failed to remove cgroup %s: %m", rel);
+                return;
+        }
+        p = calloc(1, sizeof(*p));
+        if (!p || !(p->rel = strdup(rel)) || !(p->ev = evtimer_new(cz->base, on_reap_step, p))) {
+                if (p)
+                        free(p->rel);
+                free(p);
+                log_error("Out of memory: cgroup %s stays", rel);
+                return;
+        }
+        p->cz = cz;
+        p->delay = BACKOFF_INIT(STEP_FIRST_USEC, STEP_MAX_USEC);
+        p->deadline = now_nsec() / 1000 + REAP_TIMEOUT_USEC;
+        p->next = cz->reaps;
+        cz->reaps = p;
+        struct timeval tv = usec_to_timeval(backoff_next(&p->delay));
+        event_add(p->ev, &tv);
+}
+
+void cz_reaps_free(struct containerizer *cz)
+{
+        while (cz->reaps)
+                reap_free(cz->reaps);
+}
+
+/* ---- the end of a container --------------------------------------------- */
+
+static bool is_nested_of(const struct cz_container *n, const struct cz_container *c)
+{
+        return n->pub.config.parent_id && strcmp(n->pub.config.parent_id, c->pub.config.id) == 0;
+}
+
+static bool nested_all_ended(struct containerizer *cz, struct cz_container *c)
+{
+        for (size_t i = 0; i < cz->n; i++) {
+                struct cz_container *n = CZC(cz->v[i]);
+                if (is_nested_of(n, c) && n->pub.state != CONTAINER_TERMINATED)
+                        return false;
+        }
+        return true;
+}
+
+static void format_status(int status, char *buf, size_t size)
+{
+        if (WIFEXITED(status))
+                snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+        else if (WIFSIGNALED(status))
+                snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status),
+                         strsignal(WTERMSIG(status)));
+        else
+                snprintf(buf, size, "wait status %d", status);
+}
+
+/* Append text to the termination's message ("a; b"). */
+static void termination_add_message(struct container_termination *t, const char *text)
+{
+        char *m = NULL;
+
+        if (t->message ? asprintf(&m, "%s; %s", t->message, text) < 0 : !(m = strdup(text)))
+                return;
+        free(t->message);
+        t->message = m;
+}
+
+static void stop_destroy_events(struct cz_container *c)
+{
+        if (c->step_ev)
+                event_del(c->step_ev);
+        if (c->deadline_ev)
+                event_del(c->deadline_ev);
+}
+
+static void cz_end(struct containerizer *cz, struct cz_container *c);
+
+void cz_maybe_end(struct containerizer *cz, struct cz_container *c)
+{
+        if (c->pub.state != CONTAINER_DESTROYING || c->pidfd >= 0 || !c->cgroup_empty ||
+            !nested_all_ended(cz, c))
+                return;
+        cz_end(cz, c);
+}
+
+/* A nested container ended: its parent may have been waiting for it. */
+static void parent_maybe_end(struct containerizer *cz, struct cz_container *c)
+{
+        struct cz_container *p = cz_find(cz, c->pub.config.parent_id);
+
+        if (p)
+                cz_maybe_end(cz, p);
+}
+
+static void cz_end(struct containerizer *cz, struct cz_container *c)
+{
+        struct container_termination *t = &c->pub.termination;
+        struct errbuf e = {};
+        char what[128] = "ended without a recorded exit status";
+        int r;
+
+        stop_destroy_events(c);
+        if (c->main_pidfd >= 0)
+                close(TAKE_FD(c->main_pidfd));
+        cz_cleanup_isolators(cz, c);
+        cz_reap_cgroup(cz, c->cgroup);
+        if (c->launch_r < 0)
+                return cz_launch_undone(cz, c);
+
+        if (!t->has_exit_status) {
+                r = checkpoint_read_exit_status(c->meta, &t->exit_status, &e);
+                if (r >= 0)
+                        t->has_exit_status = true;
+                else if (r != -ENOENT)
+                        log_warning("Container %s: %s", c->pub.config.id, e.msg);
+        }
+        if (t->has_exit_status)
+                format_status(t->exit_status, what, sizeof(what));
+        if (c->escaped) {
+                termination_add_message(t, c->escaped);
+                r = checkpoint_write_termination(c->meta, t);
+                if (r < 0)
+                        log_error_errno(r, "Failed to checkpoint the termination of %s: %m",
+                                        c->pub.config.id);
+        }
+
+        if (cz_set_state(cz, c, CONTAINER_TERMINATED) < 0)
+                return;
+        portset_reset(&c->pub.listening); /* nothing of it listens any more */
+        log_info("Container %s %s%s%s", c->pub.config.id, what, t->message ? ": " : "",
+                 t->message ? t->message : "");
+
+        for (struct waiter *w = c->waiters; w; w = w->next) {
+                static const struct timeval now = {0, 0};
+                event_add(w->fire, &now);
+        }
+        parent_maybe_end(cz, c);
+}
+
+static void on_kill_step(evutil_socket_t fd, short what, void *userdata)
+{
+        struct cz_container *c = userdata;
+        struct containerizer *cz = c->cz;
+        int r;
+
+        (void)fd;
+        (void)what;
+        r = cg_kill_step(&cz->h, c->cgroup);
+        if (r > 0) {
+                struct timeval tv = usec_to_timeval(backoff_next(&c->step_delay));
+                event_add(c->step_ev, &tv);
+                return;
+        }
+        if (r < 0)
+                log_warning_errno(r, "Failed to kill container %s: %m", c->pub.config.id);
+        c->cgroup_empty = true;
+        cz_maybe_end(cz, c);
+}
+
+/* What is still alive of c, as one line (empty if nothing). */
+static void describe_leftovers(struct containerizer *cz, struct cz_container *c, char *buf,
+                               size_t size)
+{
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0, len = 0;
+
+        buf[0] = '\0';
+        if (pidfd_alive(c->main_pidfd))
+                len += (size_t)snprintf(buf + len, size - len, "%smain process %d still alive",
+                                        len ? ", " : "", (int)c->pub.pid);
+        if (len < size && !c->cgroup_empty &&
+            cg_list_pids(&cz->h, c->cgroup, true, &pids, &n) >= 0 && n > 0)
+                len += (size_t)snprintf(buf + len, size - len, "%s%zu processes left in its cgroup",
+                                        len ? ", " : "", n);
+        if (len < size && pidfd_alive(c->pidfd))
+                len += (size_t)snprintf(buf + len, size - len, "%ssupervisor %d did not exit",
+                                        len ? ", " : "", (int)c->sup.pid);
+}
+
+static void on_destroy_deadline(evutil_socket_t fd, short what, void *userdata)
+{
+        struct cz_container *c = userdata;
+        struct containerizer *cz = c->cz;
+        char left[256], line[400];
+
+        (void)fd;
+        (void)what;
+        describe_leftovers(cz, c, left, sizeof(left));
+        snprintf(line, sizeof(line), "destroy did not finish within %d s%s%s", DESTROY_TIMEOUT_SEC,
+                 left[0] ? ": " : "", left);
+        log_warning("Container %s: %s; ending it", c->pub.config.id, line);
+        termination_add_message(&c->pub.termination, line);
+        free(c->escaped);
+        c->escaped = NULL;
+        /* It must not write into the checkpoint any more. */
+        if (c->pidfd >= 0) {
+                (void)pidfd_signal(c->pidfd, SIGKILL);
+                if (c->exit_ev)
+                        event_free(TAKE_PTR(c->exit_ev));
+                close(TAKE_FD(c->pidfd));
+        }
+        c->cgroup_empty = true;
+        if (c->step_ev)
+                event_del(c->step_ev);
+        /* Nested containers have their own bound, which passed no later. */
+        cz_maybe_end(cz, c);
+}
+
+/* SIGKILL the main process through its pidfd, noting when it had left the
+ * cgroup (root in a container can move itself): the kill reaches it anyway,
+ * and the termination says so. */
+static void kill_main_process(struct cz_container *c)
+{
+        _cleanup_free_ char *where = NULL;
+        const struct cg_hierarchy *h = &c->cz->h;
+        size_t len = strlen(c->cgroup);
+
+        if (!pidfd_alive(c->main_pidfd))
+                return;
+        if (process_cgroup(c->pub.pid, h->mode == CG_V2 ? NULL : "freezer", &where) >= 0 &&
+            pidfd_alive(c->main_pidfd) /* where is about our process, not a reused pid */ &&
+            !(strncmp(where + 1, c->cgroup, len) == 0 &&
+              (where[1 + len] == '\0' || where[1 + len] == '/'))) {
+                free(c->escaped);
+                if (asprintf(&c->escaped,
+                             "main process %d had left the container's cgroup (for %s): killed "
+                             "through its pidfd",
+                             (int)c->pub.pid, where) < 0)
+                        c->escaped = NULL;
+                log_warning("Container %s: main process %d is in cgroup %s, outside its own",
+                            c->pub.config.id, (int)c->pub.pid, where);
+        }
+        int r = pidfd_signal(c->main_pidfd, SIGKILL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to kill the main process of %s: %m", c->pub.config.id);
+}
+
+static void record_termination(struct cz_container *c, const struct container_termination *t)
+{
+        struct container_termination *own = &c->pub.termination;
+        int r;
+
+        own->state = t->state;
+        own->reason = t->reason;
+        free(own->message);
+        own->message = t->message ? strdup(t->message) : NULL;
+        own->has_limitation = t->has_limitation;
+        if (t->has_limitation)
+                (void)portset_copy(&own->limitation, &t->limitation);
+        r = checkpoint_write_termination(c->meta, own);
+        if (r < 0)
+                log_error_errno(r, "Failed to checkpoint the termination of %s: %m",
+                                c->pub.config.id);
+}
+
+void cz_destroy(struct containerizer *cz, struct cz_container *c,
+                const struct container_termination *t)
+{
+        static const struct timeval now = {0, 0};
+        struct timeval bound = {.tv_sec = DESTROY_TIMEOUT_SEC};
+        int r;
+
+        if (c->pub.state == CONTAINER_TERMINATED || c->pub.state == CONTAINER_DESTROYING)
+                return;
+        if (c->pub.state == CONTAINER_LAUNCHING && c->launch) {
+                /* Destroyed before its report: the launch fails, undone. */
+                int fd = -1;
+                launcher_launch_abort(TAKE_PTR(c->launch), &fd);
+                c->pidfd = fd;
+                if (c->pidfd >= 0 && cz_watch_supervisor(c) < 0)
+                        close(TAKE_FD(c->pidfd)); /* then the bound ends it */
+        }
+        if (c->in_launch && c->launch_r == 0) {
+                c->launch_r = -ECANCELED;
+                if (asprintf(&c->launch_error, "container %s was destroyed while launching",
+                             c->pub.config.id) < 0)
+                        c->launch_error = NULL;
+        }
+        if (t && t->state && c->launch_r == 0)
+                record_termination(c, t);
+        if (cz_set_state(cz, c, CONTAINER_DESTROYING) < 0)
+                return;
+
+        /* Nested first, as Mesos destroys a tree from its leaves. */
+        for (size_t i = 0; i < cz->n; i++) {
+                struct cz_container *n = CZC(cz->v[i]);
+                if (is_nested_of(n, c))
+                        cz_destroy(cz, n, t);
+        }
+
+        kill_main_process(c);
+        r = cg_kill_begin(&cz->h, c->cgroup);
+        if (r < 0)
+                log_warning_errno(r, "Failed to kill container %s: %m", c->pub.config.id);
+        c->step_delay = BACKOFF_INIT(STEP_FIRST_USEC, STEP_MAX_USEC);
+        if (!c->step_ev)
+                c->step_ev = evtimer_new(cz->base, on_kill_step, c);
+        if (!c->deadline_ev)
+                c->deadline_ev = evtimer_new(cz->base, on_destroy_deadline, c);
+        if (!c->step_ev || !c->deadline_ev || event_add(c->step_ev, &now) < 0 ||
+            event_add(c->deadline_ev, &bound) < 0)
+                log_error("Out of memory: container %s may stay DESTROYING", c->pub.config.id);
+}
+
+void cz_on_supervisor_gone(struct containerizer *cz, struct cz_container *c)
+{
+        /* The main process ended (or the supervisor was killed): the end of
+         * a container ends its nested ones. */
+        if (c->pub.state == CONTAINER_RUNNING)
+                cz_destroy(cz, c, NULL);
+        else
+                cz_maybe_end(cz, c);
+}
