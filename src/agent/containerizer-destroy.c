@@ -360,6 +360,14 @@ void cz_destroy(struct containerizer *cz, struct cz_container *c,
 
         if (c->pub.state == CONTAINER_TERMINATED || c->pub.state == CONTAINER_DESTROYING)
                 return;
+        if (c->launch && t && t->state) {
+                /* A limitation seen before the report: its main process has
+                 * exec'd and listens. The launch succeeded; the destroy
+                 * follows the moment it is RUNNING. */
+                record_termination(c, t);
+                c->destroy_when_running = true;
+                return;
+        }
         if (c->pub.state == CONTAINER_LAUNCHING && c->launch) {
                 /* Destroyed before its report: the launch fails, undone. */
                 int fd = -1;

@@ -176,6 +176,8 @@ static void on_launched(int r, struct launch_report *rep, const char *error, voi
         log_info("Launched container %s (main pid %d, supervisor pid %d)", c->pub.config.id,
                  (int)c->pub.pid, (int)c->sup.pid);
         launch_answer(c, 0, NULL);
+        if (c->destroy_when_running)
+                cz_destroy(cz, c, NULL); /* its termination is recorded */
 }
 
 void cz_launch_undone(struct containerizer *cz, struct cz_container *c)

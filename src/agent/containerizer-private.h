@@ -40,6 +40,7 @@ struct cz_container {
         bool in_launch;        /* launched by this agent and not yet answered */
         bool own_netns;        /* the main process made a network namespace */
         struct launch *launch; /* the pending report, NULL once it came */
+        bool destroy_when_running; /* a limitation came before the report */
         container_launch_fn launch_done;
         void *launch_userdata;
         int launch_r;       /* < 0: the launch failed, the container is undone */

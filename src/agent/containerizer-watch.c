@@ -36,7 +36,10 @@ static void on_limitation(struct containerizer *cz, const struct isolator_limita
 {
         struct cz_container *c = cz_find(cz, l->container_id);
 
-        if (!c || c->pub.state != CONTAINER_RUNNING)
+        /* A launching container listens once its main process exec'd,
+         * which may be before the loop has read the supervisor's report. */
+        if (!c || (c->pub.state != CONTAINER_RUNNING && c->pub.state != CONTAINER_LAUNCHING) ||
+            c->destroy_when_running)
                 return;
         cz->m.violations++;
         if (!cz->flags->enforce_container_ports) {
