@@ -13,8 +13,10 @@
  * first step always runs from the loop, never inside cz_destroy(), so a
  * destroy never changes the table under a caller that iterates it.
  *
- * Cgroups are removed the same way (cz_reap_cgroup()): an rmdir that the
- * kernel refuses while it releases exited tasks is retried on a timer. */
+ * A container's cgroup is removed before its end is told; an rmdir that the
+ * kernel refuses while it releases exited tasks is retried on the same
+ * timer. Cgroups that are no container's (orphans) are killed and removed
+ * the same way by cz_reap_cgroup(). */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,7 @@
 #define STEP_FIRST_USEC 1000
 #define STEP_MAX_USEC 50000
 #define REAP_TIMEOUT_USEC (5 * 1000 * 1000ULL)
+#define REMOVE_TIMEOUT_USEC (2 * 1000 * 1000ULL)
 
 static struct timeval usec_to_timeval(uint64_t usec)
 {
@@ -197,11 +200,30 @@ static void cz_end(struct containerizer *cz, struct cz_container *c)
         char what[128] = "ended without a recorded exit status";
         int r;
 
+        /* The cgroup goes before the end is told: whoever hears of it may
+         * launch that id again at once. The kernel may refuse the rmdir for
+         * a moment while it releases exited tasks: retried on the step
+         * timer, bounded. */
+        if (!c->cgroup_removed) {
+                uint64_t now = now_nsec() / 1000;
+                if (!c->remove_deadline)
+                        c->remove_deadline = now + REMOVE_TIMEOUT_USEC;
+                r = cg_remove_once(&cz->h, c->cgroup);
+                if (r == -EAGAIN && now < c->remove_deadline && c->step_ev) {
+                        struct timeval tv = usec_to_timeval(backoff_next(&c->step_delay));
+                        event_add(c->step_ev, &tv);
+                        return;
+                }
+                if (r < 0)
+                        log_warning_errno(r == -EAGAIN ? -EBUSY : r,
+                                          "Failed to remove the cgroup of container %s: %m",
+                                          c->pub.config.id);
+                c->cgroup_removed = true;
+        }
         stop_destroy_events(c);
         if (c->main_pidfd >= 0)
                 close(TAKE_FD(c->main_pidfd));
         cz_cleanup_isolators(cz, c);
-        cz_reap_cgroup(cz, c->cgroup);
         if (c->launch_r < 0)
                 return cz_launch_undone(cz, c);
 
@@ -243,6 +265,8 @@ static void on_kill_step(evutil_socket_t fd, short what, void *userdata)
 
         (void)fd;
         (void)what;
+        if (c->cgroup_empty) /* removing it */
+                return cz_maybe_end(cz, c);
         r = cg_kill_step(&cz->h, c->cgroup);
         if (r > 0) {
                 struct timeval tv = usec_to_timeval(backoff_next(&c->step_delay));

@@ -37,9 +37,9 @@ struct cz_container {
         int main_pidfd;  /* the main process, -1 when unknown */
 
         /* LAUNCHING */
-        bool in_launch;        /* launched by this agent and not yet answered */
-        bool own_netns;        /* the main process made a network namespace */
-        struct launch *launch; /* the pending report, NULL once it came */
+        bool in_launch;            /* launched by this agent and not yet answered */
+        bool own_netns;            /* the main process made a network namespace */
+        struct launch *launch;     /* the pending report, NULL once it came */
         bool destroy_when_running; /* a limitation came before the report */
         container_launch_fn launch_done;
         void *launch_userdata;
@@ -51,7 +51,9 @@ struct cz_container {
         struct backoff step_delay; /* microseconds */
         struct event *deadline_ev; /* the bound on the whole destroy */
         bool cgroup_empty;
-        char *escaped; /* what the destroy could not kill, for the message */
+        bool cgroup_removed;
+        uint64_t remove_deadline; /* microseconds, CLOCK_MONOTONIC */
+        char *escaped;            /* what the destroy could not kill, for the message */
 };
 
 struct containerizer {

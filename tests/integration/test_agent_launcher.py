@@ -359,7 +359,8 @@ class TestStopAndRecovery(LauncherTestCase):
         for cid in ("garbage", "torn", "nosup"):
             wait_for(lambda: not alive(pids[cid]), what=f"the processes of {cid} to be killed")
             wait_for(lambda: not alive(sups[cid]), what=f"the supervisor of {cid} to exit")
-            self.assertFalse(os.path.exists(self.cgroup_path(cid)))
+            wait_for(lambda: not os.path.exists(self.cgroup_path(cid)),
+                     what=f"the cgroup of {cid} to be removed")
             b.call("WAIT_CONTAINER", expect=404, container_id=b.cid(cid))
 
         # The recovered container is still enforced: taking its port away

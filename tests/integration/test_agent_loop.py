@@ -117,12 +117,12 @@ class TestNothingBlocksTheLoop(AgentTestCase):
         a.wait("p")
 
     def test_destroy_of_an_escaped_main_process_ends_with_its_message(self):
-        a = self.agent()
+        a = self.agent(allow_root_containers=True)
         # Root in a container may move itself out of its cgroup.
         elsewhere = self.cgroup_path() + "-elsewhere"
         os.makedirs(elsewhere)
         self.addCleanup(kill_cgroup_tree, elsewhere)
-        a.launch("esc", f"echo $$ > {elsewhere}/cgroup.procs && exec sleep 1000")
+        a.launch("esc", f"echo $$ > {elsewhere}/cgroup.procs && exec sleep 1000", user="root")
         a.wait_state("esc", "RUNNING")
         pid = a.containers()["esc"]["container_status"]["executor_pid"]
         def moved():
