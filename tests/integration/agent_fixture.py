@@ -332,12 +332,19 @@ class AgentTestCase(PortisoTestCase):
         return (f"exec {PYTHON} {self.LISTEN} --ready-file={self.ready_file(name)} "
                 + " ".join(specs))
 
-    def wait_listening(self, name, timeout=10):
-        """Wait for listen.py in container `name` to be ready; return its ports."""
+    def wait_listening(self, name, timeout=10, agent=None):
+        """Wait for listen.py in container `name` to be ready; return its ports.
+        With `agent`, a container that ends first (instant detection can kill
+        a violator between its listen() and its ready file) returns None."""
         path = self.ready_file(name)
+
+        def ready_or_ended():
+            if os.path.exists(path):
+                return True
+            return agent is not None and agent.state(name) in ("DESTROYING", "TERMINATED")
+
         try:
-            wait_for(lambda: os.path.exists(path), timeout=timeout,
-                     what=f"the listener of container {name}")
+            wait_for(ready_or_ended, timeout=timeout, what=f"the listener of container {name}")
         except AssertionError as e:
             sandbox = os.path.join(self.tmp, "work", "containers",
                                    *"/containers/".join(name.split("/")).split("/"))
@@ -347,12 +354,14 @@ class AgentTestCase(PortisoTestCase):
             except OSError as oe:
                 err = str(oe)
             raise AssertionError(f"{e}; its stderr: {err!r}") from None
+        if not os.path.exists(path):
+            return None
         with open(path) as f:
             return [int(x) for x in f.read().split()[2:]]
 
     def launch_listener(self, agent, id, specs, ports=None, **kw):
         agent.launch(id, self.listener_cmd(id, *specs), ports=ports, **kw)
-        return self.wait_listening(id)
+        return self.wait_listening(id, agent=agent)
 
     def launch_violator(self, agent, id, specs, ports=None, **kw):
         """Launch listen.py on specs that enforcement is expected to kill: no
