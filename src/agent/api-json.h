@@ -1,6 +1,6 @@
 /* api-json.h - protobuf-JSON <-> portiso structures for the v1 operator API.
  *
- * Kept apart from api.c so that the HTTP plumbing (evhttp, long polls) and
+ * Kept apart from api.c so that the HTTP plumbing (routes, long polls) and
  * the message shapes (Mesos agent.proto field names) can be read, and
  * changed, independently. Parsers return -EINVAL with one line in *e naming
  * the offending field ("launch_container.command.value: expected a string"),

@@ -30,7 +30,8 @@
 #define READ_CHUNK 65536
 /* Stop parsing pipelined requests while this much of the answers is unsent. */
 #define OUT_HIGH_WATER (256 * 1024)
-/* Stop reading while a handler has the request and this much is buffered. */
+/* Stop reading while this much input waits (behind a pending request, or
+ * behind answers the client does not read). */
 #define IN_HIGH_WATER (256 * 1024)
 #define LINGER_NS (2ULL * 1000 * 1000 * 1000)
 
@@ -235,8 +236,12 @@ static void conn_process(struct http_conn *c)
                         conn_set_reading(c, evbuffer_get_length(c->in) < IN_HIGH_WATER);
                         return conn_flush(c);
                 }
-                if (evbuffer_get_length(c->out) > OUT_HIGH_WATER)
-                        return conn_flush(c); /* on_writable comes back here */
+                if (evbuffer_get_length(c->out) > OUT_HIGH_WATER) {
+                        /* The client does not read its answers: stop taking
+                         * more requests from it (on_writable comes back). */
+                        conn_set_reading(c, evbuffer_get_length(c->in) < IN_HIGH_WATER);
+                        return conn_flush(c);
+                }
                 if (evbuffer_get_length(c->in) == 0) {
                         if (c->read_eof && c->req)
                                 return http_conn_free(c); /* EOF in mid-request */
@@ -303,10 +308,10 @@ static void on_writable(evutil_socket_t fd, short what, void *userdata)
                         return http_conn_free(c);
                 }
                 if (evbuffer_get_length(c->out) > 0) {
-                        /* Wait for room; the idle timeout bounds a client
-                         * that stops reading. */
+                        /* Wait for room. The idle timeout, restarted only
+                         * by progress, bounds a client that stops reading. */
                         event_add(c->write_ev, NULL);
-                        if (!c->req)
+                        if (!c->req && (n > 0 || !evtimer_pending(c->timer, NULL)))
                                 conn_arm(c, c->server->cfg.idle_timeout_ns);
                         return;
                 }

@@ -187,8 +187,12 @@ int http_request(const struct http_agent *a, const char *method, const char *pat
                 curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
                 if (cr == CURLE_COULDNT_CONNECT && os_errno)
                         return errbuf_set(e, -(int)os_errno,
-                                          "cannot connect to the agent at %s: %s", where,
-                                          strerror((int)os_errno));
+                                          "cannot connect to the agent at %s: %s%s", where,
+                                          strerror((int)os_errno),
+                                          a->unix_path && os_errno == EACCES
+                                              ? " (the socket is root's unless the agent has "
+                                                "--api_socket_group; or use --agent=HOST:PORT)"
+                                              : "");
                 if (cr == CURLE_OPERATION_TIMEDOUT)
                         return errbuf_set(e, -ETIMEDOUT, "the agent at %s did not answer in %us",
                                           where, timeout_sec);

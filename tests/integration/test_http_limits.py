@@ -173,7 +173,7 @@ class TestFraming(AgentTestCase):
                       b"Content-Length: %d\r\n\r\n" % (2 << 20))
             s.settimeout(5)
             first = s.recv(4096)
-            self.assertLess(time.monotonic() - t0, 1)
+            self.assertLess(time.monotonic() - t0, 3)  # the body timeout is 30 s
         self.assertEqual(statuses(first), [413], first)
         self.assertIn(b"1048576", first)
         self.assertEqual(a.get("/health")[0], 200)
@@ -240,6 +240,19 @@ class TestFraming(AgentTestCase):
             self.assertEqual(body.count(b"\n"), 1, f"{name}: one line, got {body!r}")
         self.assertEqual(a.get("/health")[0], 200)
 
+    def test_expect_100_continue(self):
+        # curl sends larger bodies only after the server's 100 Continue.
+        a = self.start_agent()
+        call = b'{"type":"GET_HEALTH"}'
+        head = (b"POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n" % len(call))
+        with connect(a) as s:
+            s.sendall(head + b"Expect: 100-continue\r\n\r\n")
+            self.assertEqual(s.recv(4096), b"HTTP/1.1 100 Continue\r\n\r\n")
+            s.sendall(call)
+            self.assertEqual(s.recv(4096)[:12], b"HTTP/1.1 200")
+        self.assertEqual(exchange(a, head + b"Expect: teapot\r\n\r\n" + call)[0], [417])
+
     def test_pipelined_requests_then_half_close(self):
         a = self.start_agent()
         # 200 requests in one write, then shutdown(SHUT_WR): every one is
@@ -265,6 +278,44 @@ class TestFraming(AgentTestCase):
                 s.sendall((HEALTH * 3)[i:i + 1])
             s.shutdown(socket.SHUT_WR)
             self.assertEqual(statuses(read_all(s)), [200] * 3)
+
+
+class TestBackPressure(AgentTestCase):
+    @staticmethod
+    def rss_kib(pid):
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+
+    def test_client_that_never_reads(self):
+        # Pipelined requests whose answers are never read: the agent stops
+        # taking requests once answers pile up, then the idle timeout ends
+        # the connection. Without the bound it would buffer every answer.
+        # Under ASan, freed memory waits in a quarantine: keep it small so
+        # that RSS shows what the agent holds.
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        a = self.start_agent(http_idle_timeout="3secs",
+                             env={"ASAN_OPTIONS": f"{asan}:quarantine_size_mb=1".lstrip(":")})
+        rss0 = self.rss_kib(a.proc.pid)
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # answers pile up soon
+        s.connect(("127.0.0.1", a.port))
+        s.setblocking(False)
+        sent, t0, closed = 0, time.monotonic(), None
+        batch = HEALTH * 1000
+        while time.monotonic() - t0 < 10:
+            try:
+                sent += s.send(batch)
+            except BlockingIOError:
+                time.sleep(0.05)
+            except (BrokenPipeError, ConnectionResetError):
+                closed = time.monotonic() - t0
+                break
+        s.close()
+        self.assertIsNotNone(closed, "the agent kept a client that never reads")
+        self.assertLess(closed, 8)
+        grew = self.rss_kib(a.proc.pid) - rss0
+        self.assertLess(grew, 64 << 10, f"RSS grew by {grew} KiB after {sent} bytes")
+        self.assertEqual(a.get("/health")[0], 200)
 
 
 class TestConnectionLimits(AgentTestCase):
