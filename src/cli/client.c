@@ -45,6 +45,11 @@ bool client_global_option(const char *arg)
         return credentials_global_option(arg);
 }
 
+bool client_global_json(void)
+{
+        return global_json;
+}
+
 struct client {
         const char *agent; /* HOST:PORT or a unix socket's absolute path */
         bool json;

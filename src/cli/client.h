@@ -12,6 +12,8 @@
 /* Consume an option given before the command name (--agent=...,
  * --json); false if arg is not one. */
 bool client_global_option(const char *arg);
+/* Whether --json came before the command name (scan honours it too). */
+bool client_global_json(void);
 
 /* `portiso launch ID [--ports=R] [--parent=ID] [--network=N] [--env=K=V] -- CMD...` */
 int cmd_launch(int argc, char **argv);

@@ -14,6 +14,7 @@
 #include "basic/errbuf.h"
 #include "basic/strbuf.h"
 #include "cli/cli.h"
+#include "cli/client.h"
 #include "isolator/ports.h"
 #include "linux/cgroup.h"
 #include "linux/sockdiag.h"
@@ -56,7 +57,7 @@ static int parse_args(int argc, char **argv, struct scan_args *a)
         };
         int c;
 
-        *a = (struct scan_args){"/sys/fs/cgroup", "portiso", SOCKDIAG_TCP, false};
+        *a = (struct scan_args){"/sys/fs/cgroup", "portiso", SOCKDIAG_TCP, client_global_json()};
         opterr = 0;
         optind = 1;
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {

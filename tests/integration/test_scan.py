@@ -67,6 +67,17 @@ class ScanCases:
                          '{"containers":[{"id":"a","listening":'
                          '{"range":[{"begin":%d,"end":%d}]}}]}\n' % (p, p))
 
+    def test_global_json_before_the_command(self):
+        """`portiso --json scan` prints the same JSON as `portiso scan --json`."""
+        p = self.BASE + 15
+        self.listen([f"tcp4:{p}"], cgdir=self.cg("a"))
+        argv = [portiso_test.CLI, "--json", "scan", f"--cgroups_hierarchy={self.HIERARCHY}",
+                f"--cgroups_root={self.cgroups_root}"]
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout, self.scan_raw("--json").stdout)
+        self.assertEqual(json.loads(out.stdout)["containers"][0]["id"], "a")
+
     def test_udp_only_with_protocols(self):
         p = self.BASE + 20
         self.listen([f"udp4:{p}", f"udp6:{p + 1}", f"tcp4:{p + 2}"], cgdir=self.cg("a"))
