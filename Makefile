@@ -4,8 +4,9 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 MESON_OPTS ?=
 PYTHON     ?= /usr/bin/python3
+DEB_DIR    ?= build-deb
 
-.PHONY: all deps build asan test run bench clean format
+.PHONY: all deps build asan test run bench deb clean format
 
 all: build
 
@@ -34,8 +35,24 @@ run: build
 bench: build
 	$(PYTHON) bench/run.py --build $(BUILD) $(BENCH_ARGS)
 
+# The Debian package, built with dpkg-buildpackage from a copy of the tree
+# (tracked and new files, nothing ignored) so that nothing lands beside the
+# work tree: $(DEB_DIR)/portiso_<version>_<arch>.deb.
+deb: deps
+	@v=$$(dpkg-parsechangelog -S Version); m=$$(meson introspect --projectinfo meson.build 2>/dev/null | \
+		$(PYTHON) -c 'import json,sys; print(json.load(sys.stdin)["version"])'); \
+	if [ "$$v" != "$$m" ]; then \
+		echo "deb: debian/changelog says $$v, meson.build says $$m" >&2; exit 1; fi; \
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/portiso-$$v && \
+	git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
+		tar --null -T - -cf - | tar -xf - -C $(DEB_DIR)/portiso-$$v && \
+	cd $(DEB_DIR)/portiso-$$v && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
+		{ tail -40 ../build.log >&2; exit 1; }; \
+	ls $(abspath $(DEB_DIR))/portiso_*.deb
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(DEB_DIR)

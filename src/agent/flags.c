@@ -325,6 +325,8 @@ static int flags_argv(struct agent_flags *f, int argc, char **argv, struct errbu
 
                 if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
                         return 1;
+                if (strcmp(a, "--version") == 0)
+                        return 2;
                 if (strncmp(a, "--", 2) != 0 || a[2] == '\0')
                         return errbuf_set(e, -EINVAL, "unexpected argument '%s'", a);
 
@@ -489,8 +491,11 @@ int agent_flags_parse(struct agent_flags *f, int argc, char **argv, struct errbu
                 r = flags_environment(f, e);
         if (r >= 0)
                 r = flags_argv(f, argc, argv, e);
-        if (r == 1) {
-                agent_flags_help(stdout);
+        if (r == 1 || r == 2) {
+                if (r == 1)
+                        agent_flags_help(stdout);
+                else
+                        printf("portiso-agent %s\n", PORTISO_VERSION);
                 agent_flags_done(f);
                 return 1;
         }
@@ -570,10 +575,12 @@ void agent_flags_foreach(const struct agent_flags *f,
 
 void agent_flags_help(FILE *out)
 {
-        fprintf(out, "Usage: portiso-agent [--name=value ...]\n\n"
+        fprintf(out, "Usage: portiso-agent [--name=value ...]\n"
+                     "  or:  portiso-agent --help | --version\n\n"
                      "Every flag can also be set as PORTISO_<NAME> or MESOS_<NAME> in the\n"
                      "environment; the command line wins. Booleans also take --name and "
-                     "--no-name.\n\n");
+                     "--no-name.\n\n"
+                     "Flags:\n");
         for (size_t i = 0; i < ELEMENTSOF(flag_table); i++) {
                 const struct flag_def *d = &flag_table[i];
                 const char *shape = d->kind == FLAG_BOOL       ? "[=true|false]"

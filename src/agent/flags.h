@@ -60,7 +60,7 @@ struct agent_flags {
 };
 
 /* Fill defaults, then environment, then argv; validate. Returns 0, or 1 when
- * --help was printed, or -EINVAL with one line naming the flag in *e. */
+ * --help or --version was printed, or -EINVAL with one line naming the flag in *e. */
 int agent_flags_parse(struct agent_flags *f, int argc, char **argv, struct errbuf *e);
 /* Free the strings and sets. */
 void agent_flags_done(struct agent_flags *f);

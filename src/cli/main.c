@@ -30,11 +30,17 @@ static void usage(FILE *f)
 {
         fputs("Usage: portiso [--agent=HOST:PORT|SOCKET] [--json] [--principal=P --secret=S] "
               "COMMAND [FLAGS...]\n"
+              "  or:  portiso --help | --version\n"
               "\n"
               "The agent is reached on its unix socket /run/portiso/api.sock unless\n"
               "--agent or $PORTISO_AGENT names another socket (an absolute path) or\n"
               "a TCP address. Credentials for a TCP agent: --principal/--secret, or\n"
               "$PORTISO_CREDENTIALS naming a file in the agent's --http_credentials format.\n"
+              "\n"
+              "Options:\n"
+              "  --agent=HOST:PORT|SOCKET  the agent's API\n"
+              "  --json                    print the agent's JSON answer as is\n"
+              "  --principal=P --secret=S  credentials for a TCP agent\n"
               "\n"
               "Commands:\n",
               f);
@@ -57,6 +63,10 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
             strcmp(argv[1], "help") == 0) {
                 usage(stdout);
+                return 0;
+        }
+        if (strcmp(argv[1], "--version") == 0) {
+                printf("portiso %s\n", PORTISO_VERSION);
                 return 0;
         }
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)

@@ -7,6 +7,7 @@ scenarios live in the other test_agent_*.py modules.
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -36,6 +37,13 @@ class AgentFlagsTest(PortisoTestCase):
                      "--container_ports_watch_interval", "--container_ports_protocols"):
             self.assertIn(flag, p.stdout)
         self.assertIn("default: 30secs", p.stdout)
+
+    def test_version(self):
+        p = self.run_agent("--version")
+        self.assertEqual(p.returncode, 0)
+        with open(os.path.join(portiso_test.ROOT, "meson.build")) as f:
+            version = re.search(r"version\s*:\s*'([^']+)'", f.read()).group(1)
+        self.assertEqual(p.stdout, f"portiso-agent {version}\n")
 
     def test_bad_flags_exit_with_one_line(self):
         cases = [
