@@ -18,6 +18,7 @@
 #include "agent/api-json.h"
 #include "agent/api-private.h"
 #include "agent/api.h"
+#include "agent/metrics.h"
 #include "basic/log.h"
 #include "basic/strbuf.h"
 #include "linux/sockdiag.h"
@@ -427,6 +428,19 @@ static void handle_metrics_snapshot(struct api *api, struct http_request *req)
         api_reply_json(req, 200, metrics_snapshot(api));
 }
 
+/* GET /metrics: the Prometheus text format (metrics.h). */
+static void handle_metrics(struct api *api, struct http_request *req)
+{
+        _cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+
+        if (wrong_method(req, "GET"))
+                return;
+        metrics_write_prometheus(api->cz, api->n_waiters, api->flags->metrics_per_container, &sb);
+        if (sb.oom)
+                return api_reply_error(req, 500, "out of memory");
+        http_request_reply(req, 200, METRICS_CONTENT_TYPE, strbuf_str(&sb), sb.len);
+}
+
 /* One row per path the agent serves. */
 static const struct {
         const char *path;
@@ -435,6 +449,7 @@ static const struct {
     {"/api/v1", handle_api_v1},
     {"/health", handle_health},
     {"/metrics/snapshot", handle_metrics_snapshot},
+    {"/metrics", handle_metrics},
 };
 
 static void handle_request(struct http_request *req, void *userdata)

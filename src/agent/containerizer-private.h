@@ -56,6 +56,15 @@ struct cz_container {
         char *escaped;            /* what the destroy could not kill, for the message */
 };
 
+/* A listen instant detection reported, for listen_to_kill_seconds. */
+struct cz_listen_note {
+        uint64_t cgroup_id; /* root container's cgroup */
+        uint64_t ns;        /* CLOCK_MONOTONIC of the listen */
+};
+
+#define CZ_MAX_LISTEN_NOTES 64
+#define CZ_LISTEN_NOTE_TTL_NS 1000000000ULL
+
 struct containerizer {
         struct event_base *base;
         const struct agent_flags *flags;
@@ -71,6 +80,8 @@ struct containerizer {
         struct containerizer_metrics m;
         bool watch_failing;    /* log a failing pass once, not every tick */
         struct cz_reap *reaps; /* cgroups still to kill and remove */
+        struct cz_listen_note notes[CZ_MAX_LISTEN_NOTES]; /* oldest first */
+        size_t n_notes;
 };
 
 static inline struct cz_container *CZC(const struct container *c)
@@ -78,6 +89,8 @@ static inline struct cz_container *CZC(const struct container *c)
         return (struct cz_container *)c;
 }
 
+/* Set up the histograms of fresh metrics. */
+void cz_metrics_init(struct containerizer_metrics *m);
 /* Look a container up by id. */
 struct cz_container *cz_find(const struct containerizer *cz, const char *id);
 /* Allocate a container for cfg (contents moved in) with its paths. */

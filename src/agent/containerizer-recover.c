@@ -78,6 +78,7 @@ int containerizer_new(struct event_base *base, const struct agent_flags *flags,
         cz->base = base;
         cz->flags = flags;
         cz->lock_fds[0] = cz->lock_fds[1] = -1;
+        cz_metrics_init(&cz->m);
 
         /* The work dir first: an agent refused there creates no cgroup. */
         r = cg_hierarchy_detect(flags->cgroups_hierarchy, &cz->h, e);

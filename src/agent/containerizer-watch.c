@@ -6,7 +6,14 @@
  * root container is destroyed with the limitation recorded as the
  * termination of it and of its nested containers. Without enforcement it is
  * logged; isolators report each violation once, so the log stays quiet while
- * nothing changes. */
+ * nothing changes.
+ *
+ * Each pass is timed into a histogram; so is each kill that follows a listen
+ * instant detection reported, from the kernel's timestamp of that listen (a
+ * short list of recent notes, by root container cgroup, expired after a
+ * second: a kill later than that was not the listen's doing). */
+#include <string.h>
+
 #include "agent/containerizer-private.h"
 #include "basic/log.h"
 #include "basic/time-util.h"
@@ -30,6 +37,62 @@ void cz_refresh_listening(struct containerizer *cz)
                         isolator_status_done(&st);
                 }
         }
+}
+
+/* Upper bounds, in seconds, of the two histograms' buckets. */
+static const double pass_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                     0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
+static const double kill_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
+                                     0.05,   0.1,   0.25,  0.5,   1};
+
+void cz_metrics_init(struct containerizer_metrics *m)
+{
+        m->pass_seconds = histogram_make(pass_bounds, ELEMENTSOF(pass_bounds));
+        m->listen_to_kill_seconds = histogram_make(kill_bounds, ELEMENTSOF(kill_bounds));
+}
+
+void containerizer_note_listen(struct containerizer *cz, uint64_t container_cgroup_id,
+                               uint64_t ktime_ns)
+{
+        for (size_t i = 0; i < cz->n_notes; i++)
+                if (cz->notes[i].cgroup_id == container_cgroup_id)
+                        return; /* the earliest listen counts */
+        if (cz->n_notes == CZ_MAX_LISTEN_NOTES) {
+                memmove(cz->notes, cz->notes + 1, (cz->n_notes - 1) * sizeof(cz->notes[0]));
+                cz->n_notes--;
+        }
+        cz->notes[cz->n_notes++] = (struct cz_listen_note){container_cgroup_id, ktime_ns};
+}
+
+static void notes_drop(struct containerizer *cz, size_t i)
+{
+        memmove(cz->notes + i, cz->notes + i + 1, (cz->n_notes - i - 1) * sizeof(cz->notes[0]));
+        cz->n_notes--;
+}
+
+/* The kill of c was just sent: time it from its noted listen, if any. */
+static void observe_kill(struct containerizer *cz, const struct cz_container *c)
+{
+        uint64_t now = now_nsec();
+
+        for (size_t i = 0; i < cz->n_notes; i++)
+                if (cz->notes[i].cgroup_id == c->cgroup_id && c->cgroup_id != 0) {
+                        if (now >= cz->notes[i].ns)
+                                histogram_observe(&cz->m.listen_to_kill_seconds,
+                                                  (double)(now - cz->notes[i].ns) / 1e9);
+                        notes_drop(cz, i);
+                        return;
+                }
+}
+
+static void notes_expire(struct containerizer *cz, uint64_t now)
+{
+        size_t k = 0;
+
+        for (size_t i = 0; i < cz->n_notes; i++)
+                if (cz->notes[i].ns + CZ_LISTEN_NOTE_TTL_NS > now)
+                        cz->notes[k++] = cz->notes[i];
+        cz->n_notes = k;
 }
 
 static void on_limitation(struct containerizer *cz, const struct isolator_limitation *l)
@@ -56,6 +119,7 @@ static void on_limitation(struct containerizer *cz, const struct isolator_limita
         log_warning("%s; destroying it and its nested containers", l->message);
         cz->m.containers_killed++;
         cz_destroy(cz, c, &t);
+        observe_kill(cz, c);
 }
 
 int containerizer_check_now(struct containerizer *cz)
@@ -84,8 +148,11 @@ int containerizer_check_now(struct containerizer *cz)
                         on_limitation(cz, &v[k]);
                 isolator_limitations_free(v, n);
         }
+        uint64_t t1 = now_nsec();
         cz->m.scans++;
-        cz->m.last_scan_ns = now_nsec() - t0;
+        cz->m.last_scan_ns = t1 - t0;
+        histogram_observe(&cz->m.pass_seconds, (double)(t1 - t0) / 1e9);
+        notes_expire(cz, t1);
         cz_refresh_listening(cz);
         return ret;
 }

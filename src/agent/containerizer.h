@@ -40,6 +40,7 @@
 #include "agent/container.h"
 #include "agent/flags.h"
 #include "basic/errbuf.h"
+#include "basic/histogram.h"
 #include "isolator/isolator.h"
 
 struct containerizer_metrics {
@@ -52,6 +53,13 @@ struct containerizer_metrics {
         uint64_t last_scan_ns;          /* gauge: duration of the last pass */
         bool instant_detection;         /* feature active */
         bool prevent_bind;              /* feature active */
+
+        /* Every reconciliation pass. */
+        struct histogram pass_seconds;
+        /* From the kernel's listen() (or UDP bind) to the kill, for kills that
+         * instant detection triggered; a periodic pass cannot know when a
+         * listener appeared, so its kills are not in it. */
+        struct histogram listen_to_kill_seconds;
 };
 
 struct containerizer;
@@ -105,6 +113,11 @@ void containerizer_metrics(const struct containerizer *cz, struct containerizer_
 /* Run one reconciliation pass (every isolator's watch) right now, as the
  * periodic timer does: the hook for instant detection (a new listener seen). */
 int containerizer_check_now(struct containerizer *cz);
+/* Instant detection saw a process of the root container whose cgroup id is
+ * container_cgroup_id start listening at ktime_ns (CLOCK_MONOTONIC): a kill of
+ * that container within the next second is timed from then. */
+void containerizer_note_listen(struct containerizer *cz, uint64_t container_cgroup_id,
+                               uint64_t ktime_ns);
 /* Add an isolator beyond those of --isolation (e.g. eBPF prevention); call
  * before containerizer_recover() so it sees recovered containers too. It gets
  * every allocation change through its update() (root containers). */

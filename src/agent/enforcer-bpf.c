@@ -279,6 +279,7 @@ static void on_listen_event(const struct bpf_listen_event *ev, void *userdata)
         struct bpf_enforcer *enf = userdata;
 
         enf->events++;
+        containerizer_note_listen(enf->cz, ev->container_cgroup_id, ev->ktime_ns);
         log_debug("Listener in cgroup %llu (container cgroup %llu, pid %u): %s port %u",
                   (unsigned long long)ev->cgroup_id, (unsigned long long)ev->container_cgroup_id,
                   ev->pid, ev->protocol == IPPROTO_UDP ? "udp" : "tcp", ev->port);

@@ -113,6 +113,9 @@ static const struct flag_def flag_table[] = {
       "Without --http_credentials the TCP API is then read-only."),
     F(authenticate_http_readonly, FLAG_BOOL, "false",
       "Read-only calls need credentials over TCP too."),
+    F(metrics_per_container, FLAG_BOOL, "false",
+      "Also export per-container allocated and listening port gauges on /metrics (one "
+      "series per container)."),
 };
 
 #undef F

@@ -40,6 +40,7 @@ struct agent_flags {
         uint64_t http_max_connections;
         uint64_t http_max_body_size;   /* bytes */
         uint64_t http_max_header_size; /* bytes */
+        bool metrics_per_container;    /* per-container gauges on /metrics */
 
         /* Who may call, and as whom tasks run (auth.h, user.h). */
         bool switch_user;                 /* true: tasks run as their user */

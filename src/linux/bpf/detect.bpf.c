@@ -65,6 +65,7 @@ static __always_inline void emit(__u16 family, __u16 protocol, __u16 port)
         }
         ev->cgroup_id = bpf_get_current_cgroup_id();
         ev->container_cgroup_id = container;
+        ev->ktime_ns = bpf_ktime_get_ns();
         ev->pid = bpf_get_current_pid_tgid() >> 32;
         ev->family = family;
         ev->protocol = protocol;

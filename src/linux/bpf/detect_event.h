@@ -8,6 +8,7 @@
 struct bpf_listen_event {
         __u64 cgroup_id;           /* cgroup v2 id of the task that listened or bound */
         __u64 container_cgroup_id; /* its ancestor just below the cgroups root */
+        __u64 ktime_ns;            /* bpf_ktime_get_ns(): CLOCK_MONOTONIC of the event */
         __u32 pid;                 /* thread group id of that task */
         __u16 family;              /* AF_INET or AF_INET6 */
         __u16 protocol;            /* IPPROTO_TCP or IPPROTO_UDP */
