@@ -11,6 +11,7 @@ the agent, over TCP with stolen credentials or over the socket. Requests "as
 nobody" (or daemon) come from a real process running as that user. Ports
 31600-31699.
 """
+import errno
 import grp
 import json
 import os
@@ -354,8 +355,12 @@ with open(os.environ["OUT"] + ".tmp", "w") as f:
     f.write(f"{r.status} {body}")
 os.rename(os.environ["OUT"] + ".tmp", os.environ["OUT"])
 s = socket.socket()
-s.bind(("127.0.0.1", int(os.environ["LISTEN"])))
-s.listen()
+try:
+    s.bind(("127.0.0.1", int(os.environ["LISTEN"])))
+    s.listen()
+except OSError as e:  # with --container_ports_prevent_bind
+    with open(os.environ["OUT"] + ".bind", "w") as f:
+        f.write(str(e.errno))
 time.sleep(1000)
 """
 
@@ -380,6 +385,22 @@ class TestTasksCannotDriveTheAgent(TrustTestCase):
         self.assertEqual(a.containers()["selfish"]["resources"][0]["ranges"]["range"],
                          [{"begin": 31620, "end": 31620}])
         self.assertIn("Refused UPDATE_CONTAINER from principal", a.log())
+        # With prevention, the bind itself fails.
+        a.stop()
+        b = self.start_agent(enforce_container_ports=True, container_ports_prevent_bind=True)
+        b.launch("selfish2", f'exec {PYTHON} -c "$CODE"', ports=[31624],
+                 env={"CODE": SELF_UPDATE, "SELF": "selfish2", "PORT": str(b.port),
+                      "AUTH": basic_auth(*self.credentials), "OUT": out + "2", "LISTEN": "31625"})
+        wait_for(lambda: os.path.exists(out + "2.bind"), what="the task's bind() to 31625")
+        with open(out + "2") as f:
+            self.assertTrue(f.read().startswith("403 "))
+        with open(out + "2.bind") as f:
+            self.assertEqual(int(f.read()), errno.EPERM)
+        self.assertEqual(b.containers()["selfish2"]["resources"][0]["ranges"]["range"],
+                         [{"begin": 31624, "end": 31624}])
+        b.kill("selfish2")
+        b.wait("selfish2")
+        a = b
         # The same credentials from outside any container work.
         a.launch("other", SLEEP, ports=[31622])
         a.update("other", [31622, 31623])
