@@ -42,15 +42,82 @@ int api_auth_init(struct api *api)
         return 0;
 }
 
+/* An inet endpoint as sock_diag names it: family, address bytes, port. */
+struct endpoint {
+        uint8_t family;
+        uint8_t addr[16];
+        uint16_t port;
+};
+
+/* ss as an endpoint; an IPv4-mapped IPv6 address (a dual-stack listener's
+ * IPv4 peer) as IPv4 when unmap. False for anything but inet. */
+static bool endpoint_from(const struct sockaddr_storage *ss, socklen_t len, bool unmap,
+                          struct endpoint *ret)
+{
+        *ret = (struct endpoint){};
+        if (ss->ss_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+                const struct sockaddr_in *in = (const void *)ss;
+                ret->family = AF_INET;
+                memcpy(ret->addr, &in->sin_addr, 4);
+                ret->port = ntohs(in->sin_port);
+                return true;
+        }
+        if (ss->ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+                const struct sockaddr_in6 *in6 = (const void *)ss;
+                ret->port = ntohs(in6->sin6_port);
+                if (unmap && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+                        ret->family = AF_INET;
+                        memcpy(ret->addr, &in6->sin6_addr.s6_addr[12], 4);
+                } else {
+                        ret->family = AF_INET6;
+                        memcpy(ret->addr, &in6->sin6_addr, 16);
+                }
+                return true;
+        }
+        return false;
+}
+
+/* The cgroup id of a TCP peer's socket if it is on this host (and in this
+ * network namespace): one sock_diag lookup by the connection's 4-tuple. A
+ * dual-stack listener's IPv4 peer may hold an IPv4 or an IPv6 socket: both
+ * are tried. 0 with *ret_id 0 when there is no such socket. */
+static int tcp_peer_cgroup_id(struct api *api, const struct http_peer *hp, uint64_t *ret_id)
+{
+        int r = -ENOENT;
+
+        *ret_id = 0;
+        if (!api->sockdiag && (r = sockdiag_new(&api->sockdiag)) < 0)
+                return r;
+        for (int unmap = 1; unmap >= 0; unmap--) {
+                struct endpoint client, server;
+                if (!endpoint_from(&hp->addr, hp->addr_len, unmap, &client))
+                        return 0;
+                bool known = hp->local_len > 0 &&
+                             endpoint_from(&hp->local, hp->local_len, unmap, &server) &&
+                             server.family == client.family;
+                r = sockdiag_find_tcp_client(api->sockdiag, client.family, client.addr, client.port,
+                                             known ? server.addr : NULL,
+                                             known ? server.port : api->flags->port, ret_id);
+                if (r != -ENOENT || client.family == hp->addr.ss_family)
+                        break; /* found, failed, or nothing was unmapped */
+        }
+        if (r == -ENOENT || r == -EOPNOTSUPP) { /* another host or netns; no socket cgroups */
+                *ret_id = 0;
+                return 0;
+        }
+        return r;
+}
+
 /* Is the peer a process in a container (any cgroup below the cgroups root)?
- * On the socket the kernel named its pid; over TCP its socket is found by
- * sock_diag from its address, and the cgroup that created it decides (one
- * netlink dump, on write calls only). 1 yes, 0 no or unknowable, < 0 error. */
+ * On the socket the kernel named its pid; over TCP its socket is found with
+ * sock_diag, and the cgroup that created it decides (write calls only).
+ * 1 yes, 0 no or unknowable, < 0 error. */
 static int peer_in_container(struct api *api, const struct auth_peer *peer,
-                             const struct sockaddr *addr)
+                             const struct http_peer *hp)
 {
         const struct cg_hierarchy *h = containerizer_hierarchy(api->cz);
         _cleanup_free_ char *rel = NULL;
+        uint64_t id;
         int r;
 
         if (peer->kind == AUTH_PEER_UNIX) {
@@ -61,22 +128,8 @@ static int peer_in_container(struct api *api, const struct auth_peer *peer,
                         return r;
                 return cg_is_below(rel, api->flags->cgroups_root);
         }
-        if (!addr || (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
-                return 0;
-        if (!api->sockdiag && (r = sockdiag_new(&api->sockdiag)) < 0)
-                return r;
-        const void *a = addr->sa_family == AF_INET
-                            ? (const void *)&((const struct sockaddr_in *)addr)->sin_addr
-                            : (const void *)&((const struct sockaddr_in6 *)addr)->sin6_addr;
-        uint16_t port =
-            ntohs(addr->sa_family == AF_INET ? ((const struct sockaddr_in *)addr)->sin_port
-                                             : ((const struct sockaddr_in6 *)addr)->sin6_port);
-        uint64_t id = 0;
-        r = sockdiag_find_tcp_client(api->sockdiag, addr->sa_family, a, port, api->flags->port,
-                                     &id);
-        if (r == -ENOENT || r == -EOPNOTSUPP || id == 0)
-                return 0; /* another host or netns; or no socket cgroups */
-        if (r < 0)
+        r = tcp_peer_cgroup_id(api, hp, &id);
+        if (r < 0 || id == 0)
                 return r;
         r = cg_path_from_id(h, id, &rel);
         if (r == -ENOENT || r == -EOPNOTSUPP)
@@ -123,14 +176,18 @@ bool api_authorize(struct api *api, struct http_request *req, const char *type, 
                 return false;
         }
         if (write) {
-                int r = peer_in_container(api, &peer,
-                                          hp->addr_len ? (const struct sockaddr *)&hp->addr : NULL);
-                if (r < 0)
+                int r = peer_in_container(api, &peer, hp);
+                if (r < 0) { /* fail closed */
                         log_warning_errno(r,
-                                          "Cannot tell whether the caller of %s is in a "
-                                          "container: %m; refusing it",
-                                          type);
-                if (r != 0) {
+                                          "Refused %s from %s: cannot tell whether it is in a "
+                                          "container: %m",
+                                          type, who);
+                        api_reply_error(req, 403,
+                                        "cannot tell whether the caller is inside a container: "
+                                        "refusing a call that changes state");
+                        return false;
+                }
+                if (r > 0) {
                         log_warning("Refused %s from %s: the caller is in a container", type, who);
                         api_reply_error(req, 403,
                                         "calls that change state are not accepted from inside "

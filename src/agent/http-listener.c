@@ -106,8 +106,12 @@ static void on_acceptable(evutil_socket_t lfd, short what, void *userdata)
                                 close(fd);
                                 continue;
                         }
-                } else
+                } else {
                         peer_tcp(&sa, len, &peer);
+                        peer.local_len = sizeof(peer.local);
+                        if (getsockname(fd, (struct sockaddr *)&peer.local, &peer.local_len) < 0)
+                                peer.local_len = 0;
+                }
                 l->fn(l, fd, &peer, 0, l->userdata);
         }
 }

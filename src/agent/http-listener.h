@@ -31,6 +31,8 @@ struct http_peer {
         pid_t pid;                    /* unix only */
         struct sockaddr_storage addr; /* tcp only */
         socklen_t addr_len;
+        struct sockaddr_storage local; /* tcp only: the address the peer connected to */
+        socklen_t local_len;           /* 0 if unknown */
         char text[64]; /* "127.0.0.1:40522", "[::1]:40522" or "uid 0 pid 4242" */
 };
 

@@ -328,25 +328,37 @@ int sockdiag_dump(struct sockdiag *sd, unsigned protocols, struct listener_table
         return 0;
 }
 
-/* One attempt: DUMP_DONE with *found set or not, DUMP_RETRY, DUMP_REOPEN. */
+/* TCP states of a client socket whose request a server may be reading. */
+#define SK_STATES_OPEN ((1u << 1) | (1u << 4) | (1u << 5)) /* ESTABLISHED, FIN_WAIT1/2 */
+
+/* One attempt: DUMP_DONE with *found set or not, DUMP_RETRY, DUMP_REOPEN.
+ * With server_addr, an exact lookup: one answer, a socket or -ENOENT. */
 static int find_tcp_client_one(struct sockdiag *sd, uint8_t family, const void *addr, uint16_t port,
-                               uint16_t peer_port, bool *found, uint64_t *ret_cgroup_id)
+                               const void *server_addr, uint16_t server_port, bool *found,
+                               uint64_t *ret_cgroup_id)
 {
         char req[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct inet_diag_req_v2))];
         size_t alen = family == AF_INET ? 4 : 16;
-        bool interrupted = false;
+        bool interrupted = false, exact = server_addr != NULL;
         struct nlmsghdr *nlh;
         struct inet_diag_req_v2 *r;
 
         memset(req, 0, sizeof(req));
         nlh = mnl_nlmsg_put_header(req);
         nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        nlh->nlmsg_flags = NLM_F_REQUEST | (exact ? 0 : NLM_F_DUMP);
         nlh->nlmsg_seq = ++sd->seq;
         r = mnl_nlmsg_put_extra_header(nlh, sizeof(*r));
         r->sdiag_family = family;
         r->sdiag_protocol = IPPROTO_TCP;
-        r->idiag_states = ~(1u << SK_STATE_LISTEN);
+        r->idiag_states = SK_STATES_OPEN;
+        if (exact) {
+                r->id.idiag_sport = htons(port);
+                r->id.idiag_dport = htons(server_port);
+                memcpy(r->id.idiag_src, addr, alen);
+                memcpy(r->id.idiag_dst, server_addr, alen);
+                r->id.idiag_cookie[0] = r->id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+        }
         while (mnl_socket_sendto(sd->nl, nlh, nlh->nlmsg_len) < 0)
                 if (errno != EINTR)
                         return negative_errno();
@@ -376,6 +388,8 @@ static int find_tcp_client_one(struct sockdiag *sd, uint8_t family, const void *
                                 const struct nlmsgerr *err = mnl_nlmsg_get_payload(h);
                                 if (h->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*err))
                                         return -EBADMSG;
+                                if (exact && err->error == -ENOENT)
+                                        return DUMP_DONE; /* no such socket */
                                 return err->error < 0 ? err->error : -EPROTO;
                         }
                         if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || *found ||
@@ -383,21 +397,29 @@ static int find_tcp_client_one(struct sockdiag *sd, uint8_t family, const void *
                                 continue;
                         const struct inet_diag_msg *m = mnl_nlmsg_get_payload(h);
                         if (m->idiag_family != family || ntohs(m->id.idiag_sport) != port ||
-                            ntohs(m->id.idiag_dport) != peer_port ||
-                            memcmp(m->id.idiag_src, addr, alen) != 0)
+                            ntohs(m->id.idiag_dport) != server_port ||
+                            memcmp(m->id.idiag_src, addr, alen) != 0 ||
+                            !(SK_STATES_OPEN & (1u << m->idiag_state)))
                                 continue;
                         const struct nlattr *tb[INET_DIAG_MAX + 1] = {0};
                         mnl_attr_parse(h, sizeof(*m), attr_cb, tb);
                         if (!tb[INET_DIAG_CGROUP_ID])
                                 return -EOPNOTSUPP;
                         *ret_cgroup_id = mnl_attr_get_u64(tb[INET_DIAG_CGROUP_ID]);
-                        *found = true; /* read the dump to its end all the same */
+                        *found = true;
+                        if (exact)
+                                return DUMP_DONE; /* the only answer */
+                        /* A dump is read to its end all the same. */
                 }
+                /* An exact lookup has one answer; one that is not the socket
+                 * asked for (an IPv4 one for a v4-mapped query) means none. */
+                if (exact)
+                        return DUMP_DONE;
         }
 }
 
 int sockdiag_find_tcp_client(struct sockdiag *sd, uint8_t family, const void *addr, uint16_t port,
-                             uint16_t peer_port, uint64_t *ret_cgroup_id)
+                             const void *server_addr, uint16_t server_port, uint64_t *ret_cgroup_id)
 {
         bool found = false;
         int r = -EAGAIN;
@@ -405,7 +427,8 @@ int sockdiag_find_tcp_client(struct sockdiag *sd, uint8_t family, const void *ad
         if (family != AF_INET && family != AF_INET6)
                 return -EAFNOSUPPORT;
         for (int attempt = 0; attempt < SOCKDIAG_MAX_ATTEMPTS; attempt++) {
-                r = find_tcp_client_one(sd, family, addr, port, peer_port, &found, ret_cgroup_id);
+                r = find_tcp_client_one(sd, family, addr, port, server_addr, server_port, &found,
+                                        ret_cgroup_id);
                 if (r == DUMP_REOPEN) {
                         int k = sockdiag_open_socket(sd);
                         r = k < 0 ? k : DUMP_RETRY;

@@ -54,14 +54,18 @@ int sockdiag_set_buffer_size(struct sockdiag *sd, size_t size);
 /* True once a dump saw INET_DIAG_CGROUP_ID on some socket (kernel >= 5.7). */
 bool sockdiag_has_cgroup_id(const struct sockdiag *sd);
 
-/* The cgroup v2 id of the TCP socket (any state but LISTEN) whose local end
- * is addr:port and whose remote port is peer_port: the client end of a
- * connection made on this host to a server on peer_port. -ENOENT if there is
- * none (the client is on another host or in another network namespace),
- * -EOPNOTSUPP if the kernel reports no cgroup ids. One dump of the family's
- * TCP sockets: for occasional lookups, not per packet. */
+/* The cgroup v2 id of the open TCP socket (established, or half-closed by
+ * its owner) whose local end is addr:port and whose remote end is
+ * server_addr:server_port: the client end of a connection made on this host
+ * to a local server. With server_addr (same family) the kernel looks the
+ * socket up by its 4-tuple, a hash lookup; without it one dump of the
+ * family's open TCP sockets is searched for addr:port with remote port
+ * server_port (its cost grows with the host's sockets). -ENOENT if there is none (the
+ * client is on another host or in another network namespace), -EOPNOTSUPP
+ * if the kernel reports no cgroup ids. */
 int sockdiag_find_tcp_client(struct sockdiag *sd, uint8_t family, const void *addr, uint16_t port,
-                             uint16_t peer_port, uint64_t *ret_cgroup_id);
+                             const void *server_addr, uint16_t server_port,
+                             uint64_t *ret_cgroup_id);
 
 /* Parse "tcp", "udp" or "tcp,udp" into a SOCKDIAG_* mask; -EINVAL otherwise. */
 int sockdiag_protocols_from_string(const char *s, unsigned *ret);

@@ -346,7 +346,8 @@ call = {"type": "UPDATE_CONTAINER", "update_container": {
     "container_id": {"value": os.environ["SELF"]},
     "resources": [{"name": "ports", "type": "RANGES",
                    "ranges": {"range": [{"begin": 1, "end": 65535}]}}]}}
-c = http.client.HTTPConnection("127.0.0.1", int(os.environ["PORT"]), timeout=10)
+c = http.client.HTTPConnection(os.environ.get("HOST", "127.0.0.1"), int(os.environ["PORT"]),
+                               timeout=10)
 c.request("POST", "/api/v1", json.dumps(call),
           {"Content-Type": "application/json", "Authorization": os.environ["AUTH"]})
 r = c.getresponse()
@@ -407,10 +408,32 @@ class TestTasksCannotDriveTheAgent(TrustTestCase):
         a.kill("other")
         a.wait("other")
 
+    def test_task_cannot_update_itself_through_a_dual_stack_listener(self):
+        # IPv4 callers of a [::] listener show up as ::ffff:a.b.c.d.
+        a = self.start_agent(ip="::")
+        a.launch("host", SLEEP, ports=[31640])
+        for i, host in enumerate(("127.0.0.1", "::1")):
+            with self.subTest(host=host):
+                out = os.path.join(self.tmp, f"dual-{i}")
+                a.launch(f"d{i}", f'exec {PYTHON} -c "$CODE"', ports=[31641 + 2 * i],
+                         env={"CODE": SELF_UPDATE, "SELF": f"d{i}", "PORT": str(a.port),
+                              "HOST": host, "AUTH": basic_auth(*self.credentials), "OUT": out,
+                              "LISTEN": str(31641 + 2 * i)})
+                wait_for(lambda: os.path.exists(out), what="the task's UPDATE_CONTAINER")
+                with open(out) as f:
+                    status, _, body = f.read().partition(" ")
+                self.assertEqual(status, "403", body)
+                self.assertIn("inside a container", body)
+                a.kill(f"d{i}")
+                a.wait(f"d{i}")
+        a.kill("host")
+        a.wait("host")
+
 
 # SELF_UPDATE over the unix socket $SOCK instead of TCP, without credentials.
 SELF_UPDATE_UNIX = SELF_UPDATE.replace(
-    'c = http.client.HTTPConnection("127.0.0.1", int(os.environ["PORT"]), timeout=10)',
+    'c = http.client.HTTPConnection(os.environ.get("HOST", "127.0.0.1"), int(os.environ["PORT"]),\n'
+    '                               timeout=10)',
     'class U(http.client.HTTPConnection):\n'
     '    def connect(self):\n'
     '        self.sock = socket.socket(socket.AF_UNIX)\n'
