@@ -5,7 +5,14 @@
  * The caller of the call being handled is kept in api->caller for the
  * handler's synchronous run; nothing keeps it beyond (a deferred WAIT needs
  * none). Write calls are logged once each, naming the caller; a secret or an
- * Authorization header is never logged. */
+ * Authorization header is never logged.
+ *
+ * A write call from a process in a container is refused whoever it
+ * authenticates as: on the unix socket the kernel names the peer's pid and
+ * /proc/<pid>/cgroup says where it runs; over TCP the client's socket is
+ * looked up by the connection's 4-tuple (sock_diag, a hash lookup in the
+ * kernel) and the cgroup that created it decides. When that cannot be
+ * told, the call is refused too. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
