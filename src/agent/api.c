@@ -435,6 +435,9 @@ static void handle_metrics(struct api *api, struct http_request *req)
 
         if (wrong_method(req, "GET"))
                 return;
+        struct auth_caller caller;
+        if (!api_authorize(api, req, "GET_METRICS", NULL, NULL, &caller))
+                return;
         metrics_write_prometheus(api->cz, api->n_waiters, api->flags->metrics_per_container, &sb);
         if (sb.oom)
                 return api_reply_error(req, 500, "out of memory");

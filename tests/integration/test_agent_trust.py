@@ -149,8 +149,11 @@ class TestTcpAuthentication(TrustTestCase):
         a = self.start_agent(authenticate_http_readonly=True)
         status, body = a.post({"type": "GET_CONTAINERS"}, auth=False)
         self.assertEqual(status, 401, body)
-        status, _, _ = a.request("GET", "/metrics/snapshot", auth=False)
-        self.assertEqual(status, 401)
+        for path in ("/metrics/snapshot", "/metrics"):
+            status, _, _ = a.request("GET", path, auth=False)
+            self.assertEqual(status, 401, path)
+            status, _, _ = a.request("GET", path)
+            self.assertEqual(status, 200, path)
         a.call("GET_CONTAINERS")
         self.assertEqual(a.get("/health")[0], 200)  # liveness stays open
 
