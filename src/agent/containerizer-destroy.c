@@ -397,6 +397,9 @@ void cz_destroy(struct containerizer *cz, struct cz_container *c,
                 int fd = -1;
                 launcher_launch_abort(TAKE_PTR(c->launch), &fd);
                 c->pidfd = fd;
+                /* Its main process (unknown yet) dies with it. */
+                if (c->pidfd >= 0)
+                        (void)pidfd_signal(c->pidfd, SIGKILL);
                 if (c->pidfd >= 0 && cz_watch_supervisor(c) < 0)
                         close(TAKE_FD(c->pidfd)); /* then the bound ends it */
         }
@@ -434,10 +437,22 @@ void cz_destroy(struct containerizer *cz, struct cz_container *c,
 
 void cz_on_supervisor_gone(struct containerizer *cz, struct cz_container *c)
 {
+        static const struct timeval now = {0, 0};
+
         /* The main process ended (or the supervisor was killed): the end of
          * a container ends its nested ones. */
         if (c->pub.state == CONTAINER_RUNNING)
-                cz_destroy(cz, c, NULL);
-        else
-                cz_maybe_end(cz, c);
+                return cz_destroy(cz, c, NULL);
+        if (c->pub.state != CONTAINER_DESTROYING)
+                return;
+        /* A main process still starting may have entered the cgroup after
+         * it was seen empty (it dies with its supervisor): look again. */
+        if (c->cgroup_empty && !c->cgroup_removed && c->step_ev) {
+                c->cgroup_empty = false;
+                (void)cg_kill_begin(&cz->h, c->cgroup);
+                c->step_delay = BACKOFF_INIT(STEP_FIRST_USEC, STEP_MAX_USEC);
+                event_add(c->step_ev, &now);
+                return;
+        }
+        cz_maybe_end(cz, c);
 }

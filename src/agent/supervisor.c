@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -143,6 +144,8 @@ _noreturn_ static void exec_main(const struct cg_hierarchy *h, const char *cgrou
                 _exit(127);
         }
 
+        /* The task outlives its supervisor only by the supervisor's choice. */
+        (void)prctl(PR_SET_PDEATHSIG, 0);
         /* Every inherited fd but 0-2 goes at exec (sync_fd is CLOEXEC too). */
         close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
         process_reset_signals();
@@ -238,12 +241,18 @@ int supervisor_main(int argc, char **argv)
                 return 1;
         }
 
+        pid_t supervisor_pid = getpid();
         main_pid = fork();
         if (main_pid < 0) {
                 report("error fork: %s\n", strerror(errno));
                 return 1;
         }
         if (main_pid == 0) {
+                /* Until it execs, the main process dies with the supervisor:
+                 * a launch the agent gives up (it kills the supervisor) must
+                 * not leave a half-started task to enter the cgroup later. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != supervisor_pid)
+                        _exit(127);
                 close(sync_pipe[0]);
                 exec_main(&h, cgroup, id, sandbox, netns, &cfg, cfg.user ? &user : NULL,
                           sync_pipe[1]);
