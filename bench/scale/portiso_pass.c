@@ -67,7 +67,7 @@ static int prepare(struct ports_isolator *pi, const struct cg_hierarchy *h,
 static int one_pass(struct ports_isolator *pi, struct sockdiag *sd, const struct cg_hierarchy *h,
                     bool dump_only, size_t *ret_limitations)
 {
-        struct ports_limitation *lims = NULL;
+        struct isolator_limitation *lims = NULL;
         size_t n = 0;
         int r;
 
@@ -81,7 +81,7 @@ static int one_pass(struct ports_isolator *pi, struct sockdiag *sd, const struct
         r = ports_check(pi, &lims, &n);
         if (r < 0)
                 return r;
-        ports_limitations_free(lims, n);
+        isolator_limitations_free(lims, n);
         *ret_limitations = n;
         return 0;
 }

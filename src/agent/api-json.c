@@ -433,16 +433,20 @@ json_t *api_json_container(const struct container *c)
 
 json_t *api_json_metrics_snapshot(const struct containerizer_metrics *m, size_t pending_waits)
 {
-        return json_pack("{s:I, s:I, s:I, s:I, s:I, s:f, s:i, s:i, s:I}",
+        return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:i, s:i, s:I}",
                          "containerizer/containers", (json_int_t)m->containers,
                          "containerizer/containers_running", (json_int_t)m->containers_running,
-                         "network_ports/violations", (json_int_t)m->violations,
-                         "network_ports/containers_killed", (json_int_t)m->containers_killed,
-                         "network_ports/scans", (json_int_t)m->scans,
-                         "network_ports/last_scan_seconds", (double)m->last_scan_ns / 1e9,
-                         "network_ports/instant_detection", m->instant_detection ? 1 : 0,
-                         "network_ports/prevent_bind", m->prevent_bind ? 1 : 0, "api/pending_waits",
-                         (json_int_t)pending_waits);
+                         "containerizer/containers_destroying",
+                         (json_int_t)m->containers_destroying, "network_ports/violations",
+                         (json_int_t)m->violations, "network_ports/containers_killed",
+                         (json_int_t)m->containers_killed, "network_ports/scans",
+                         (json_int_t)m->scans, "network_ports/last_scan_seconds",
+                         (double)m->last_scan_ns / 1e9, "network_ports/listen_events",
+                         (json_int_t)m->listen_events, "network_ports/listen_events_dropped",
+                         (json_int_t)m->events_dropped, "network_ports/event_checks",
+                         (json_int_t)m->event_checks, "network_ports/instant_detection",
+                         m->instant_detection ? 1 : 0, "network_ports/prevent_bind",
+                         m->prevent_bind ? 1 : 0, "api/pending_waits", (json_int_t)pending_waits);
 }
 
 json_t *api_json_metrics_list(const json_t *snapshot)

@@ -1,7 +1,11 @@
-/* containerizer-watch.c - the reconciliation pass and what a limitation does.
+/* containerizer-watch.c - the reconciliation pass, the check of one event,
+ * and what a limitation does.
  *
- * Every --container_ports_watch_interval (and at once when eBPF reports a new
- * listener, or after recovery) each isolator's watch() runs one pass; every
+ * Every --container_ports_watch_interval (and after recovery, and when eBPF
+ * lost events) each isolator's watch() runs one full pass. A listener that
+ * eBPF reports is checked alone (check_event(): the container of its cgroup,
+ * confirmed by a dump filtered by its port), so an event costs the same at
+ * 10 or 10,000 containers. Every
  * limitation it returns is counted, and with --enforce_container_ports the
  * root container is destroyed with the limitation recorded as the
  * termination of it and of its nested containers. Without enforcement it is
@@ -12,6 +16,7 @@
  * instant detection reported, from the kernel's timestamp of that listen (a
  * short list of recent notes, by root container cgroup, expired after a
  * second: a kill later than that was not the listen's doing). */
+#include <errno.h>
 #include <string.h>
 
 #include "agent/containerizer-private.h"
@@ -155,6 +160,43 @@ int containerizer_check_now(struct containerizer *cz)
         notes_expire(cz, t1);
         cz_refresh_listening(cz);
         return ret;
+}
+
+int containerizer_check_event(struct containerizer *cz, uint64_t cgroup_id, uint8_t protocol,
+                              uint16_t port)
+{
+        int ret = 0;
+
+        cz->m.event_checks++;
+        for (size_t i = 0; i < cz->n_isolators; i++) {
+                struct isolator *iso = cz->isolators[i];
+                struct isolator_limitation l = {};
+                int r;
+
+                if (!iso->ops->check_event)
+                        continue;
+                r = iso->ops->check_event(iso, cgroup_id, protocol, port, &l);
+                if (r == -ENOENT) {
+                        ret = r;
+                        continue;
+                }
+                if (r < 0) {
+                        log_debug_errno(r, "%s: event check failed: %m", iso->ops->name);
+                        ret = ret ?: r;
+                        continue;
+                }
+                if (r > 0) {
+                        on_limitation(cz, &l);
+                        isolator_limitations_free_contents(&l);
+                }
+        }
+        return ret;
+}
+
+void containerizer_count_events(struct containerizer *cz, uint64_t events, uint64_t dropped)
+{
+        cz->m.listen_events += events;
+        cz->m.events_dropped = dropped;
 }
 
 void cz_on_watch(evutil_socket_t fd, short what, void *userdata)

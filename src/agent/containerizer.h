@@ -51,6 +51,9 @@ struct containerizer_metrics {
         uint64_t containers_killed;     /* counter: destroyed for a limitation */
         uint64_t scans;                 /* counter: reconciliation passes */
         uint64_t last_scan_ns;          /* gauge: duration of the last pass */
+        uint64_t listen_events;         /* counter: listeners reported by eBPF */
+        uint64_t events_dropped;        /* counter: events the ring buffer lost */
+        uint64_t event_checks;          /* counter: single-container checks of an event */
         bool instant_detection;         /* feature active */
         bool prevent_bind;              /* feature active */
 
@@ -111,13 +114,21 @@ size_t containerizer_list(const struct containerizer *cz, const struct container
 void containerizer_metrics(const struct containerizer *cz, struct containerizer_metrics *ret);
 
 /* Run one reconciliation pass (every isolator's watch) right now, as the
- * periodic timer does: the hook for instant detection (a new listener seen). */
+ * periodic timer does (after recovery, when events were lost). */
 int containerizer_check_now(struct containerizer *cz);
 /* Instant detection saw a process of the root container whose cgroup id is
  * container_cgroup_id start listening at ktime_ns (CLOCK_MONOTONIC): a kill of
  * that container within the next second is timed from then. */
 void containerizer_note_listen(struct containerizer *cz, uint64_t container_cgroup_id,
                                uint64_t ktime_ns);
+/* Check the container a reported listener names (its creator's cgroup id,
+ * protocol IPPROTO_TCP or IPPROTO_UDP, port != 0) alone, with the pass's
+ * semantics: a limitation is handled as the pass would. -ENOENT when the
+ * kernel does not show that listener (yet: try again a little later). */
+int containerizer_check_event(struct containerizer *cz, uint64_t cgroup_id, uint8_t protocol,
+                              uint16_t port);
+/* Count listener events and the ring buffer's drops (a running total). */
+void containerizer_count_events(struct containerizer *cz, uint64_t events, uint64_t dropped);
 /* Add an isolator beyond those of --isolation (e.g. eBPF prevention); call
  * before containerizer_recover() so it sees recovered containers too. It gets
  * every allocation change through its update() (root containers). */

@@ -18,12 +18,14 @@
 
 #include "agent/enforcer-bpf.h"
 #include "basic/log.h"
+#include "basic/sorted-array.h"
 #include "isolator/isolator.h"
 #include "linux/bpf/bpf_detect.h"
 #include "linux/bpf/bpf_prevent.h"
 #include "linux/sockdiag.h"
 
-/* A listen seen before its port was chosen is found by this second look. */
+/* A listen seen before its port was chosen, or before its socket is in the
+ * kernel's tables, is found by this second look. */
 #define RECHECK_USEC 20000
 
 struct prevent_entry {
@@ -44,12 +46,25 @@ struct prevent_isolator {
 
 static struct prevent_isolator *active_prevent;
 
+/* A listener event whose socket the kernel did not show yet. */
+struct pending_event {
+        uint64_t cgroup_id;
+        uint16_t port;
+        uint8_t protocol;
+};
+
+/* Beyond this many events to look at again, one full pass is cheaper. */
+#define PENDING_MAX 256
+
 struct bpf_enforcer {
         struct containerizer *cz;
         struct bpf_detect *bd;
         struct event *ring_ev;
         struct event *recheck_ev;
-        uint64_t events;
+        uint64_t dropped_seen;
+        struct pending_event *pending;
+        size_t n_pending, alloc_pending;
+        bool full_pass_wanted; /* a listen whose port was not chosen yet */
 };
 
 static unsigned bpf_protocols(unsigned sockdiag_protocols)
@@ -274,15 +289,36 @@ static bool prevent_start(struct agent_flags *flags, struct containerizer *cz)
 
 /* ---- instant detection --------------------------------------------------- */
 
+static void want_full_pass(struct bpf_enforcer *enf)
+{
+        enf->full_pass_wanted = true;
+        enf->n_pending = 0; /* the pass covers them */
+}
+
 static void on_listen_event(const struct bpf_listen_event *ev, void *userdata)
 {
         struct bpf_enforcer *enf = userdata;
+        struct pending_event p = {ev->cgroup_id, ev->port, (uint8_t)ev->protocol};
+        int r;
 
-        enf->events++;
         containerizer_note_listen(enf->cz, ev->container_cgroup_id, ev->ktime_ns);
         log_debug("Listener in cgroup %llu (container cgroup %llu, pid %u): %s port %u",
                   (unsigned long long)ev->cgroup_id, (unsigned long long)ev->container_cgroup_id,
                   ev->pid, ev->protocol == IPPROTO_UDP ? "udp" : "tcp", ev->port);
+        /* listen() on an unbound socket reports before its port is chosen. */
+        if (ev->port == 0)
+                return want_full_pass(enf);
+        if (enf->full_pass_wanted)
+                return;
+        r = containerizer_check_event(enf->cz, ev->cgroup_id, (uint8_t)ev->protocol, ev->port);
+        if (r != -ENOENT)
+                return;
+        /* Not in the kernel's tables yet (the event fires inside listen()),
+         * or closed already: one more look a little later. */
+        if (enf->n_pending >= PENDING_MAX ||
+            ARRAY_INSERT_AT(enf->pending, enf->n_pending, enf->alloc_pending, enf->n_pending, p) <
+                0)
+                want_full_pass(enf);
 }
 
 static void on_recheck(evutil_socket_t fd, short what, void *userdata)
@@ -291,15 +327,26 @@ static void on_recheck(evutil_socket_t fd, short what, void *userdata)
 
         (void)fd;
         (void)what;
-        (void)containerizer_check_now(enf->cz);
+        if (enf->full_pass_wanted) {
+                enf->full_pass_wanted = false;
+                (void)containerizer_check_now(enf->cz);
+                return;
+        }
+        /* Still not there: closed again, or passed in; the periodic pass is
+         * the backstop for both. */
+        for (size_t k = 0; k < enf->n_pending; k++)
+                (void)containerizer_check_event(enf->cz, enf->pending[k].cgroup_id,
+                                                enf->pending[k].protocol, enf->pending[k].port);
+        enf->n_pending = 0;
 }
 
-/* Events come in bursts (a process opening several listeners): drain them
- * all, then check once now and once a little later. */
+/* Each event is checked as it comes, for its container alone. Events the
+ * ring buffer lost are counted and make one full pass. */
 static void on_ring(evutil_socket_t fd, short what, void *userdata)
 {
         struct bpf_enforcer *enf = userdata;
         static const struct timeval later = {0, RECHECK_USEC};
+        uint64_t dropped;
         int n;
 
         (void)fd;
@@ -309,10 +356,20 @@ static void on_ring(evutil_socket_t fd, short what, void *userdata)
                 log_warning_errno(n, "Failed to read listener events: %m");
                 return;
         }
-        if (n == 0)
+        dropped = bpf_detect_dropped(enf->bd);
+        containerizer_count_events(enf->cz, (uint64_t)n, dropped);
+        if (dropped != enf->dropped_seen) {
+                log_warning("Lost %llu listener events (ring buffer full): checking every "
+                            "container",
+                            (unsigned long long)(dropped - enf->dropped_seen));
+                enf->dropped_seen = dropped;
+                enf->full_pass_wanted = false;
+                enf->n_pending = 0;
+                (void)containerizer_check_now(enf->cz);
                 return;
-        (void)containerizer_check_now(enf->cz);
-        if (!evtimer_pending(enf->recheck_ev, NULL))
+        }
+        if ((enf->full_pass_wanted || enf->n_pending > 0) &&
+            !evtimer_pending(enf->recheck_ev, NULL))
                 evtimer_add(enf->recheck_ev, &later);
 }
 
@@ -418,5 +475,6 @@ void bpf_enforcer_free(struct bpf_enforcer *enf)
         if (enf->recheck_ev)
                 event_free(enf->recheck_ev);
         bpf_detect_close(enf->bd);
+        free(enf->pending);
         free(enf);
 }

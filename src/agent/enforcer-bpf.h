@@ -1,9 +1,11 @@
 /* enforcer-bpf.h - the agent's eBPF features, wired beside the containerizer:
  *
  *   instant detection (--container_ports_instant_detection): every new
- *     listener below the cgroups root triggers a reconciliation pass at once
- *     (and one more shortly after, for a listen seen before its port was
- *     chosen), with the same semantics and limitation as the periodic pass;
+ *     listener below the cgroups root is checked at once, for the container
+ *     of its cgroup alone (a sock_diag dump filtered by its port confirms
+ *     it), with the same semantics and limitation as the periodic pass; a
+ *     listen whose port is not chosen yet, or lost events (the ring buffer
+ *     was full), make one full pass instead;
  *   bind prevention (--container_ports_prevent_bind): an isolator that keeps
  *     the pinned BPF allocation maps in step with launches, UPDATE_CONTAINER
  *     and cleanups, re-adopts the pins after a restart and removes them when

@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netinet/in.h>
+
 #include "basic/sorted-array.h"
 #include "isolator/holders.h"
 #include "isolator/ports.h"
@@ -168,7 +170,8 @@ static int attribute_holders(struct ports_isolator *pi, const struct cg_hierarch
         for (size_t i = 0; i < n; i++)
                 inodes[i] = cands[i].inode;
         ctx = (struct collect_ctx){cands, inodes, n};
-        return holders_find(&pi->holders, h, pi->containers, pi->n_containers, inodes, n, on_holder, &ctx);
+        return holders_find(&pi->holders, h, pi->containers, pi->n_containers, inodes, n, on_holder,
+                            &ctx);
 }
 
 int ports_collect(struct ports_isolator *pi, struct sockdiag *sd, const struct cg_hierarchy *h)
@@ -223,4 +226,62 @@ int ports_collect(struct ports_isolator *pi, struct sockdiag *sd, const struct c
         }
         pi->passes++;
         return 0;
+}
+
+/* The container of a listener created in cgroup id (case 1 or 2), or NULL. */
+static int owner_of(struct ports_isolator *pi, const struct cg_hierarchy *h, uint64_t id,
+                    struct ports_container **ret)
+{
+        struct ports_cgroup_entry key = {.cgroup_id = id};
+        const struct ports_cgroup_entry *hit;
+
+        *ret = NULL;
+        if (id == 0 || h->mode != CG_V2 || pi->n_index == 0)
+                return 0;
+        hit = bsearch(&key, pi->index, pi->n_index, sizeof(*pi->index), cmp_cgid);
+        if (hit) {
+                *ret = hit->c;
+                return 0;
+        }
+        return foreign_lookup(pi, h, id, ret);
+}
+
+int ports_check_event(struct ports_isolator *pi, struct sockdiag *sd, const struct cg_hierarchy *h,
+                      uint64_t cgroup_id, uint8_t protocol, uint16_t port,
+                      struct isolator_limitation *ret)
+{
+        const struct listener_table *t = &pi->event_listeners;
+        struct ports_container *owner, *root;
+        bool found = false;
+        int r;
+
+        r = cgid_index_update(pi, h);
+        if (r < 0)
+                return r;
+        r = owner_of(pi, h, cgroup_id, &owner);
+        if (r < 0)
+                return r;
+        if (!owner)
+                return 0; /* no checked container's (a CNI one, or gone) */
+        root = owner->root;
+        r = sockdiag_dump_port(sd, protocol == IPPROTO_UDP ? SOCKDIAG_UDP : SOCKDIAG_TCP, port,
+                               &pi->event_listeners);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < t->n; i++) {
+                struct ports_container *c;
+
+                r = owner_of(pi, h, t->v[i].cgroup_id, &c);
+                if (r < 0)
+                        return r;
+                if (!c || c->root != root)
+                        continue;
+                r = portset_add(&c->listening, t->v[i].port);
+                if (r < 0)
+                        return r;
+                found = true;
+        }
+        if (!found)
+                return -ENOENT;
+        return ports_check_root(pi, root, ret);
 }

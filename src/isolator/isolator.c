@@ -37,13 +37,18 @@ void isolator_free(struct isolator *i)
         free(i);
 }
 
+void isolator_limitations_free_contents(struct isolator_limitation *l)
+{
+        free(l->container_id);
+        free(l->message);
+        portset_clear(&l->ports);
+        *l = (struct isolator_limitation){0};
+}
+
 void isolator_limitations_free(struct isolator_limitation *v, size_t n)
 {
-        for (size_t k = 0; k < n; k++) {
-                free(v[k].container_id);
-                free(v[k].message);
-                portset_clear(&v[k].ports);
-        }
+        for (size_t k = 0; k < n; k++)
+                isolator_limitations_free_contents(&v[k]);
         free(v);
 }
 

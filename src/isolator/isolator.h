@@ -6,6 +6,8 @@
  *   update   - the container's allocation changed (root containers)
  *   watch    - one reconciliation pass; returns limitations (Mesos' watch()
  *              future, made synchronous: the agent calls it on every tick)
+ *   check_event - a listener was reported (cgroup id, protocol, port): check
+ *              that container alone, with watch()'s semantics
  *   status   - what the isolator observed about one container
  *   cleanup  - the container is gone (its nested containers too)
  *
@@ -48,7 +50,8 @@ struct isolator_launch_info {
         bool new_netns; /* unshare(CLONE_NEWNET), loopback up */
 };
 
-/* A resource limitation raised against a root container. */
+/* A resource limitation raised against a root container (network/ports:
+ * the unallocated ports it listens on). */
 struct isolator_limitation {
         char *container_id;   /* root container */
         struct portset ports; /* the offending ports */
@@ -75,6 +78,10 @@ struct isolator_ops {
         int (*isolate)(struct isolator *i, const struct isolator_container *c, pid_t pid);
         int (*update)(struct isolator *i, const char *id, const struct portset *allocation);
         int (*watch)(struct isolator *i, struct isolator_limitation **ret, size_t *ret_n);
+        /* 1 and *ret filled for a new limitation, 0 none, -ENOENT when the
+         * kernel does not show the listener (yet). */
+        int (*check_event)(struct isolator *i, uint64_t cgroup_id, uint8_t protocol, uint16_t port,
+                           struct isolator_limitation *ret);
         int (*status)(struct isolator *i, const char *id, struct isolator_status *ret);
         int (*cleanup)(struct isolator *i, const char *id);
 };
@@ -93,6 +100,8 @@ int isolator_new(const struct isolator_ops *ops, const struct isolator_context *
                  struct isolator **ret, struct errbuf *e);
 /* done() and free; NULL is fine. */
 void isolator_free(struct isolator *i);
+/* Free the contents of one limitation. */
+void isolator_limitations_free_contents(struct isolator_limitation *l);
 /* Free an array of limitations returned by watch() (NULL when it found none). */
 void isolator_limitations_free(struct isolator_limitation *v, size_t n);
 /* Free the contents of a status. */

@@ -5,13 +5,16 @@
  * when it sits on a named network while network/cni is on: Mesos does not
  * check such containers, they do not share the host's ports), update sets a
  * root's allocation, watch runs one collect (one sock_diag dump) and one pure
- * check, and status reports a container's listeners, its own plus its nested
+ * check, check_event one port-filtered dump and the check of one root, and
+ * status reports a container's listeners, its own plus its nested
  * containers', as of the last watch. The sock_diag socket is opened once and
  * kept: the agent dumps on every tick. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/log.h"
 #include "isolator/isolator.h"
 #include "isolator/ports.h"
 #include "linux/sockdiag.h"
@@ -20,6 +23,7 @@ struct network_ports {
         struct isolator base;
         struct ports_isolator pi;
         struct sockdiag *sd;
+        bool said_no_cgroup_ids;
 };
 
 static struct network_ports *NP(struct isolator *i)
@@ -88,35 +92,33 @@ static int np_update(struct isolator *i, const char *id, const struct portset *a
 static int np_watch(struct isolator *i, struct isolator_limitation **ret, size_t *ret_n)
 {
         struct network_ports *np = NP(i);
-        struct ports_limitation *v = NULL;
-        struct isolator_limitation *out = NULL;
-        size_t n = 0;
         int r;
 
         r = ports_collect(&np->pi, np->sd, i->ctx->hierarchy);
         if (r < 0)
                 return r;
-        r = ports_check(&np->pi, &v, &n);
-        if (r < 0)
-                return r;
-        /* Nothing to report is the common pass: no allocation for it. */
-        if (n > 0)
-                out = calloc(n, sizeof(*out));
-        if (n > 0 && !out) {
-                ports_limitations_free(v, n);
-                return -ENOMEM;
+        /* Without the creator's cgroup id (kernel < 5.7) every listener is
+         * a candidate for the holder search: correct, but every pass reads
+         * the containers' fds. Said once. */
+        if (!np->said_no_cgroup_ids && np->pi.listeners.n > 0 && i->ctx->hierarchy->mode == CG_V2 &&
+            !sockdiag_has_cgroup_id(np->sd)) {
+                log_warning("network/ports: the kernel reports no cgroup id with sockets "
+                            "(INET_DIAG_CGROUP_ID, Linux 5.7); every pass searches the "
+                            "containers' processes instead");
+                np->said_no_cgroup_ids = true;
         }
-        /* Same fields, moved over: nothing to copy, nothing to fail. */
-        for (size_t k = 0; k < n; k++) {
-                out[k].container_id = TAKE_PTR(v[k].container_id);
-                out[k].message = TAKE_PTR(v[k].message);
-                out[k].ports = v[k].ports;
-                v[k].ports = (struct portset)PORTSET_INIT;
-        }
-        ports_limitations_free(v, n);
-        *ret = out;
-        *ret_n = n;
-        return (int)n;
+        return ports_check(&np->pi, ret, ret_n);
+}
+
+static int np_check_event(struct isolator *i, uint64_t cgroup_id, uint8_t protocol, uint16_t port,
+                          struct isolator_limitation *ret)
+{
+        struct network_ports *np = NP(i);
+
+        if (!(np->pi.protocols & (protocol == IPPROTO_UDP ? SOCKDIAG_UDP : SOCKDIAG_TCP)))
+                return 0;
+        return ports_check_event(&np->pi, np->sd, i->ctx->hierarchy, cgroup_id, protocol, port,
+                                 ret);
 }
 
 static int np_status(struct isolator *i, const char *id, struct isolator_status *ret)
@@ -155,6 +157,7 @@ const struct isolator_ops isolator_network_ports = {
     .prepare = np_prepare,
     .update = np_update,
     .watch = np_watch,
+    .check_event = np_check_event,
     .status = np_status,
     .cleanup = np_cleanup,
 };

@@ -81,6 +81,7 @@ void ports_isolator_done(struct ports_isolator *pi)
         free(pi->containers);
         portset_clear(&pi->isolated);
         listener_table_clear(&pi->listeners);
+        listener_table_clear(&pi->event_listeners);
         free(pi->index);
         free(pi->candidates);
         free(pi->foreign);
@@ -220,13 +221,13 @@ int ports_listening_tree(const struct ports_container *c, struct portset *ret)
         return r;
 }
 
-static int limitation_fill(struct ports_limitation *l, const struct ports_container *root,
+static int limitation_fill(struct isolator_limitation *l, const struct ports_container *root,
                            const struct portset *ports)
 {
         _cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
         int r;
 
-        *l = (struct ports_limitation){0};
+        *l = (struct isolator_limitation){0};
         r = portset_copy(&l->ports, ports);
         if (r < 0)
                 return r;
@@ -234,21 +235,11 @@ static int limitation_fill(struct ports_limitation *l, const struct ports_contai
         strbuf_addf(&sb, "Container %s is listening on unallocated port(s): ", root->id);
         portset_format(ports, &sb);
         l->message = strbuf_detach(&sb);
-        if (!l->container_id || !l->message)
+        if (!l->container_id || !l->message) {
+                isolator_limitations_free_contents(l);
                 return -ENOMEM;
-        return 0;
-}
-
-void ports_limitations_free(struct ports_limitation *v, size_t n)
-{
-        if (!v)
-                return;
-        for (size_t i = 0; i < n; i++) {
-                free(v[i].container_id);
-                free(v[i].message);
-                portset_clear(&v[i].ports);
         }
-        free(v);
+        return 0;
 }
 
 static bool is_checked(const struct ports_container *root)
@@ -256,63 +247,58 @@ static bool is_checked(const struct ports_container *root)
         return !root->ignored && root->has_allocation;
 }
 
-int ports_check(struct ports_isolator *pi, struct ports_limitation **ret, size_t *ret_n)
+int ports_check_root(struct ports_isolator *pi, struct ports_container *c,
+                     struct isolator_limitation *ret)
 {
         _cleanup_portset_ struct portset tree = PORTSET_INIT;
         _cleanup_portset_ struct portset u = PORTSET_INIT;
-        struct ports_limitation *out = NULL;
+        const struct portset *listening = &c->listening;
+        int r = 0;
+
+        if (c->root != c || !is_checked(c))
+                return 0;
+        /* U = ((own + nested) - allocated) & isolated; a root without nested
+         * containers (the common case) needs no union. */
+        if (c->first_child) {
+                r = ports_listening_tree(c, &tree);
+                listening = &tree;
+        }
+        if (r >= 0)
+                r = portset_subtract(&u, listening, &c->allocated);
+        if (r >= 0)
+                r = portset_intersect(&u, &u, &pi->isolated);
+        if (r < 0)
+                return r;
+        if (portset_is_empty(&u)) {
+                /* Forget it, so a later violation is reported again. */
+                portset_reset(&c->reported);
+                return 0;
+        }
+        if (portset_equal(&u, &c->reported))
+                return 0;
+        r = limitation_fill(ret, c, &u);
+        if (r < 0)
+                return r;
+        /* reported = U, without an allocation that could fail */
+        struct portset t = c->reported;
+        c->reported = u;
+        u = t;
+        return 1;
+}
+
+int ports_check(struct ports_isolator *pi, struct isolator_limitation **ret, size_t *ret_n)
+{
+        struct isolator_limitation *out = NULL;
         size_t n_out = 0, alloc_out = 0;
         int r = 0;
 
         for (size_t i = 0; r >= 0 && i < pi->n_containers; i++) {
-                struct ports_container *c = pi->containers[i];
-                const struct portset *listening = &c->listening;
+                struct isolator_limitation l;
 
-                if (c->root != c || !is_checked(c))
-                        continue;
-
-                /* U = ((own + nested) - allocated) & isolated; a root without
-                 * nested containers (the common case) needs no union. */
-                if (c->first_child) {
-                        portset_reset(&tree);
-                        r = ports_listening_tree(c, &tree);
-                        listening = &tree;
-                }
-                if (r >= 0)
-                        r = portset_subtract(&u, listening, &c->allocated);
-                if (r >= 0)
-                        r = portset_intersect(&u, &u, &pi->isolated);
-                if (r < 0)
-                        break;
-
-                if (portset_is_empty(&u)) {
-                        /* Forget it, so a later violation is reported again. */
-                        portset_reset(&c->reported);
-                        continue;
-                }
-                if (portset_equal(&u, &c->reported))
-                        continue;
-
-                if (n_out == alloc_out) {
-                        size_t na = MAX(alloc_out * 2, (size_t)4);
-                        struct ports_limitation *v = reallocarray(out, na, sizeof(*v));
-                        if (!v) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        out = v;
-                        alloc_out = na;
-                }
-                r = limitation_fill(&out[n_out], c, &u);
-                n_out++; /* even half filled: freed below on error */
-                if (r >= 0) {
-                        /* reported = U, without an allocation that could fail */
-                        struct portset t = c->reported;
-                        c->reported = u;
-                        u = t;
-                }
+                r = ports_check_root(pi, pi->containers[i], &l);
+                if (r > 0 && (r = ARRAY_INSERT_AT(out, n_out, alloc_out, n_out, l)) < 0)
+                        isolator_limitations_free_contents(&l);
         }
-
         if (r < 0) {
                 /* Nothing was reported after all: let the next pass retry. */
                 for (size_t k = 0; k < n_out; k++) {
@@ -320,7 +306,7 @@ int ports_check(struct ports_isolator *pi, struct ports_limitation **ret, size_t
                         if (c)
                                 portset_reset(&c->reported);
                 }
-                ports_limitations_free(out, n_out);
+                isolator_limitations_free(out, n_out);
                 return r;
         }
         *ret = out;

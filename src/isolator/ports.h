@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "basic/errbuf.h"
+#include "isolator/isolator.h"
 #include "linux/cgroup.h"
 #include "linux/sockdiag.h"
 #include "ports/portset.h"
@@ -71,7 +72,8 @@ struct ports_isolator {
          * rebuilt only when index_stale: prepare and cleanup set it, and it
          * stays set while some container's cgroup id is still unknown. */
         struct listener_table listeners;
-        struct ports_cgroup_entry *index; /* sorted by cgroup id */
+        struct listener_table event_listeners; /* ports_check_event()'s dump */
+        struct ports_cgroup_entry *index;      /* sorted by cgroup id */
         size_t n_index, alloc_index;
         bool index_stale;
         struct ports_candidate *candidates;
@@ -82,13 +84,6 @@ struct ports_isolator {
         struct ports_cgroup_entry *foreign;
         size_t n_foreign, alloc_foreign;
         struct holders *holders; /* the holder search's state (holders.h) */
-};
-
-/* A root container listening on ports it was not allocated. */
-struct ports_limitation {
-        char *container_id;   /* the root container's id */
-        struct portset ports; /* the unallocated ports, within the isolated range */
-        char *message;        /* "Container <id> is listening on unallocated port(s): [a-b, ...]" */
 };
 
 /* The set of ports that count, from the agent flags (Mesos semantics):
@@ -128,8 +123,24 @@ int ports_collect(struct ports_isolator *pi, struct sockdiag *sd, const struct c
 
 /* Pure: compare each checked root container's listeners (own + nested) with
  * its allocation within the isolated range. Returns the number of new
- * limitations stored in *ret (malloc'd array; free with
- * ports_limitations_free()). Updates each root's `reported`. */
-int ports_check(struct ports_isolator *pi, struct ports_limitation **ret, size_t *ret_n);
-/* Free an array returned by ports_check(). */
-void ports_limitations_free(struct ports_limitation *v, size_t n);
+ * limitations (a root with its unallocated ports, "Container <id> is
+ * listening on unallocated port(s): [a-b, ...]") stored in *ret (malloc'd
+ * array; free with isolator_limitations_free()). Updates each root's
+ * `reported`. */
+int ports_check(struct ports_isolator *pi, struct isolator_limitation **ret, size_t *ret_n);
+/* The same check for one root container: 1 and *ret filled when it has a
+ * new limitation, 0 when not. */
+int ports_check_root(struct ports_isolator *pi, struct ports_container *root,
+                     struct isolator_limitation *ret);
+
+/* One listen (or UDP bind) event: the kernel is asked for the listeners on
+ * port of protocol (a dump filtered by port, no full pass), those created in
+ * the root container of the event's cgroup (or in cgroups below its
+ * containers) are added to their containers' `listening`, and that root
+ * alone is checked as ports_check() would. Returns 1 with *ret filled for a
+ * new limitation, 0 for none, -ENOENT when the kernel shows no such
+ * listener of that container (yet, or any more). Ports only come in here:
+ * a listener that closed leaves the sets at the next full pass. */
+int ports_check_event(struct ports_isolator *pi, struct sockdiag *sd, const struct cg_hierarchy *h,
+                      uint64_t cgroup_id, uint8_t protocol, uint16_t port,
+                      struct isolator_limitation *ret);

@@ -142,9 +142,13 @@ int listener_table_push(struct listener_table *t, const struct listener *l)
         return 0;
 }
 
-static int sockdiag_send_request(struct sockdiag *sd, uint8_t family, uint8_t protocol)
+/* port != 0: the kernel returns only sockets whose local port is port, by
+ * an INET_DIAG_REQ_BYTECODE filter (sport == port), as `ss sport = :P`. */
+static int sockdiag_send_request(struct sockdiag *sd, uint8_t family, uint8_t protocol,
+                                 uint16_t port)
 {
-        char req[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct inet_diag_req_v2))];
+        char req[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct inet_diag_req_v2)) + MNL_ATTR_HDRLEN +
+                 2 * sizeof(struct inet_diag_bc_op)];
         struct nlmsghdr *nlh;
         struct inet_diag_req_v2 *r;
 
@@ -157,6 +161,16 @@ static int sockdiag_send_request(struct sockdiag *sd, uint8_t family, uint8_t pr
         r->sdiag_family = family;
         r->sdiag_protocol = protocol;
         r->idiag_states = protocol == IPPROTO_TCP ? 1u << SK_STATE_LISTEN : 1u << SK_STATE_CLOSE;
+        if (port != 0) {
+                /* Accept: jump to the end (len); reject: jump past it (len + 4). */
+                const struct inet_diag_bc_op ops[2] = {
+                    {.code = INET_DIAG_BC_S_EQ,
+                     .yes = 2 * sizeof(ops[0]),
+                     .no = 3 * sizeof(ops[0])},
+                    {.no = port},
+                };
+                mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, sizeof(ops), ops);
+        }
 
         for (;;) {
                 if (mnl_socket_sendto(sd->nl, nlh, nlh->nlmsg_len) >= 0)
@@ -239,13 +253,13 @@ static ssize_t sockdiag_recv(struct sockdiag *sd, bool *ret_truncated)
 }
 
 /* One attempt at one (family, protocol) dump; appends to out. */
-static int sockdiag_dump_one(struct sockdiag *sd, uint8_t family, uint8_t protocol,
+static int sockdiag_dump_one(struct sockdiag *sd, uint8_t family, uint8_t protocol, uint16_t port,
                              struct listener_table *out)
 {
         bool interrupted = false;
         int r;
 
-        r = sockdiag_send_request(sd, family, protocol);
+        r = sockdiag_send_request(sd, family, protocol, port);
         if (r < 0)
                 return r;
 
@@ -288,7 +302,8 @@ static int sockdiag_dump_one(struct sockdiag *sd, uint8_t family, uint8_t protoc
         }
 }
 
-int sockdiag_dump(struct sockdiag *sd, unsigned protocols, struct listener_table *out)
+static int sockdiag_dump_filtered(struct sockdiag *sd, unsigned protocols, uint16_t port,
+                                  struct listener_table *out)
 {
         static const uint8_t families[] = {AF_INET, AF_INET6};
         static const struct {
@@ -306,7 +321,8 @@ int sockdiag_dump(struct sockdiag *sd, unsigned protocols, struct listener_table
 
                         for (int attempt = 0; attempt < SOCKDIAG_MAX_ATTEMPTS; attempt++) {
                                 out->n = start;
-                                r = sockdiag_dump_one(sd, families[f], protos[p].protocol, out);
+                                r = sockdiag_dump_one(sd, families[f], protos[p].protocol, port,
+                                                      out);
                                 if (r == DUMP_REOPEN) {
                                         int k = sockdiag_open_socket(sd);
                                         r = k < 0 ? k : DUMP_RETRY;
@@ -326,6 +342,19 @@ int sockdiag_dump(struct sockdiag *sd, unsigned protocols, struct listener_table
                 }
         }
         return 0;
+}
+
+int sockdiag_dump(struct sockdiag *sd, unsigned protocols, struct listener_table *out)
+{
+        return sockdiag_dump_filtered(sd, protocols, 0, out);
+}
+
+int sockdiag_dump_port(struct sockdiag *sd, unsigned protocols, uint16_t port,
+                       struct listener_table *out)
+{
+        if (port == 0)
+                return -EINVAL;
+        return sockdiag_dump_filtered(sd, protocols, port, out);
 }
 
 /* TCP states of a client socket whose request a server may be reading. */

@@ -47,6 +47,11 @@ void sockdiag_free(struct sockdiag *sd);
  * IPv4 and IPv6. Retries the dump on EINTR / an interrupted (NLM_F_DUMP_INTR)
  * dump, handles multi-part replies and NLMSG_ERROR. */
 int sockdiag_dump(struct sockdiag *sd, unsigned protocols, struct listener_table *out);
+/* The same for the listeners whose local port is port (!= 0) alone: the
+ * kernel filters, so the cost does not grow with the host's listeners on
+ * other ports. */
+int sockdiag_dump_port(struct sockdiag *sd, unsigned protocols, uint16_t port,
+                       struct listener_table *out);
 /* Use a receive buffer of size bytes (>= 64); a datagram that does not fit
  * grows it and redoes the dump. The default (32 KiB) fits any dump datagram;
  * tests shrink it to exercise the regrowth. */

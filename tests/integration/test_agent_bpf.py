@@ -39,6 +39,17 @@ for spec in sys.argv[1:]:
 """ % os.path.join(ROOT, "tests", "helpers")
 
 
+# Opens and closes a TCP listener on port argv[1], argv[2] times.
+CHURN = ("import socket, sys, time\n"
+         "for i in range(int(sys.argv[2])):\n"
+         "    s = socket.socket()\n"
+         "    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+         "    s.bind((\"0.0.0.0\", int(sys.argv[1])))\n"
+         "    s.listen(1)\n"
+         "    s.close()\n"
+         "    time.sleep(0.02)\n")
+
+
 class AgentBpfTestCase(AgentTestCase):
     def setUp(self):
         # Registered before the fixture's cleanups so it runs after them, once
@@ -233,6 +244,44 @@ class TestInstantDetection(AgentBpfTestCase):
     def test_udp_bind_detected_with_tcp_udp(self):
         a = self.agent(container_ports_watch_interval="1hrs", container_ports_protocols="tcp,udp")
         self.destroyed_within(a, "udp", "udp4")
+
+    def test_each_event_checks_its_own_container_without_a_full_pass(self):
+        """Root, nested, IPv6-only and UDP violations are each found from
+        their event alone: with an hour's interval, no full pass runs after
+        the one at start, and every kill is an event check's."""
+        a = self.agent(container_ports_watch_interval="1hrs", container_ports_protocols="tcp,udp")
+        scans = a.metrics()["network_ports/scans"]
+        checks = a.metrics()["network_ports/event_checks"]
+        self.destroyed_within(a, "root4", "tcp4")
+        allocated, port = band_ports(2)
+        a.launch("parent", SLEEP, ports=[allocated])
+        a.launch("parent/kid", self.listener_cmd("parent/kid", f"tcp4:{port}"))
+        w = a.wait("parent", timeout=10)
+        self.assertEqual(w["reason"], "REASON_CONTAINER_LIMITATION")
+        self.assertEqual(limitation_ports(w), [(port, port)])
+        self.assertEqual(limitation_ports(a.wait("parent/kid")), [(port, port)])
+        self.destroyed_within(a, "only6", "tcp6only")
+        self.destroyed_within(a, "udp", "udp6")
+        m = a.metrics()
+        self.assertEqual(m["network_ports/scans"], scans, "a full pass ran")
+        self.assertGreaterEqual(m["network_ports/event_checks"], checks + 4)
+        self.assertGreaterEqual(m["network_ports/listen_events"], 4)
+        self.assertEqual(m["network_ports/listen_events_dropped"], 0)
+        self.assertEqual(m["network_ports/violations"], 4)
+
+    def test_allocated_listeners_churn_without_full_passes(self):
+        a = self.agent(container_ports_watch_interval="1hrs")
+        scans = a.metrics()["network_ports/scans"]
+        allocated, = band_ports(1)
+        a.launch("ok", f"{PYTHON} -c '{CHURN}' {allocated} 20 && exec sleep 1000",
+                 ports=[allocated])
+        wait_for(lambda: a.metrics()["network_ports/event_checks"] >= 20,
+                 what="20 event checks")
+        self.assertEqual(a.state("ok"), "RUNNING")
+        self.assertEqual(a.metrics()["network_ports/scans"], scans)
+        self.assertEqual(a.metrics()["network_ports/violations"], 0)
+        a.kill("ok")
+        a.wait("ok")
 
     def test_detection_off_leaves_it_to_the_periodic_pass(self):
         allocated, port = band_ports(2)

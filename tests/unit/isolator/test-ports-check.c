@@ -70,7 +70,7 @@ static void listen_on(struct ports_isolator *pi, const char *id, struct portset 
 }
 
 /* Run check and return the number of limitations; *out kept for inspection. */
-static int check(struct ports_isolator *pi, struct ports_limitation **out, size_t *n)
+static int check(struct ports_isolator *pi, struct isolator_limitation **out, size_t *n)
 {
         int r = ports_check(pi, out, n);
         assert_true(r >= 0);
@@ -80,10 +80,10 @@ static int check(struct ports_isolator *pi, struct ports_limitation **out, size_
 
 static int check_count(struct ports_isolator *pi)
 {
-        struct ports_limitation *v = NULL;
+        struct isolator_limitation *v = NULL;
         size_t n = 0;
         int r = check(pi, &v, &n);
-        ports_limitations_free(v, n);
+        isolator_limitations_free(v, n);
         return r;
 }
 
@@ -107,7 +107,7 @@ static void test_allocated_listener_is_fine(void **state)
 static void test_unallocated_listener_is_reported(void **state)
 {
         struct fixture *f = *state;
-        struct ports_limitation *v = NULL;
+        struct isolator_limitation *v = NULL;
         size_t n = 0;
 
         root_with(&f->pi, "c1", SET(31000, 31004));
@@ -117,13 +117,13 @@ static void test_unallocated_listener_is_reported(void **state)
         assert_ports(&v[0].ports, "[31005-31005]");
         assert_string_equal(v[0].message,
                             "Container c1 is listening on unallocated port(s): [31005-31005]");
-        ports_limitations_free(v, n);
+        isolator_limitations_free(v, n);
 }
 
 static void test_several_containers_only_violator_reported(void **state)
 {
         struct fixture *f = *state;
-        struct ports_limitation *v = NULL;
+        struct isolator_limitation *v = NULL;
         size_t n = 0;
 
         root_with(&f->pi, "good", SET(31000, 31000));
@@ -135,7 +135,7 @@ static void test_several_containers_only_violator_reported(void **state)
         assert_string_equal(
             v[0].message,
             "Container bad is listening on unallocated port(s): [31010-31012, 31020-31020]");
-        ports_limitations_free(v, n);
+        isolator_limitations_free(v, n);
 }
 
 static void test_log_once_dedupe(void **state)
@@ -279,7 +279,7 @@ static void test_both_range_flags_rejected(void **state)
 static void test_nested_raised_against_root(void **state)
 {
         struct fixture *f = *state;
-        struct ports_limitation *v = NULL;
+        struct isolator_limitation *v = NULL;
         size_t n = 0;
 
         root_with(&f->pi, "root", SET(31000, 31001));
@@ -296,12 +296,12 @@ static void test_nested_raised_against_root(void **state)
         assert_string_equal(v[0].container_id, "root");
         assert_string_equal(v[0].message,
                             "Container root is listening on unallocated port(s): [31007-31007]");
-        ports_limitations_free(v, n);
+        isolator_limitations_free(v, n);
         /* Own and nested unallocated ports are reported together. */
         listen_on(&f->pi, "root", SET(31002, 31002));
         assert_int_equal(check(&f->pi, &v, &n), 1);
         assert_ports(&v[0].ports, "[31002-31002, 31007-31007]");
-        ports_limitations_free(v, n);
+        isolator_limitations_free(v, n);
 }
 
 static void test_unallocated_container_skipped(void **state)
@@ -469,11 +469,11 @@ static void test_many_containers_sorted_lookup(void **state)
         for (size_t i = 1; i < f->pi.n_containers; i++)
                 assert_true(strcmp(f->pi.containers[i - 1]->id, f->pi.containers[i]->id) < 0);
         listen_on(&f->pi, "c1234", SET(31001, 31001));
-        struct ports_limitation *v = NULL;
+        struct isolator_limitation *v = NULL;
         size_t n = 0;
         assert_int_equal(check(&f->pi, &v, &n), 1);
         assert_string_equal(v[0].container_id, "c1234");
-        ports_limitations_free(v, n);
+        isolator_limitations_free(v, n);
 }
 
 int main(void)
