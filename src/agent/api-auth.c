@@ -115,7 +115,8 @@ static int tcp_peer_cgroup_id(struct api *api, const struct http_peer *hp, uint6
         return r;
 }
 
-/* Is the peer a process in a container (any cgroup below the cgroups root)?
+/* Is the peer a process in a container (below the cgroups root, or in any
+ * known container's cgroup wherever it lives)?
  * On the socket the kernel named its pid; over TCP its socket is found with
  * sock_diag, and the cgroup that created it decides (write calls only).
  * 1 yes, 0 no or unknowable, < 0 error. */
@@ -133,7 +134,7 @@ static int peer_in_container(struct api *api, const struct auth_peer *peer,
                         return 0; /* gone, or not on this hierarchy */
                 if (r < 0)
                         return r;
-                return cg_is_below(rel, api->flags->cgroups_root);
+                return containerizer_cgroup_in_container(api->cz, rel);
         }
         r = tcp_peer_cgroup_id(api, hp, &id);
         if (r < 0 || id == 0)
@@ -143,7 +144,7 @@ static int peer_in_container(struct api *api, const struct auth_peer *peer,
                 return 0;
         if (r < 0)
                 return r;
-        return cg_is_below(rel, api->flags->cgroups_root);
+        return containerizer_cgroup_in_container(api->cz, rel);
 }
 
 static void reply_denied(struct http_request *req, const struct auth_caller *c)

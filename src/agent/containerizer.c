@@ -410,3 +410,15 @@ const struct cg_hierarchy *containerizer_hierarchy(const struct containerizer *c
 {
         return &cz->h;
 }
+
+bool containerizer_cgroup_in_container(const struct containerizer *cz, const char *rel)
+{
+        if (cg_is_below(rel, cz->flags->cgroups_root))
+                return true;
+        for (size_t i = 0; i < cz->n; i++) {
+                const struct cz_container *c = CZC(cz->v[i]);
+                if (c->cgroup && cg_is_below(rel, c->cgroup))
+                        return true;
+        }
+        return false;
+}

@@ -139,3 +139,6 @@ void containerizer_set_features(struct containerizer *cz, bool instant_detection
                                 bool prevent_bind);
 /* The cgroup hierarchy the containers live on. */
 const struct cg_hierarchy *containerizer_hierarchy(const struct containerizer *cz);
+/* True if cgroup rel (relative to the hierarchy) lies below the cgroups root
+ * or in (or below) the cgroup of any known container, wherever it lives. */
+bool containerizer_cgroup_in_container(const struct containerizer *cz, const char *rel);
