@@ -35,7 +35,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOLS = ("replica", "ss -ltnp", "ss -ltn", "portiso", "dump")
+TOOLS = ("replica", "ss -ltnp", "ss -ltn", "portiso", "portiso move", "portiso walk", "dump")
 
 
 def percentile(xs, q):
@@ -48,11 +48,12 @@ def percentile(xs, q):
 class Workload:
     """A running bench-workload; a context manager that always tears it down."""
 
-    def __init__(self, build, n, procs, fds, port_base, hierarchy, freezer, tmpdir):
+    def __init__(self, build, n, procs, fds, port_base, hierarchy, freezer, tmpdir, inherited=2):
         self.manifest = os.path.join(tmpdir, f"manifest-{n}.txt")
         self.argv = [os.path.join(build, "bench", "scale", "bench-workload"),
                      f"--manifest={self.manifest}", f"--n={n}", f"--procs={procs}",
-                     f"--fds={fds}", f"--port-base={port_base}", f"--hierarchy={hierarchy}"]
+                     f"--fds={fds}", f"--port-base={port_base}", f"--hierarchy={hierarchy}",
+                     f"--inherited={inherited}"]
         if freezer:
             self.argv.append("--freezer")
         self.p = None
@@ -144,6 +145,8 @@ def run_timer(argv, env=None):
             extra["backend"] = " ".join(w[1:]).rstrip(" -")
         elif w[0] == "limitations":
             extra["limitations"] = int(w[1])
+        elif w[0] == "walks":
+            extra["walks"] = f"{w[1]} full, {w[2]} partial"
     extra["first_ms"] = wall[0]
     wall, cpu = wall[1:], cpu[1:]
     return wall, cpu, listening, extra
@@ -180,30 +183,38 @@ def bench_one(a, n, tmpdir):
     scale = os.path.join(a.build, "bench", "scale")
     rows = {}
     with Workload(a.build, n, a.procs, a.fds, a.port_base, a.hierarchy, a.freezer,
-                  tmpdir) as w:
+                  tmpdir, a.inherited) as w:
         with open("/proc/loadavg") as f:
             load = " ".join(f.read().split()[:3])
         print(f"N={n}: {w.procs} processes built in {w.build_s:.1f}s (load average {load})",
               flush=True)
         m = f"--manifest={w.manifest}"
         passes = f"--passes={a.passes + 1}"  # + the warm-up
-        rep = run_timer([os.path.join(scale, "bench-mesos-replica"), m, passes]
+        slow = a.slow_passes or a.passes
+        rep = run_timer([os.path.join(scale, "bench-mesos-replica"), m, f"--passes={slow + 1}"]
                         + (["--freezer"] if a.freezer else []))
         rows["replica"] = rep
-        rows["ss -ltnp"] = run_ss(["-ltnp"], a.passes) + ({}, {})
+        rows["ss -ltnp"] = run_ss(["-ltnp"], slow) + ({}, {})
         rows["ss -ltn"] = run_ss(["-ltn"], a.passes) + ({}, {})
         env = dict(os.environ)
         if a.holders == "proc":
             env["PORTISO_HOLDERS"] = "proc"
-        por = run_timer([os.path.join(scale, "bench-portiso-pass"), m, passes,
-                         f"--isolated={a.isolated}"], env=env)
+        timer = [os.path.join(scale, "bench-portiso-pass"), m, passes, f"--isolated={a.isolated}"]
+        por = run_timer(timer, env=env)
         rows["portiso"] = por
+        # One hand-in-like event before every pass: the incremental walk.
+        rows["portiso move"] = run_timer(timer + ["--move"], env=env)
+        # The walk of every container every pass (the search before events).
+        rows["portiso walk"] = run_timer(timer, env=dict(env, PORTISO_HOLDERS=(
+            "proc" if a.holders == "proc" else "walk")))
         rows["dump"] = run_timer([os.path.join(scale, "bench-portiso-pass"), m, passes,
                                   "--dump-only"])
 
         # Answers: the replica sees IPv4 only, portiso both families.
         bad_rep = [c[0] for c in w.containers if rep[2].get(c[0]) != c[2]]
-        bad_por = [c[0] for c in w.containers if por[2].get(c[0]) != c[2] | c[3]]
+        bad_por = [c[0] for c in w.containers if por[2].get(c[0]) != c[2] | c[3]
+                   or rows["portiso move"][2].get(c[0]) != c[2] | c[3]
+                   or rows["portiso walk"][2].get(c[0]) != c[2] | c[3]]
         same_v4 = [c[0] for c in w.containers
                    if rep[2].get(c[0]) != (por[2].get(c[0], set()) - c[3])]
         v6_seen = sum(len(c[3]) for c in w.containers if c[3] <= por[2].get(c[0], set()))
@@ -216,6 +227,7 @@ def bench_one(a, n, tmpdir):
             "v6_seen_by_portiso": v6_seen,
             "limitations": por[3].get("limitations"),
             "backend": por[3].get("backend", "?"),
+            "walks": por[3].get("walks", "?"),
             "first_ms": por[3].get("first_ms"),
         }
         ag = None if a.no_agent else agent_rss(a.build, n, tmpdir, a.port_base + 2 * n + 100)
@@ -318,6 +330,10 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--no-agent", action="store_true", help="measure RSS on the pass timer only")
+    ap.add_argument("--inherited", type=int, default=2,
+                    help="containers whose IPv4 listener was created outside and handed in")
+    ap.add_argument("--slow-passes", type=int, default=0,
+                    help="passes of the replica and ss -ltnp (default: --passes)")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/run.py needs root (cgroups, pid_max)")
@@ -348,7 +364,8 @@ def main():
                   f"portiso == replica on IPv4 for "
                   f"{check['containers'] - len(check['v4_differs'])}/{check['containers']}; "
                   f"IPv6 listeners seen by portiso only: {check['v6_seen_by_portiso']}/"
-                  f"{check['v6_listeners']}; holder search: {check['backend']} (first pass, "
+                  f"{check['v6_listeners']}; holder search: {check['backend']}, "
+                  f"{check['walks']} walks (first pass, "
                   f"loading it: {check['first_ms']:.1f} ms); "
                   f"RSS {check['rss_kib']} KiB ({check['rss_source']})", flush=True)
             if not good:

@@ -2,7 +2,7 @@
  * bench-workload: exactly what the agent's watch loop does each interval.
  *
  *   bench-portiso-pass --manifest=FILE [--passes=K] [--isolated=RANGES]
- *                      [--dump-only] [--udp]
+ *                      [--dump-only] [--udp] [--move]
  *
  * The containers are prepared as the agent prepares them (id, cgroup path,
  * cgroup v2 id from cg_get_id()) and given their own listeners as allocation,
@@ -12,10 +12,16 @@
  * for. --dump-only times just the sock_diag dump the pass starts with (TCP,
  * IPv4 and IPv6), an in-process floor without ss' fork, exec and printing.
  * --udp makes bound UDP sockets count too (--container_ports_protocols=tcp,udp).
+ * --move moves one process of the last container into the one before it
+ * (and back, alternately) before each pass: one event a pass of the kind a
+ * hand-in makes, so the pass walks that container (the holder search's
+ * incremental case) instead of nothing.
  *
  * Prints one "pass <wall ns> <cpu ns>" line a pass, then "limitations <n>" (of
  * the first pass), one "listening <id> <ports>" line a container, "backend
- * <bpf|proc> <why not bpf>" (the holder search used) and "rss". */
+ * <bpf+events|bpf|proc> <why not more>" (the holder search used), "walks <full>
+ * <partial>" (how often it walked every container, or the marked ones) and
+ * "rss". */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -35,7 +41,22 @@ struct options {
         unsigned passes;
         bool dump_only;
         bool udp;
+        bool move;
 };
+
+/* Move a process of one of the last two containers into the other. */
+static int move_one(const struct cg_hierarchy *h, const struct manifest *mf, unsigned k)
+{
+        const char *from = mf->c[mf->n - 1 - k % 2].cgroup, *to = mf->c[mf->n - 2 + k % 2].cgroup;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        int r;
+
+        r = cg_list_pids(h, from, false, &pids, &n);
+        if (r < 0)
+                return r;
+        return n > 0 ? cg_attach(h, to, pids[0]) : -ESRCH;
+}
 
 static int prepare(struct ports_isolator *pi, const struct cg_hierarchy *h,
                    const struct manifest *mf, struct errbuf *e)
@@ -123,8 +144,14 @@ static int run(const struct options *o, struct errbuf *e)
                 return r;
         }
         r = prepare(&pi, &h, &mf, e);
+        if (r >= 0 && o->move && mf.n < 2)
+                r = errbuf_set(e, -EINVAL, "--move needs two containers");
         for (unsigned k = 0; r >= 0 && k < o->passes; k++) {
                 size_t n = 0;
+                if (o->move && (r = move_one(&h, &mf, k)) < 0) {
+                        errbuf_set(e, r, "moving a process: %s", strerror(-r));
+                        break;
+                }
                 uint64_t t0 = now_ns(), c0 = cpu_ns();
                 r = one_pass(&pi, sd, &h, o->dump_only, &n);
                 uint64_t t1 = now_ns(), c1 = cpu_ns();
@@ -147,6 +174,9 @@ static int run(const struct options *o, struct errbuf *e)
         }
         if (r >= 0) {
                 const char *why = NULL;
+                uint64_t full, partial;
+                holders_walks(pi.holders, &full, &partial);
+                printf("walks %llu %llu\n", (unsigned long long)full, (unsigned long long)partial);
                 printf("backend %s %s\n", holders_backend(pi.holders, &why),
                        why && why[0] ? why : "-");
                 print_rss();
@@ -164,6 +194,7 @@ int main(int argc, char **argv)
             {"isolated", required_argument, NULL, 'i'},
             {"dump-only", no_argument, NULL, 'd'},
             {"udp", no_argument, NULL, 'u'},
+            {"move", no_argument, NULL, 'v'},
             {},
         };
         struct options o = {.isolated = "[0-65535]", .passes = 20};
@@ -181,12 +212,14 @@ int main(int argc, char **argv)
                         o.dump_only = true;
                 else if (c == 'u')
                         o.udp = true;
+                else if (c == 'v')
+                        o.move = true;
                 else
                         return 2;
         }
         if (!o.manifest || o.passes == 0) {
                 fprintf(stderr, "usage: bench-portiso-pass --manifest=FILE [--passes=K>0] "
-                                "[--isolated=RANGES] [--dump-only] [--udp]\n");
+                                "[--isolated=RANGES] [--dump-only] [--udp] [--move]\n");
                 return 2;
         }
         if (run(&o, &e) < 0) {

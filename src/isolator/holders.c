@@ -26,7 +26,7 @@ void holders_free(struct holders *hs)
 {
         if (!hs)
                 return;
-        holders_iter_free(hs->bpf.iter);
+        holders_bpf_state_done(&hs->bpf);
         free(hs->inodes);
         free(hs);
 }
@@ -34,8 +34,23 @@ void holders_free(struct holders *hs)
 const char *holders_backend(const struct holders *hs, const char **reason)
 {
         if (reason)
-                *reason = hs && hs->bpf.state < 0 ? hs->bpf.error.msg : NULL;
-        return hs && hs->bpf.state > 0 ? "bpf" : "proc";
+                *reason = NULL;
+        if (!hs || hs->bpf.state <= 0) {
+                if (reason && hs && hs->bpf.state < 0)
+                        *reason = hs->bpf.error.msg;
+                return "proc";
+        }
+        if (hs->bpf.events)
+                return "bpf+events";
+        if (reason)
+                *reason = holders_iter_events_missing(hs->bpf.iter);
+        return "bpf";
+}
+
+void holders_walks(const struct holders *hs, uint64_t *ret_full, uint64_t *ret_partial)
+{
+        *ret_full = hs ? hs->bpf.full_walks : 0;
+        *ret_partial = hs ? hs->bpf.partial_walks : 0;
 }
 
 static int cmp_u64(const void *a, const void *b)

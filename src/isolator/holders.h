@@ -33,8 +33,13 @@ typedef int (*holders_found_fn)(struct ports_container *c, uint64_t inode, void 
 int holders_find(struct holders **hs, const struct cg_hierarchy *h,
                  struct ports_container *const *cs, size_t n, const uint64_t *sorted_inodes,
                  size_t n_inodes, holders_found_fn found, void *userdata);
-/* "bpf" once the iterator answered, "proc" otherwise; with why in *reason
- * (may be NULL) when BPF was tried and is unavailable. hs may be NULL. */
+/* "bpf+events" once the iterator answered and walks follow the events,
+ * "bpf" when every search walks every container, "proc" for the /proc walk;
+ * with why in *reason (may be NULL) when something was tried and is
+ * unavailable. hs may be NULL. */
 const char *holders_backend(const struct holders *hs, const char **reason);
+/* How many searches walked every container, and how many only the marked
+ * ones (in-kernel search only). hs may be NULL. */
+void holders_walks(const struct holders *hs, uint64_t *ret_full, uint64_t *ret_partial);
 /* Free the state (unloads the iterator); NULL is fine. */
 void holders_free(struct holders *hs);

@@ -33,11 +33,12 @@ class TestBenchSmoke(PortisoTestCase):
         self.assertIn("N=10: answers OK", p.stdout)
         self.assertIn("portiso == replica on IPv4 for 10/10", p.stdout)
         self.assertIn("IPv6 listeners seen by portiso only: 5/5", p.stdout)
-        self.assertIn("holder search: bpf", p.stdout)
+        self.assertIn("holder search: bpf+events", p.stdout)
         with open(os.path.join(out_dir, "scale.csv")) as f:
             rows = list(csv.DictReader(f))
         self.assertEqual([r["tool"] for r in rows],
-                         ["replica", "ss -ltnp", "ss -ltn", "portiso", "dump"])
+                         ["replica", "ss -ltnp", "ss -ltn", "portiso", "portiso move",
+                          "portiso walk", "dump"])
         for r in rows:
             self.assertEqual(r["n"], "10")
             self.assertEqual(r["passes"], "2")

@@ -4,8 +4,10 @@ closed one by one through the real agent.
 
 - A listening socket created on the host and handed (SCM_RIGHTS) to a process
   in a cgroup the task made below its container: the holder search covers
-  every cgroup below a container (on the BPF iterator and on the /proc walk,
-  PORTISO_HOLDERS=proc), with and without --container_ports_prevent_bind.
+  every cgroup below a container (on the BPF iterator driven by events, on
+  the iterator walking everything, PORTISO_HOLDERS=walk, and on the /proc
+  walk, PORTISO_HOLDERS=proc), with and without
+  --container_ports_prevent_bind.
 - A socket created in such a sub-cgroup, handed to a second one, the first
   removed before a pass saw it: it counts for the container through its
   holder.
@@ -57,7 +59,7 @@ def ephemeral_range():
 
 
 class EscapeTestCase(AgentTestCase):
-    BACKEND = None  # None: the BPF holder search where available; "proc": the /proc walk
+    BACKEND = None  # None: the BPF search with events; "walk": without; "proc": /proc
 
     def setUp(self):
         self.addCleanup(self._remove_pins)
@@ -154,6 +156,10 @@ def _rmdir(path):
 
 class TestHolderEscapesDefault(HolderEscapeCases, EscapeTestCase):
     pass
+
+
+class TestHolderEscapesFullWalk(HolderEscapeCases, EscapeTestCase):
+    BACKEND = "walk"
 
 
 class TestHolderEscapesProcWalk(HolderEscapeCases, EscapeTestCase):

@@ -1,4 +1,4 @@
-"""test_holders - the holder search behind ports_collect(), both ways.
+"""test_holders - the holder search behind ports_collect(), all three ways.
 
 Sockets created outside every container but held inside one are found only
 by the holder search: the in-kernel iterator (the default where BPF works)
@@ -7,9 +7,11 @@ goes through it here: a host process creates TCP IPv4, IPv6-only, dual-stack
 and UDP IPv4/IPv6 sockets, then forks a child that moves itself into
 container a and daemonizes (double fork + setsid), so a grandchild whose
 parent has exited holds them; a TCP listener goes to container b's process
-over SCM_RIGHTS; one host listener stays on the host. Each backend must give
-the same answer through `portiso scan` and through bench-portiso-pass, which
-also says which backend answered. Ports 29100-29299 only.
+over SCM_RIGHTS; one host listener stays on the host. Each backend (the
+iterator driven by events, the iterator walking every container with
+PORTISO_HOLDERS=walk, the /proc walk) must give the same answer through `portiso scan` and through bench-portiso-pass, which also
+says which backend answered. Holders in cgroups made below a container count
+for it. Ports 29100-29299 only.
 """
 import json
 import os
@@ -135,7 +137,7 @@ class HolderCases:
         return got, backend
 
     def expected_backend(self):
-        return "proc" if self.BACKEND == "proc" else "bpf"
+        return {"proc": "proc", "walk": "bpf"}.get(self.BACKEND, "bpf+events")
 
     def test_every_kind_held_inside(self):
         want = self.build()
@@ -155,8 +157,42 @@ class HolderCases:
         self.assertEqual(self.pass_timer(want)[0], want)
 
 
+    def test_held_in_cgroups_below_the_containers(self):
+        """A host listener held in a cgroup made below container a; one made
+        in b/s1, handed to b/s2, s1 removed: both count (pass timer only:
+        `portiso scan` takes every cgroup for a container)."""
+        p = self.BASE + 10
+        path = os.path.join(self.tmp, "below.sock")
+        self.listen([f"send:{p}={path}"])
+        self.listen([f"recv:{path}"], cgdir=self.cg("a/made/deeper"))
+        path = os.path.join(self.tmp, "gone.sock")
+        sender, _, _ = self.listen([f"send:{p + 1}={path}"], cgdir=self.cg("b/s1"))
+        self.listen([f"recv:{path}"], cgdir=self.cg("b/s2"))
+        sender.kill()
+        sender.wait()
+        wait_for(lambda: _rmdir(self.cgroup_path("b/s1")), what="b/s1 removed")
+        self.cg("c")
+        want = {"a": [p], "b": [p + 1], "c": []}
+        got, backend = self.pass_timer(want)
+        self.assertEqual(got, want)
+        self.assertEqual(backend, self.expected_backend())
+
+
+def _rmdir(path):
+    try:
+        os.rmdir(path)
+        return True
+    except OSError:
+        return False
+
+
 class TestHoldersDefault(HolderCases, PortisoTestCase):
     BASE = 29100
+
+
+class TestHoldersFullWalk(HolderCases, PortisoTestCase):
+    BACKEND = "walk"
+    BASE = 29150
 
 
 class TestHoldersProcWalk(HolderCases, PortisoTestCase):

@@ -7,13 +7,26 @@
  *   portiso_cand_tcp, portiso_cand_udp (iter/tcp, iter/udp): for every socket
  *     whose inode is in `candidates`, report (inode, struct file address).
  *     Run only when the candidate set changes.
- *   portiso_holders (iter/task): for every process whose cgroup v2 id, or
- *     the id of one of its ancestors, is in `containers` (a process in a
- *     cgroup a task made below its container is that container's), read its
- *     fd table 16 pointers at a time inside bpf_loop() and test each pointer
+ *   portiso_holders (iter/task): for every process whose container is in
+ *     `containers` (its container: the deepest of `watched`, every checked
+ *     container, among its cgroup and that cgroup's ancestors, so a process
+ *     in a cgroup a task made below its container is that container's), read
+ *     its fd table 16 pointers at a time inside bpf_loop() and test each pointer
  *     against an 8192-bit filter in .bss, then against `candidate_files`
  *     (file address -> inode). Hits are written as records naming the
  *     deepest container above the process.
+ *
+ *   portiso_ev_* (tp_btf): the ways a socket made elsewhere can reach a
+ *     process of a container, each marking that container in `dirty`: a
+ *     receive on a unix socket (SCM_RIGHTS, also through io_uring), an
+ *     io_uring fixed file installed, pidfd_getfd(), a process moved into
+ *     its cgroup, a process forked into it from another cgroup
+ *     (CLONE_INTO_CGROUP). A seccomp supervisor adding an fd to some other
+ *     process, or a mark that does not fit, sets `dirty_lost`: the loader
+ *     then walks every container. The loader walks only the dirty ones
+ *     otherwise, and between such events the last walk's answer stands.
+ *     Tracepoints, not fentry/fexit on receive_fd(): they need no BPF
+ *     trampoline, which some kernels refuse.
  *
  * The fd table is read as a plain array, so the cost per open fd is a
  * sequential 8-byte read and a bit test, with no cache miss on the file or
@@ -25,12 +38,17 @@
 
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 
 #include "holders_record.h"
 
 #define CHUNK 16
 
 char LICENSE[] SEC("license") = "GPL";
+
+#define AF_UNIX 1
+/* SECCOMP_IOCTL_NOTIF_ADDFD: _IOW('!', 3, struct seccomp_notif_addfd) */
+#define SECCOMP_ADDFD_IOCTL 0x40182103UL
 
 struct {
         __uint(type, BPF_MAP_TYPE_HASH);
@@ -53,8 +71,27 @@ struct {
         __type(value, __u8);
 } containers SEC(".maps");
 
+/* Every checked container, walked or not: what the events attribute to. */
+struct {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __uint(max_entries, HOLDERS_MAX_CONTAINERS);
+        __type(key, __u64);
+        __type(value, __u8);
+} watched SEC(".maps");
+
+/* Containers that may hold a socket they did not hold at the last walk;
+ * drained by the loader before each walk. */
+struct {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __uint(max_entries, HOLDERS_MAX_DIRTY);
+        __type(key, __u64);
+        __type(value, __u8);
+} dirty SEC(".maps");
+
 /* Bit holders_filter_bit(f) is set for every candidate file f; written by the loader. */
 __u64 candidate_filter[HOLDERS_FILTER_WORDS];
+/* Set when a mark was lost (or cannot be attributed): walk everything. */
+__u32 dirty_lost;
 
 static __always_inline void report_file(struct seq_file *seq, struct socket *sock)
 {
@@ -162,10 +199,10 @@ static long walk_word(__u64 idx, struct walk *w)
         return 0;
 }
 
-/* The id of the deepest cgroup in `containers` among cgrp and its
- * ancestors, or 0. Ancestors are read through cgrp->ancestors[], indexed by
- * level (the hierarchy root is 0 and is never a container). */
-static __always_inline __u64 container_of_cgroup(struct cgroup *cgrp)
+/* The id of the deepest cgroup in map among cgrp and its ancestors, or 0.
+ * Ancestors are read through cgrp->ancestors[], indexed by level (the
+ * hierarchy root is 0 and is never a container). */
+static __always_inline __u64 container_in(void *map, struct cgroup *cgrp)
 {
         int level = cgrp->level;
 
@@ -179,7 +216,7 @@ static __always_inline __u64 container_of_cgroup(struct cgroup *cgrp)
                     !anc)
                         break;
                 id = BPF_CORE_READ(anc, kn, id);
-                if (bpf_map_lookup_elem(&containers, &id))
+                if (bpf_map_lookup_elem(map, &id))
                         return id;
         }
         return 0;
@@ -195,8 +232,10 @@ int portiso_holders(struct bpf_iter__task *ctx)
         /* Threads share their leader's table: look at each process once. */
         if (!task || task->pid != task->tgid)
                 return 0;
-        w.cgroup_id = container_of_cgroup(task->cgroups->dfl_cgrp);
-        if (!w.cgroup_id)
+        /* The process' container among all of them, then whether this walk
+         * is about that one. */
+        w.cgroup_id = container_in(&watched, task->cgroups->dfl_cgrp);
+        if (!w.cgroup_id || !bpf_map_lookup_elem(&containers, &w.cgroup_id))
                 return 0;
         if (!task->files)
                 return 0;
@@ -218,3 +257,102 @@ int portiso_holders(struct bpf_iter__task *ctx)
         }
         return 0;
 }
+
+/* Mark the container cgrp belongs to, if any. */
+static __always_inline void mark(struct cgroup *cgrp)
+{
+        __u64 id;
+        __u8 one = 1;
+
+        if (!cgrp)
+                return;
+        id = container_in(&watched, cgrp);
+        if (id && bpf_map_update_elem(&dirty, &id, &one, BPF_ANY) < 0)
+                dirty_lost = 1;
+}
+
+static __always_inline void mark_current(void)
+{
+        struct task_struct *task = bpf_get_current_task_btf();
+
+        mark(task->cgroups->dfl_cgrp);
+}
+
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(portiso_ev_attach, struct cgroup *dst, const char *path, struct task_struct *task,
+             bool threadgroup)
+{
+        mark(dst);
+        return 0;
+}
+
+/* A child forked where its parent is (the common case) holds nothing its
+ * parent's container did not already hold. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(portiso_ev_fork, struct task_struct *parent, struct task_struct *child)
+{
+        struct cgroup *cc = child->cgroups->dfl_cgrp;
+
+        if (cc != parent->cgroups->dfl_cgrp)
+                mark(cc);
+        return 0;
+}
+
+/* Any receive on a unix socket, SCM_RIGHTS or not: the files are installed
+ * before the tracepoint fires. */
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(portiso_ev_recv, struct sock *sk, int ret, int flags)
+{
+        if (ret >= 0 && sk && sk->__sk_common.skc_family == AF_UNIX)
+                mark_current();
+        return 0;
+}
+
+/* IORING_OP_FIXED_FD_INSTALL puts a file of the ring's fixed table (which
+ * another ring may have sent, IORING_OP_MSG_RING) into the fd table. */
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(portiso_ev_uring, struct io_kiocb *req)
+{
+        if (req && req->opcode == IORING_OP_FIXED_FD_INSTALL)
+                mark_current();
+        return 0;
+}
+
+#if defined(__TARGET_ARCH_x86)
+#define SYSCALL_NR(regs) ((regs)->orig_ax)
+#define SYSCALL_ARG2(regs) ((regs)->si)
+#define NR_IOCTL 16
+#define NR_PIDFD_GETFD 438
+#elif defined(__TARGET_ARCH_arm64)
+#define SYSCALL_NR(regs) ((regs)->syscallno)
+#define SYSCALL_ARG2(regs) ((regs)->regs[1])
+#define NR_IOCTL 29
+#define NR_PIDFD_GETFD 438
+#endif
+
+#ifdef SYSCALL_NR
+/* pidfd_getfd() takes a file into the caller's table; a seccomp supervisor
+ * adding a file to the process it supervises (whichever that is) costs a
+ * walk of everything. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(portiso_ev_sys_exit, struct pt_regs *regs, long ret)
+{
+        long nr;
+
+        if (ret < 0 || !regs)
+                return 0;
+        nr = SYSCALL_NR(regs);
+        if (nr == NR_PIDFD_GETFD)
+                mark_current();
+        else if (nr == NR_IOCTL && (__u32)SYSCALL_ARG2(regs) == (__u32)SECCOMP_ADDFD_IOCTL)
+                dirty_lost = 1;
+        return 0;
+}
+#else
+SEC("tp_btf/sys_exit")
+int BPF_PROG(portiso_ev_sys_exit, struct pt_regs *regs, long ret)
+{
+        dirty_lost = 1; /* no syscall numbers for this architecture: walk everything */
+        return 0;
+}
+#endif

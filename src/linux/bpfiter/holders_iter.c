@@ -7,7 +7,11 @@
  * calls. Every map is mirrored here and updated by difference, so a steady set
  * of host listeners and containers costs no map update at all, and the
  * socket walk that resolves candidates to their struct file runs only when
- * the candidate set changed. */
+ * the candidate set changed.
+ *
+ * The event programs are optional: without them (a kernel without one of
+ * the tracepoints, or a caller that does not want them) every search walks
+ * every container it is given, as before. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -31,8 +35,33 @@ struct mirror {
 struct holders_iter {
         struct holders_bpf *skel;
         struct bpf_link *holders_link, *tcp_link, *udp_link;
-        struct mirror cands, files, containers;
+        struct bpf_link *event_links[5];
+        bool events;
+        struct errbuf events_error;
+        struct mirror cands, files, containers, watched;
 };
+
+static struct bpf_program **event_programs(struct holders_bpf *skel, size_t *ret_n)
+{
+        static struct bpf_program *progs[5];
+
+        progs[0] = skel->progs.portiso_ev_attach;
+        progs[1] = skel->progs.portiso_ev_fork;
+        progs[2] = skel->progs.portiso_ev_recv;
+        progs[3] = skel->progs.portiso_ev_uring;
+        progs[4] = skel->progs.portiso_ev_sys_exit;
+        *ret_n = ELEMENTSOF(progs);
+        return progs;
+}
+
+static void detach_events(struct holders_iter *it)
+{
+        for (size_t i = 0; i < ELEMENTSOF(it->event_links); i++) {
+                bpf_link__destroy(it->event_links[i]);
+                it->event_links[i] = NULL;
+        }
+        it->events = false;
+}
 
 static void mirror_clear(struct mirror *m)
 {
@@ -48,10 +77,12 @@ void holders_iter_free(struct holders_iter *it)
         bpf_link__destroy(it->holders_link);
         bpf_link__destroy(it->tcp_link);
         bpf_link__destroy(it->udp_link);
+        detach_events(it);
         holders_bpf__destroy(it->skel);
         mirror_clear(&it->cands);
         mirror_clear(&it->files);
         mirror_clear(&it->containers);
+        mirror_clear(&it->watched);
         free(it);
 }
 
@@ -64,7 +95,46 @@ static int attach(struct bpf_program *prog, struct bpf_link **ret, struct errbuf
         return 0;
 }
 
-int holders_iter_new(struct holders_iter **ret, struct errbuf *e)
+/* Open and load, with the event programs or not. */
+static struct holders_bpf *open_and_load(bool events)
+{
+        struct holders_bpf *skel = holders_bpf__open();
+        struct bpf_program **progs;
+        size_t n;
+
+        if (!skel)
+                return NULL;
+        progs = event_programs(skel, &n);
+        for (size_t i = 0; !events && i < n; i++)
+                bpf_program__set_autoload(progs[i], false);
+        if (holders_bpf__load(skel) < 0) {
+                int saved = errno;
+                holders_bpf__destroy(skel);
+                errno = saved;
+                return NULL;
+        }
+        return skel;
+}
+
+/* Attach every event program, or none. */
+static void attach_events(struct holders_iter *it)
+{
+        size_t n;
+        struct bpf_program **progs = event_programs(it->skel, &n);
+
+        for (size_t i = 0; i < n; i++) {
+                it->event_links[i] = bpf_program__attach(progs[i]);
+                if (!it->event_links[i]) {
+                        errbuf_set(&it->events_error, -EOPNOTSUPP, "cannot attach %s: %s",
+                                   bpf_program__name(progs[i]), strerror(errno));
+                        detach_events(it);
+                        return;
+                }
+        }
+        it->events = true;
+}
+
+int holders_iter_new(struct holders_iter **ret, bool events, struct errbuf *e)
 {
         _cleanup_(holders_iter_freep) struct holders_iter *it = NULL;
         int r;
@@ -76,7 +146,14 @@ int holders_iter_new(struct holders_iter **ret, struct errbuf *e)
         it = calloc(1, sizeof(*it));
         if (!it)
                 return -ENOMEM;
-        it->skel = holders_bpf__open_and_load();
+        it->skel = events ? open_and_load(true) : NULL;
+        if (events && !it->skel)
+                errbuf_set(&it->events_error, -EOPNOTSUPP, "cannot load the event programs: %s",
+                           bpf_util_libbpf_last()[0] ? bpf_util_libbpf_last() : strerror(errno));
+        if (!events)
+                errbuf_set(&it->events_error, -EOPNOTSUPP, "not wanted");
+        if (!it->skel)
+                it->skel = open_and_load(false);
         if (!it->skel)
                 return errbuf_set(e, -EOPNOTSUPP, "cannot load the holders iterators: %s",
                                   bpf_util_libbpf_last()[0] ? bpf_util_libbpf_last()
@@ -88,6 +165,8 @@ int holders_iter_new(struct holders_iter **ret, struct errbuf *e)
                 r = attach(it->skel->progs.portiso_cand_udp, &it->udp_link, e);
         if (r < 0)
                 return r;
+        if (!it->events_error.msg[0])
+                attach_events(it);
         *ret = TAKE_PTR(it);
         return 0;
 }
@@ -127,9 +206,8 @@ static int mirror_sync(int fd, struct mirror *have, const uint64_t *keys, const 
         size_t vsize = values ? sizeof(uint64_t) : 0;
         uint8_t one = 1;
 
-        if (n == have->n &&
-            (n == 0 || (memcmp(keys, have->keys, n * sizeof(*keys)) == 0 &&
-                        (!values || memcmp(values, have->values, n * vsize) == 0))))
+        if (n == have->n && (n == 0 || (memcmp(keys, have->keys, n * sizeof(*keys)) == 0 &&
+                                        (!values || memcmp(values, have->values, n * vsize) == 0))))
                 return 0;
         _cleanup_free_ uint64_t *k = malloc(MAX(n, (size_t)1) * sizeof(*k));
         _cleanup_free_ uint64_t *v = values ? malloc(MAX(n, (size_t)1) * vsize) : NULL;
@@ -303,4 +381,55 @@ int holders_iter_run(struct holders_iter *it, const uint64_t *cgroup_ids, size_t
         if (it->files.n == 0 || n_cgroups == 0)
                 return 0; /* no candidate is open, or nobody to hold one */
         return read_iter(it->holders_link, sizeof(struct holders_record), on_hit, &ctx);
+}
+
+const char *holders_iter_events_missing(const struct holders_iter *it)
+{
+        return it->events ? NULL : it->events_error.msg;
+}
+
+int holders_iter_watch(struct holders_iter *it, const uint64_t *ids, size_t n)
+{
+        if (n > HOLDERS_MAX_CONTAINERS)
+                return -E2BIG;
+        return mirror_sync(bpf_map__fd(it->skel->maps.watched), &it->watched, ids, NULL, n);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+int holders_iter_drain(struct holders_iter *it, uint64_t **ret, size_t *ret_n, bool *ret_lost)
+{
+        int fd = bpf_map__fd(it->skel->maps.dirty);
+        _cleanup_free_ uint64_t *v = NULL;
+        size_t n = 0, alloc = 0;
+        __u64 key, prev;
+
+        /* Read the flag first: a mark lost after this is seen next time. */
+        *ret_lost = __atomic_exchange_n(&it->skel->bss->dirty_lost, 0, __ATOMIC_SEQ_CST) != 0;
+        while (bpf_map_get_next_key(fd, n > 0 ? &prev : NULL, &key) == 0) {
+                if (n == alloc) {
+                        size_t want = alloc ? alloc * 2 : 16;
+                        uint64_t *nv = realloc(v, want * sizeof(*v));
+                        if (!nv)
+                                return -ENOMEM;
+                        v = nv;
+                        alloc = want;
+                }
+                v[n++] = key;
+                prev = key;
+        }
+        /* A mark made again after it was read is not lost: the walk that
+         * follows starts after the event it stands for. */
+        for (size_t i = 0; i < n; i++)
+                if (bpf_map_delete_elem(fd, &v[i]) < 0 && errno != ENOENT)
+                        return negative_errno();
+        if (n > 1)
+                qsort(v, n, sizeof(*v), cmp_u64);
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
 }

@@ -9,6 +9,7 @@
  * -EPERM and a line in *e, and callers fall back to a /proc walk. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -23,18 +24,31 @@ struct holders_iter;
  * negative return stops the walk and is returned by holders_iter_run(). */
 typedef int (*holders_iter_fn)(pid_t tgid, uint64_t cgroup_id, uint64_t inode, void *userdata);
 
-/* Load and attach the iterator program. */
-int holders_iter_new(struct holders_iter **ret, struct errbuf *e);
+/* Load and attach the iterator programs, and with events the programs that
+ * mark the containers a socket may have reached (holders.bpf.c). Without
+ * them (not wanted, or the kernel lacks one) the iterator still works. */
+int holders_iter_new(struct holders_iter **ret, bool events, struct errbuf *e);
+/* NULL when the event programs are attached; else why not, in one line. */
+const char *holders_iter_events_missing(const struct holders_iter *it);
+/* Make the sorted, unique ids the set of containers the events attribute
+ * to. 1 when the set changed, 0 if not. */
+int holders_iter_watch(struct holders_iter *it, const uint64_t *ids, size_t n);
+/* Take the containers marked since the last drain (sorted malloc'd array,
+ * NULL when none) and whether a mark was lost meanwhile (then every
+ * container must be walked). */
+int holders_iter_drain(struct holders_iter *it, uint64_t **ret, size_t *ret_n, bool *ret_lost);
 /* Detach and free; NULL is fine. */
 void holders_iter_free(struct holders_iter *it);
 /* Most candidates one search can take. */
 size_t holders_iter_max_candidates(void);
 /* Most container cgroups one search can take. */
 size_t holders_iter_max_containers(void);
-/* Walk the open files of every process whose cgroup v2 id, or an ancestor's,
- * is among the sorted, unique cgroup_ids and report those among the sorted,
- * unique inodes, each with the deepest such id above the process. -E2BIG
- * beyond the maxima above. */
+/* Walk the open files of every process whose container is among the sorted,
+ * unique cgroup_ids and report those among the sorted, unique inodes, each
+ * with its container's id. A process' container is the deepest of the
+ * watched set (holders_iter_watch(), which must hold every cgroup_ids)
+ * among its cgroup and that cgroup's ancestors. -E2BIG beyond the maxima
+ * above. */
 int holders_iter_run(struct holders_iter *it, const uint64_t *cgroup_ids, size_t n_cgroups,
                      const uint64_t *inodes, size_t n, holders_iter_fn fn, void *userdata);
 

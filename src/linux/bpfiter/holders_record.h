@@ -13,6 +13,8 @@
 /* Most candidate sockets and container cgroups the maps hold. */
 #define HOLDERS_MAX_CANDIDATES 4096
 #define HOLDERS_MAX_CONTAINERS 65536
+/* Containers marked by events between two walks before marks are lost. */
+#define HOLDERS_MAX_DIRTY 4096
 /* Deepest cgroup level below which a container is searched for. */
 #define HOLDERS_MAX_DEPTH 32
 /* Words of the pre-filter over candidate file pointers (8192 bits). */
