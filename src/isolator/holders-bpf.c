@@ -301,8 +301,8 @@ int holders_find_bpf(struct holders_bpf_state *s, const struct cg_hierarchy *h,
                 return r;
 
         if (full || n_walk > 0) {
-                r = holders_iter_run(s->iter, full ? s->ids : walk, full ? s->n_ids : n_walk,
-                                     sorted_inodes, n_inodes, on_hit, &ctx);
+                r = holders_iter_run(s->iter, full ? NULL : walk, full ? 0 : n_walk, sorted_inodes,
+                                     n_inodes, on_hit, &ctx);
                 free(ctx.held);
                 if (r >= 0)
                         r = merge_hits(s, &ctx, walk, n_walk, full);

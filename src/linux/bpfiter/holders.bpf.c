@@ -92,6 +92,9 @@ struct {
 __u64 candidate_filter[HOLDERS_FILTER_WORDS];
 /* Set when a mark was lost (or cannot be attributed): walk everything. */
 __u32 dirty_lost;
+/* Written by the loader: 1 walks every watched container, 0 only those in
+ * `containers` (so a full walk fills no map). */
+__u32 walk_all;
 
 static __always_inline void report_file(struct seq_file *seq, struct socket *sock)
 {
@@ -235,7 +238,7 @@ int portiso_holders(struct bpf_iter__task *ctx)
         /* The process' container among all of them, then whether this walk
          * is about that one. */
         w.cgroup_id = container_in(&watched, task->cgroups->dfl_cgrp);
-        if (!w.cgroup_id || !bpf_map_lookup_elem(&containers, &w.cgroup_id))
+        if (!w.cgroup_id || (!walk_all && !bpf_map_lookup_elem(&containers, &w.cgroup_id)))
                 return 0;
         if (!task->files)
                 return 0;

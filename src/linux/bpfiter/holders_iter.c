@@ -374,10 +374,14 @@ int holders_iter_run(struct holders_iter *it, const uint64_t *cgroup_ids, size_t
                         return r;
                 }
         }
-        r = mirror_sync(bpf_map__fd(it->skel->maps.containers), &it->containers, cgroup_ids, NULL,
-                        n_cgroups);
-        if (r < 0)
-                return r;
+        if (cgroup_ids) {
+                r = mirror_sync(bpf_map__fd(it->skel->maps.containers), &it->containers, cgroup_ids,
+                                NULL, n_cgroups);
+                if (r < 0)
+                        return r;
+        } else
+                n_cgroups = it->watched.n;
+        it->skel->bss->walk_all = cgroup_ids == NULL;
         if (it->files.n == 0 || n_cgroups == 0)
                 return 0; /* no candidate is open, or nobody to hold one */
         return read_iter(it->holders_link, sizeof(struct holders_record), on_hit, &ctx);

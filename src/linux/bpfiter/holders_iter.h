@@ -44,8 +44,8 @@ size_t holders_iter_max_candidates(void);
 /* Most container cgroups one search can take. */
 size_t holders_iter_max_containers(void);
 /* Walk the open files of every process whose container is among the sorted,
- * unique cgroup_ids and report those among the sorted, unique inodes, each
- * with its container's id. A process' container is the deepest of the
+ * unique cgroup_ids (NULL: every watched one) and report those among the
+ * sorted, unique inodes, each with its container's id. A process' container is the deepest of the
  * watched set (holders_iter_watch(), which must hold every cgroup_ids)
  * among its cgroup and that cgroup's ancestors. -E2BIG beyond the maxima
  * above. */
