@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""run.py - the scale benchmark behind `make bench` (issue 5).
+"""run.py - the scale benchmark behind `make bench`.
 
 For each N it builds a workload with bench-workload (N container cgroups of P
 sleeper processes holding F fds each, one or two listeners per container, host
@@ -261,12 +261,12 @@ def summarize(n, rows, check, a):
 
 
 def print_table(results):
-    hdr = f"{'N':>5} {'tool':<9} {'median ms':>10} {'p95 ms':>9} {'cpu ms':>9} " \
+    hdr = f"{'N':>5} {'tool':<12} {'median ms':>10} {'p95 ms':>9} {'cpu ms':>9} " \
           f"{'/replica':>9} {'/ss -ltn':>9} {'RSS KiB':>8}"
     print(hdr)
     print("-" * len(hdr))
     for r in results:
-        print(f"{r['n']:>5} {r['tool']:<9} {r['median_ms']:>10.3f} {r['p95_ms']:>9.3f} "
+        print(f"{r['n']:>5} {r['tool']:<12} {r['median_ms']:>10.3f} {r['p95_ms']:>9.3f} "
               f"{r['cpu_median_ms']:>9.3f} {r['vs_replica']:>9.4f} {r['vs_ss_ltn']:>9.3f} "
               f"{r['rss_kib']!s:>8}")
 

@@ -1,4 +1,4 @@
-"""agent_rss - the real portiso-agent's memory with N containers (issue 5).
+"""agent_rss - the real portiso-agent's memory with N containers.
 
 Starts build/portiso-agent on a free loopback port with its own work,
 runtime and cgroups root, launches N containers through the v1 operator API

@@ -15,11 +15,13 @@ for it. Ports 29100-29299 only.
 """
 import json
 import os
+import random
 import subprocess
 import unittest
 
 import portiso_test
 from portiso_test import PortisoTestCase, wait_for
+from test_bpf import port_is_free
 
 # Create sockets on the host, then hand them to a daemonized grandchild inside
 # the cgroup whose cgroup.procs is argv[1]; print "ready <grandchild pid>".
@@ -65,7 +67,7 @@ while True:
 
 class HolderCases:
     BACKEND = None  # None: the default (BPF where available); "proc": the /proc walk
-    BASE = None
+    BAND = None  # first port of the class' band of 50
 
     def setUp(self):
         super().setUp()
@@ -78,6 +80,17 @@ class HolderCases:
                         else os.environ.pop("PORTISO_HOLDERS", None))
         self.root_dir = self.cgroup_path()
         os.makedirs(self.root_dir, exist_ok=True)
+        self.BASE = self.free_base()
+
+    def free_base(self):
+        """A base port of the class' 50-port band whose 12 ports are all free
+        now (the band is shared with concurrent runs of this test)."""
+        bases = list(range(self.BAND, self.BAND + 50 - 12))
+        random.shuffle(bases)
+        for b in bases:
+            if all(port_is_free(p) for p in range(b, b + 12)):
+                return b
+        raise AssertionError(f"no 12 free ports in [{self.BAND}-{self.BAND + 49}]")
 
     def cg(self, rel):
         path = self.cgroup_path(rel)
@@ -187,17 +200,17 @@ def _rmdir(path):
 
 
 class TestHoldersDefault(HolderCases, PortisoTestCase):
-    BASE = 29100
+    BAND = 29100
 
 
 class TestHoldersFullWalk(HolderCases, PortisoTestCase):
     BACKEND = "walk"
-    BASE = 29150
+    BAND = 29150
 
 
 class TestHoldersProcWalk(HolderCases, PortisoTestCase):
     BACKEND = "proc"
-    BASE = 29200
+    BAND = 29200
 
 
 if __name__ == "__main__":
