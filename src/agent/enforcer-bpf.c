@@ -22,7 +22,6 @@
 #include "isolator/isolator.h"
 #include "linux/bpf/bpf_detect.h"
 #include "linux/bpf/bpf_prevent.h"
-#include "linux/bpfiter/holders_iter.h"
 #include "linux/sockdiag.h"
 
 /* A listen seen before its port was chosen, or before its socket is in the
@@ -418,26 +417,6 @@ static int detect_start(struct bpf_enforcer *enf, struct event_base *base,
         return 1;
 }
 
-/* Say once, at start, whether the holder search follows the events (the
- * search itself, in isolator/holders-bpf.c, loads its own copy). */
-static void holders_events_note(void)
-{
-        _cleanup_(holders_iter_freep) struct holders_iter *it = NULL;
-        const char *env = getenv("PORTISO_HOLDERS");
-        struct errbuf e = {};
-
-        if ((env && (strcmp(env, "proc") == 0 || strcmp(env, "walk") == 0)) ||
-            holders_iter_new(&it, true, &e) < 0)
-                return; /* asked not to, or no in-kernel search at all: the /proc walk */
-        if (holders_iter_events_missing(it))
-                log_warning("Holder search not driven by events (%s): every pass walks the "
-                            "processes of every container",
-                            holders_iter_events_missing(it));
-        else
-                log_info("Holder search driven by events: a pass walks only the containers a "
-                         "socket may have reached since the last one");
-}
-
 int bpf_enforcer_new(struct event_base *base, struct agent_flags *flags, struct containerizer *cz,
                      struct bpf_enforcer **ret)
 {
@@ -452,8 +431,6 @@ int bpf_enforcer_new(struct event_base *base, struct agent_flags *flags, struct 
         if (r < 0)
                 return r;
         prevent = prevent_start(flags, cz);
-        if (enf->bd)
-                holders_events_note();
 
         flags->container_ports_instant_detection = enf->bd ? 1 : 0;
         flags->container_ports_prevent_bind = prevent;

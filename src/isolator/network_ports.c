@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "basic/log.h"
+#include "isolator/holders.h"
 #include "isolator/isolator.h"
 #include "isolator/ports.h"
 #include "linux/sockdiag.h"
@@ -24,6 +25,7 @@ struct network_ports {
         struct ports_isolator pi;
         struct sockdiag *sd;
         bool said_no_cgroup_ids;
+        bool said_holders; /* why the holder search walks more than it needs */
 };
 
 static struct network_ports *NP(struct isolator *i)
@@ -106,6 +108,19 @@ static int np_watch(struct isolator *i, struct isolator_limitation **ret, size_t
                             "(INET_DIAG_CGROUP_ID, Linux 5.7); every pass searches the "
                             "containers' processes instead");
                 np->said_no_cgroup_ids = true;
+        }
+        if (!np->said_holders && np->pi.holders) {
+                const char *why = NULL, *backend = holders_backend(np->pi.holders, &why);
+
+                if (strcmp(backend, "bpf") == 0 && why && strcmp(why, "not wanted") != 0)
+                        log_warning("network/ports: holder search not driven by events (%s); "
+                                    "every pass walks the processes of every container",
+                                    why);
+                else if (strcmp(backend, "proc") == 0 && why)
+                        log_warning("network/ports: holder search through /proc (%s); every "
+                                    "pass reads the fds of every container process",
+                                    why);
+                np->said_holders = true;
         }
         return ports_check(&np->pi, ret, ret_n);
 }
