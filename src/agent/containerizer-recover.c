@@ -5,10 +5,10 @@
  * Recovery trusts only the checkpoint: each container's config.json (with
  * its allocation, whatever isolators the previous agent ran), its supervisor
  * record and the exit status the supervisor left. A live supervisor (pid,
- * start time and boot id all match) is re-adopted through a new pidfd and the
- * container is handed to every isolator at once, so the very next pass checks
- * it. A corrupt checkpoint costs that container only, with one line naming
- * the file. Cgroups below --cgroups_root that no checkpoint explains are
+ * start time and boot id all match) is re-adopted through a new pidfd; the
+ * recovered containers are handed to every isolator at once, in one
+ * recover() call, so the very next pass checks them. A corrupt checkpoint costs that container
+ * only, with one line naming the file. Cgroups below --cgroups_root that no checkpoint explains are
  * orphans of a crash: killed and removed, as Mesos' launcher does. */
 #include <string.h>
 #include <time.h>
@@ -17,6 +17,7 @@
 #include "agent/launcher.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
+#include "basic/sorted-array.h"
 
 #define SUPERVISORS_CGROUP ".supervisors"
 
@@ -151,7 +152,13 @@ void containerizer_free(struct containerizer *cz)
 
 /* ---- recovery ------------------------------------------------------------ */
 
-static int recover_one(struct containerizer *cz, const char *id, struct errbuf *e)
+struct recovered {
+        struct isolator_recovered *v;
+        size_t n, alloc;
+};
+
+static int recover_one(struct containerizer *cz, const char *id, struct recovered *rs,
+                       struct errbuf *e)
 {
         _cleanup_(container_config_done) struct container_config cfg = {};
         _cleanup_free_ char *meta = NULL;
@@ -230,16 +237,12 @@ static int recover_one(struct containerizer *cz, const char *id, struct errbuf *
                 cz_destroy(cz, c, &parent->pub.termination);
                 return 0;
         }
-        struct isolator_container view = cz_isolator_view(c);
-        for (size_t i = 0; i < cz->n_isolators; i++) {
-                struct isolator *iso = cz->isolators[i];
-                if (!iso->ops->recover)
-                        continue;
-                r = iso->ops->recover(iso, &view, parent ? NULL : &c->pub.config.ports);
-                if (r < 0)
-                        log_error_errno(r, "Failed to recover %s of container %s: %m",
-                                        iso->ops->name, id);
-        }
+        /* The isolators get every recovered container at once, after all
+         * are read (Mesos' recover()). */
+        struct isolator_recovered rec = {cz_isolator_view(c), parent ? NULL : &c->pub.config.ports};
+        r = ARRAY_INSERT_AT(rs->v, rs->n, rs->alloc, rs->n, rec);
+        if (r < 0)
+                return errbuf_set(e, r, "out of memory");
         log_info("Recovered container %s (main pid %d, supervisor pid %d)", id, (int)c->pub.pid,
                  (int)c->sup.pid);
         /* It was being destroyed for a limitation when the agent stopped. */
@@ -283,6 +286,7 @@ static void remove_orphans(struct containerizer *cz)
 
 int containerizer_recover(struct containerizer *cz)
 {
+        struct recovered rs = {};
         char **ids = NULL;
         size_t n = 0, ok = 0;
         int r;
@@ -292,7 +296,7 @@ int containerizer_recover(struct containerizer *cz)
                 return log_error_errno(r, "Failed to list checkpointed containers: %m");
         for (size_t i = 0; i < n; i++) {
                 struct errbuf e = {};
-                r = recover_one(cz, ids[i], &e);
+                r = recover_one(cz, ids[i], &rs, &e);
                 if (r < 0)
                         log_error("Failed to recover container %s: %s", ids[i],
                                   e.msg[0] ? e.msg : strerror(-r));
@@ -301,6 +305,12 @@ int containerizer_recover(struct containerizer *cz)
                 free(ids[i]);
         }
         free(ids);
+        for (size_t i = 0; i < cz->n_isolators; i++) {
+                struct isolator *iso = cz->isolators[i];
+                if (iso->ops->recover && (r = iso->ops->recover(iso, rs.v, rs.n)) < 0)
+                        log_error_errno(r, "Failed to recover %s: %m", iso->ops->name);
+        }
+        free(rs.v);
         remove_orphans(cz);
         if (n > 0)
                 log_info("Recovered %zu of %zu checkpointed containers", ok, n);

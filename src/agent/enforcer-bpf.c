@@ -1,16 +1,8 @@
-/* enforcer-bpf.c - instant detection and bind prevention in the agent; see
- * enforcer-bpf.h.
- *
- * Prevention is an isolator (isolator.h) added next to network/ports, so the
- * containerizer's single path for allocations (prepare, update, recover,
- * cleanup) drives the BPF maps with no special cases. The BPF objects are
- * opened lazily by the first root container that needs them and destroyed
- * with the last one's cleanup: with no container, nothing of portiso stays
- * in the kernel. Stopping the agent only closes them (done()): the pins keep
- * denying binds until the next agent re-adopts them.
- *
- * The prevention isolator object is created by the containerizer, so the
- * enforcer finds it through one static pointer (one agent per process). */
+/* enforcer-bpf.c - instant detection and the switch for bind prevention in
+ * the agent; see enforcer-bpf.h. Prevention itself is an isolator
+ * (isolator/network_ports_bind.c) the containerizer drives like any other.
+ * Recovery hands it every recovered container at once, so it knows then
+ * which pinned entries are stale: all its state is its own object's. */
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,24 +19,6 @@
 /* A listen seen before its port was chosen, or before its socket is in the
  * kernel's tables, is found by this second look. */
 #define RECHECK_USEC 20000
-
-struct prevent_entry {
-        char *id;
-        uint64_t cgroup_id;
-        bool root;    /* a root container that is not ignored */
-        bool applied; /* has an entry in the BPF allocation map */
-};
-
-struct prevent_isolator {
-        struct isolator base;
-        char *root_path; /* <v2 mount>/<cgroups_root> */
-        struct bpf_prevent *bp;
-        struct prevent_entry *v;
-        size_t n, alloc;
-        bool warned_autobind; /* said once that autobinds are not prevented */
-};
-
-static struct prevent_isolator *active_prevent;
 
 /* A listener event whose socket the kernel did not show yet. */
 struct pending_event {
@@ -67,201 +41,6 @@ struct bpf_enforcer {
         bool full_pass_wanted; /* a listen whose port was not chosen yet */
 };
 
-static unsigned bpf_protocols(unsigned sockdiag_protocols)
-{
-        return (sockdiag_protocols & SOCKDIAG_UDP ? BPF_PROTO_UDP : 0) | BPF_PROTO_TCP;
-}
-
-static char *cgroups_root_path(const struct cg_hierarchy *h, const char *root)
-{
-        char *p;
-
-        return asprintf(&p, "%s/%s", h->path, root) < 0 ? NULL : p;
-}
-
-/* ---- the prevention isolator -------------------------------------------- */
-
-static struct prevent_entry *entry_find(struct prevent_isolator *pi, const char *id)
-{
-        for (size_t k = 0; k < pi->n; k++)
-                if (strcmp(pi->v[k].id, id) == 0)
-                        return &pi->v[k];
-        return NULL;
-}
-
-static int entry_add(struct prevent_isolator *pi, const struct isolator_container *c)
-{
-        struct prevent_entry *e = entry_find(pi, c->id);
-
-        if (!e) {
-                if (pi->n == pi->alloc) {
-                        size_t na = MAX(pi->alloc * 2, (size_t)16);
-                        struct prevent_entry *v = reallocarray(pi->v, na, sizeof(*v));
-                        if (!v)
-                                return -ENOMEM;
-                        pi->v = v;
-                        pi->alloc = na;
-                }
-                e = &pi->v[pi->n];
-                *e = (struct prevent_entry){.id = strdup(c->id)};
-                if (!e->id)
-                        return -ENOMEM;
-                pi->n++;
-        }
-        e->cgroup_id = c->cgroup_id;
-        /* A container on its own network (CNI) binds in its own namespace. */
-        e->root = !c->parent_id && c->cgroup_id != 0 && !(pi->base.ctx->cni_enabled && c->network);
-        return 0;
-}
-
-static bool any_applied(const struct prevent_isolator *pi)
-{
-        for (size_t k = 0; k < pi->n; k++)
-                if (pi->v[k].applied)
-                        return true;
-        return false;
-}
-
-static int prevent_init(struct isolator *i, const struct isolator_context *ctx, struct errbuf *e)
-{
-        struct prevent_isolator *pi = (struct prevent_isolator *)i;
-        int r;
-
-        if (ctx->hierarchy->mode != CG_V2)
-                return errbuf_set(e, -EOPNOTSUPP,
-                                  "containers are on the cgroup v1 freezer "
-                                  "hierarchy; bind prevention needs cgroup v2");
-        r = bpf_prevent_supported(e);
-        if (r <= 0)
-                return r < 0 ? r : -EOPNOTSUPP;
-        pi->root_path = cgroups_root_path(ctx->hierarchy, ctx->cgroups_root);
-        if (!pi->root_path)
-                return -ENOMEM;
-        active_prevent = pi;
-        return 0;
-}
-
-static void prevent_done(struct isolator *i)
-{
-        struct prevent_isolator *pi = (struct prevent_isolator *)i;
-
-        bpf_prevent_close(pi->bp); /* the pins keep holding */
-        for (size_t k = 0; k < pi->n; k++)
-                free(pi->v[k].id);
-        free(pi->v);
-        free(pi->root_path);
-        if (active_prevent == pi)
-                active_prevent = NULL;
-}
-
-static int prevent_open(struct prevent_isolator *pi)
-{
-        const struct isolator_context *ctx = pi->base.ctx;
-        struct errbuf e = {};
-        int r;
-
-        if (pi->bp)
-                return 0;
-        r = bpf_prevent_open(pi->root_path, ctx->cgroups_root, ctx->isolated,
-                             bpf_protocols(ctx->protocols), &pi->bp, &e);
-        if (r < 0)
-                return log_error_errno(r, "Failed to attach bind prevention: %s", e.msg);
-        log_info("Bind prevention attached to %s (pins in %s%s)", pi->root_path,
-                 bpf_prevent_pin_dir(pi->bp), bpf_prevent_is_fresh(pi->bp) ? "" : ", re-adopted");
-        if (bpf_prevent_autobind_missing(pi->bp) && !pi->warned_autobind) {
-                log_warning("Autobinds (listen() or UDP sendmsg() without bind()) are not "
-                            "prevented, only detected: %s",
-                            bpf_prevent_autobind_missing(pi->bp));
-                pi->warned_autobind = true;
-        }
-        return 0;
-}
-
-/* Detach and unpin everything once no container needs prevention. */
-static void prevent_release_if_unused(struct prevent_isolator *pi)
-{
-        int r;
-
-        if (!pi->bp || any_applied(pi))
-                return;
-        r = bpf_prevent_destroy(TAKE_PTR(pi->bp));
-        if (r < 0)
-                log_warning_errno(r, "Failed to remove bind prevention completely: %m");
-        else
-                log_info("Bind prevention removed: no container needs it");
-}
-
-static int prevent_apply(struct prevent_isolator *pi, struct prevent_entry *e,
-                         const struct portset *allocation)
-{
-        int r;
-
-        if (!e->root || !allocation)
-                return 0;
-        r = prevent_open(pi);
-        if (r < 0)
-                return r;
-        r = bpf_prevent_set(pi->bp, e->cgroup_id, allocation);
-        if (r < 0)
-                return log_error_errno(r, "Failed to set the bind allocation of %s: %m", e->id);
-        e->applied = true;
-        return 0;
-}
-
-static int prevent_prepare(struct isolator *i, const struct isolator_container *c,
-                           struct isolator_launch_info *info, struct errbuf *e)
-{
-        (void)info;
-        (void)e;
-        return entry_add((struct prevent_isolator *)i, c);
-}
-
-static int prevent_recover(struct isolator *i, const struct isolator_container *c,
-                           const struct portset *allocation)
-{
-        struct prevent_isolator *pi = (struct prevent_isolator *)i;
-        int r = entry_add(pi, c);
-
-        if (r < 0)
-                return r;
-        return prevent_apply(pi, entry_find(pi, c->id), allocation);
-}
-
-static int prevent_update(struct isolator *i, const char *id, const struct portset *allocation)
-{
-        struct prevent_isolator *pi = (struct prevent_isolator *)i;
-        struct prevent_entry *e = entry_find(pi, id);
-
-        return e ? prevent_apply(pi, e, allocation) : -ENOENT;
-}
-
-static int prevent_cleanup(struct isolator *i, const char *id)
-{
-        struct prevent_isolator *pi = (struct prevent_isolator *)i;
-        struct prevent_entry *e = entry_find(pi, id);
-        int r = 0;
-
-        if (!e)
-                return -ENOENT;
-        if (e->applied && pi->bp)
-                r = bpf_prevent_unset(pi->bp, e->cgroup_id);
-        free(e->id);
-        *e = pi->v[--pi->n];
-        prevent_release_if_unused(pi);
-        return r;
-}
-
-static const struct isolator_ops isolator_bpf_prevent = {
-    .name = "network/ports-bind",
-    .size = sizeof(struct prevent_isolator),
-    .init = prevent_init,
-    .done = prevent_done,
-    .recover = prevent_recover,
-    .prepare = prevent_prepare,
-    .update = prevent_update,
-    .cleanup = prevent_cleanup,
-};
-
 static bool prevent_start(struct agent_flags *flags, struct containerizer *cz)
 {
         struct errbuf e = {};
@@ -279,7 +58,7 @@ static bool prevent_start(struct agent_flags *flags, struct containerizer *cz)
                 log_warning("Bind prevention disabled: it needs network/ports in --isolation");
                 return false;
         }
-        r = containerizer_add_isolator(cz, &isolator_bpf_prevent, &e);
+        r = containerizer_add_isolator(cz, &isolator_network_ports_bind, &e);
         if (r < 0) {
                 log_warning("Bind prevention disabled: %s", e.msg[0] ? e.msg : strerror(-r));
                 return false;
@@ -400,11 +179,12 @@ static int detect_start(struct bpf_enforcer *enf, struct event_base *base,
                             e.msg[0] ? e.msg : strerror(-r));
                 return 0;
         }
-        root = cgroups_root_path(h, flags->cgroups_root);
-        if (!root)
-                return -ENOMEM;
+        r = cg_path(h, flags->cgroups_root, &root);
+        if (r < 0)
+                return r;
         r = bpf_detect_open(root, flags->cgroups_root,
-                            bpf_protocols(flags->container_ports_protocols), &enf->bd, &e);
+                            bpf_protocols_for(flags->container_ports_protocols & SOCKDIAG_UDP),
+                            &enf->bd, &e);
         if (r < 0) {
                 log_warning("Instant detection disabled: %s; polling only", e.msg);
                 return 0;
@@ -437,33 +217,6 @@ int bpf_enforcer_new(struct event_base *base, struct agent_flags *flags, struct 
         containerizer_set_features(cz, enf->bd != NULL, prevent);
         *ret = TAKE_PTR(enf);
         return 0;
-}
-
-void bpf_enforcer_recovered(struct bpf_enforcer *enf)
-{
-        struct prevent_isolator *pi = active_prevent;
-        _cleanup_free_ uint64_t *ids = NULL;
-        size_t n;
-
-        (void)enf;
-        if (!pi)
-                return;
-        if (!pi->bp) {
-                /* No recovered container needs prevention: leave nothing. */
-                int r = bpf_prevent_remove_pins(pi->base.ctx->cgroups_root);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to remove stale bind prevention pins: %m");
-                return;
-        }
-        if (bpf_prevent_ids(pi->bp, &ids, &n) < 0)
-                return;
-        for (size_t k = 0; k < n; k++) {
-                bool known = false;
-                for (size_t j = 0; j < pi->n && !known; j++)
-                        known = pi->v[j].applied && pi->v[j].cgroup_id == ids[k];
-                if (!known)
-                        (void)bpf_prevent_unset(pi->bp, ids[k]);
-        }
 }
 
 void bpf_enforcer_free(struct bpf_enforcer *enf)

@@ -30,9 +30,6 @@ struct bpf_enforcer;
  * active. Fails only on out-of-memory. */
 int bpf_enforcer_new(struct event_base *base, struct agent_flags *flags, struct containerizer *cz,
                      struct bpf_enforcer **ret);
-/* After containerizer_recover(): drop prevention entries of containers that
- * did not come back, and the pins altogether when no container needs them. */
-void bpf_enforcer_recovered(struct bpf_enforcer *enf);
 /* Stop detection; prevention pins stay (they hold while the agent is down). */
 void bpf_enforcer_free(struct bpf_enforcer *enf);
 

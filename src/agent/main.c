@@ -89,7 +89,6 @@ static int run(int argc, char **argv)
         r = containerizer_recover(cz);
         if (r < 0)
                 return 1;
-        bpf_enforcer_recovered(enf);
         r = api_new(base, &flags, cz, &api, &e);
         if (r < 0) {
                 if (e.msg[0])

@@ -1,6 +1,7 @@
 /* isolator.h - the generic isolator interface, shaped like Mesos' Isolator:
  *
- *   recover  - re-adopt a container that outlived an agent restart
+ *   recover  - re-adopt the containers that outlived an agent restart, all
+ *              at once (what is not among them is stale)
  *   prepare  - before the main process starts (may ask for a new netns)
  *   isolate  - the main process exists (its pid is known)
  *   update   - the container's allocation changed (root containers)
@@ -45,6 +46,13 @@ struct isolator_context {
         bool cni_enabled;               /* network/cni is in --isolation */
 };
 
+/* One recovered container and, for a root, its allocation (else NULL);
+ * parents come before their nested containers. */
+struct isolator_recovered {
+        struct isolator_container c;
+        const struct portset *allocation;
+};
+
 /* What prepare() asks of the launcher, merged over all isolators. */
 struct isolator_launch_info {
         bool new_netns; /* unshare(CLONE_NEWNET), loopback up */
@@ -71,8 +79,7 @@ struct isolator_ops {
         size_t size;      /* bytes of the isolator object (struct isolator first) */
         int (*init)(struct isolator *i, const struct isolator_context *ctx, struct errbuf *e);
         void (*done)(struct isolator *i);
-        int (*recover)(struct isolator *i, const struct isolator_container *c,
-                       const struct portset *allocation);
+        int (*recover)(struct isolator *i, const struct isolator_recovered *v, size_t n);
         int (*prepare)(struct isolator *i, const struct isolator_container *c,
                        struct isolator_launch_info *info, struct errbuf *e);
         int (*isolate)(struct isolator *i, const struct isolator_container *c, pid_t pid);
@@ -94,6 +101,9 @@ struct isolator {
 
 extern const struct isolator_ops isolator_network_ports;
 extern const struct isolator_ops isolator_network_cni;
+/* eBPF bind prevention (network_ports_bind.c); init fails with a line in
+ * *e where the host cannot run it. */
+extern const struct isolator_ops isolator_network_ports_bind;
 
 /* Allocate and init an isolator of the given kind. */
 int isolator_new(const struct isolator_ops *ops, const struct isolator_context *ctx,

@@ -74,16 +74,21 @@ static int np_prepare(struct isolator *i, const struct isolator_container *c,
         return 0;
 }
 
-static int np_recover(struct isolator *i, const struct isolator_container *c,
-                      const struct portset *allocation)
+static int np_recover(struct isolator *i, const struct isolator_recovered *v, size_t n)
 {
         struct network_ports *np = NP(i);
-        int r;
+        int ret = 0;
 
-        r = np_prepare(i, c, NULL, NULL);
-        if (r < 0 || c->parent_id || !allocation)
-                return r;
-        return ports_update(&np->pi, c->id, allocation);
+        /* One container's failure costs that container only. */
+        for (size_t k = 0; k < n; k++) {
+                const struct isolator_container *c = &v[k].c;
+                int r = np_prepare(i, c, NULL, NULL);
+                if (r >= 0 && !c->parent_id && v[k].allocation)
+                        r = ports_update(&np->pi, c->id, v[k].allocation);
+                if (r < 0 && ret == 0)
+                        ret = r;
+        }
+        return ret;
 }
 
 static int np_update(struct isolator *i, const char *id, const struct portset *allocation)

@@ -15,6 +15,12 @@ enum {
         BPF_PROTO_UDP = 1 << 1,
 };
 
+/* The programs' protocols: TCP always, UDP when it counts (udp != 0). */
+static inline unsigned bpf_protocols_for(unsigned udp)
+{
+        return BPF_PROTO_TCP | (udp ? BPF_PROTO_UDP : 0);
+}
+
 /* Where bpffs is expected (and mounted when missing). */
 #define BPF_FS_PATH "/sys/fs/bpf"
 

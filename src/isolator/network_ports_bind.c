@@ -1,0 +1,233 @@
+/* network_ports_bind.c - bind prevention as an isolator ("network/ports-bind"):
+ * eBPF cgroup/bind hooks on the cgroups root deny a root container's binds
+ * to isolated ports it was not allocated (linux/bpf/bpf_prevent.h).
+ *
+ * Added next to network/ports, it is driven by the containerizer's single
+ * path for allocations (prepare, update, recover, cleanup), so the BPF maps
+ * follow launches, UPDATE_CONTAINER and cleanups with no special cases. The
+ * BPF objects are opened lazily by the first root container that needs
+ * them and destroyed with the last one's cleanup: with no container,
+ * nothing of portiso stays in the kernel. Stopping the agent only closes
+ * them (done()): the pins keep denying binds until the next agent re-adopts
+ * them. Recovery hands it every recovered container at once, so it knows
+ * then which pinned entries are stale: all its state is its own object's.
+ * It logs what it attaches and removes: it runs inside the agent. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/array.h"
+#include "basic/log.h"
+#include "isolator/isolator.h"
+#include "linux/bpf/bpf_prevent.h"
+#include "linux/sockdiag.h"
+
+struct prevent_entry {
+        char *id;
+        uint64_t cgroup_id;
+        bool root;    /* a root container that is not ignored */
+        bool applied; /* has an entry in the BPF allocation map */
+};
+
+struct prevent_isolator {
+        struct isolator base;
+        char *root_path; /* <v2 mount>/<cgroups_root> */
+        struct bpf_prevent *bp;
+        struct prevent_entry *v;
+        size_t n, alloc;
+        bool warned_autobind; /* said once that autobinds are not prevented */
+};
+
+static struct prevent_entry *entry_find(struct prevent_isolator *pi, const char *id)
+{
+        for (size_t k = 0; k < pi->n; k++)
+                if (strcmp(pi->v[k].id, id) == 0)
+                        return &pi->v[k];
+        return NULL;
+}
+
+static int entry_add(struct prevent_isolator *pi, const struct isolator_container *c)
+{
+        struct prevent_entry *e = entry_find(pi, c->id);
+
+        if (!e) {
+                if (GREEDY_REALLOC(pi->v, pi->alloc, pi->n + 1) < 0)
+                        return -ENOMEM;
+                e = &pi->v[pi->n];
+                *e = (struct prevent_entry){.id = strdup(c->id)};
+                if (!e->id)
+                        return -ENOMEM;
+                pi->n++;
+        }
+        e->cgroup_id = c->cgroup_id;
+        /* A container on its own network (CNI) binds in its own namespace. */
+        e->root = !c->parent_id && c->cgroup_id != 0 && !(pi->base.ctx->cni_enabled && c->network);
+        return 0;
+}
+
+static bool any_applied(const struct prevent_isolator *pi)
+{
+        for (size_t k = 0; k < pi->n; k++)
+                if (pi->v[k].applied)
+                        return true;
+        return false;
+}
+
+static int prevent_init(struct isolator *i, const struct isolator_context *ctx, struct errbuf *e)
+{
+        struct prevent_isolator *pi = (struct prevent_isolator *)i;
+        int r;
+
+        if (ctx->hierarchy->mode != CG_V2)
+                return errbuf_set(e, -EOPNOTSUPP,
+                                  "containers are on the cgroup v1 freezer "
+                                  "hierarchy; bind prevention needs cgroup v2");
+        r = bpf_prevent_supported(e);
+        if (r <= 0)
+                return r < 0 ? r : -EOPNOTSUPP;
+        return cg_path(ctx->hierarchy, ctx->cgroups_root, &pi->root_path);
+}
+
+static void prevent_done(struct isolator *i)
+{
+        struct prevent_isolator *pi = (struct prevent_isolator *)i;
+
+        bpf_prevent_close(pi->bp); /* the pins keep holding */
+        for (size_t k = 0; k < pi->n; k++)
+                free(pi->v[k].id);
+        free(pi->v);
+        free(pi->root_path);
+}
+
+static int prevent_open(struct prevent_isolator *pi)
+{
+        const struct isolator_context *ctx = pi->base.ctx;
+        struct errbuf e = {};
+        int r;
+
+        if (pi->bp)
+                return 0;
+        r = bpf_prevent_open(pi->root_path, ctx->cgroups_root, ctx->isolated,
+                             bpf_protocols_for(ctx->protocols & SOCKDIAG_UDP), &pi->bp, &e);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach bind prevention: %s", e.msg);
+        log_info("Bind prevention attached to %s (pins in %s%s)", pi->root_path,
+                 bpf_prevent_pin_dir(pi->bp), bpf_prevent_is_fresh(pi->bp) ? "" : ", re-adopted");
+        if (bpf_prevent_autobind_missing(pi->bp) && !pi->warned_autobind) {
+                log_warning("Autobinds (listen() or UDP sendmsg() without bind()) are not "
+                            "prevented, only detected: %s",
+                            bpf_prevent_autobind_missing(pi->bp));
+                pi->warned_autobind = true;
+        }
+        return 0;
+}
+
+/* Detach and unpin everything once no container needs prevention. */
+static void prevent_release_if_unused(struct prevent_isolator *pi)
+{
+        int r;
+
+        if (!pi->bp || any_applied(pi))
+                return;
+        r = bpf_prevent_destroy(TAKE_PTR(pi->bp));
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove bind prevention completely: %m");
+        else
+                log_info("Bind prevention removed: no container needs it");
+}
+
+static int prevent_apply(struct prevent_isolator *pi, struct prevent_entry *e,
+                         const struct portset *allocation)
+{
+        int r;
+
+        if (!e->root || !allocation)
+                return 0;
+        r = prevent_open(pi);
+        if (r < 0)
+                return r;
+        r = bpf_prevent_set(pi->bp, e->cgroup_id, allocation);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set the bind allocation of %s: %m", e->id);
+        e->applied = true;
+        return 0;
+}
+
+static int prevent_prepare(struct isolator *i, const struct isolator_container *c,
+                           struct isolator_launch_info *info, struct errbuf *e)
+{
+        (void)info;
+        (void)e;
+        return entry_add((struct prevent_isolator *)i, c);
+}
+
+/* Every recovered container at once: re-apply their allocations, then drop
+ * what the pinned map still holds for containers that did not come back,
+ * and the pins altogether when no container needs them. */
+static int prevent_recover(struct isolator *i, const struct isolator_recovered *v, size_t n)
+{
+        struct prevent_isolator *pi = (struct prevent_isolator *)i;
+        _cleanup_free_ uint64_t *ids = NULL;
+        size_t n_ids;
+        int ret = 0, r;
+
+        for (size_t k = 0; k < n; k++) {
+                r = entry_add(pi, &v[k].c);
+                if (r >= 0)
+                        r = prevent_apply(pi, entry_find(pi, v[k].c.id), v[k].allocation);
+                if (r < 0 && ret == 0)
+                        ret = r;
+        }
+        if (!pi->bp) {
+                r = bpf_prevent_remove_pins(pi->base.ctx->cgroups_root);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to remove stale bind prevention pins: %m");
+                return ret;
+        }
+        r = bpf_prevent_ids(pi->bp, &ids, &n_ids);
+        if (r < 0)
+                return ret ?: r;
+        for (size_t k = 0; k < n_ids; k++) {
+                bool known = false;
+                for (size_t j = 0; j < pi->n && !known; j++)
+                        known = pi->v[j].applied && pi->v[j].cgroup_id == ids[k];
+                if (!known)
+                        (void)bpf_prevent_unset(pi->bp, ids[k]);
+        }
+        return ret;
+}
+
+static int prevent_update(struct isolator *i, const char *id, const struct portset *allocation)
+{
+        struct prevent_isolator *pi = (struct prevent_isolator *)i;
+        struct prevent_entry *e = entry_find(pi, id);
+
+        return e ? prevent_apply(pi, e, allocation) : -ENOENT;
+}
+
+static int prevent_cleanup(struct isolator *i, const char *id)
+{
+        struct prevent_isolator *pi = (struct prevent_isolator *)i;
+        struct prevent_entry *e = entry_find(pi, id);
+        int r = 0;
+
+        if (!e)
+                return -ENOENT;
+        if (e->applied && pi->bp)
+                r = bpf_prevent_unset(pi->bp, e->cgroup_id);
+        free(e->id);
+        *e = pi->v[--pi->n];
+        prevent_release_if_unused(pi);
+        return r;
+}
+
+const struct isolator_ops isolator_network_ports_bind = {
+    .name = "network/ports-bind",
+    .size = sizeof(struct prevent_isolator),
+    .init = prevent_init,
+    .done = prevent_done,
+    .recover = prevent_recover,
+    .prepare = prevent_prepare,
+    .update = prevent_update,
+    .cleanup = prevent_cleanup,
+};
