@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "agent/checkpoint.h"
+#include "basic/array.h"
 #include "basic/fileio.h"
 #include "basic/strbuf.h"
 #include "basic/strv.h"
@@ -348,18 +349,11 @@ struct idlist {
 
 static int idlist_push(struct idlist *l, char *s)
 {
-        if (l->n == l->alloc) {
-                size_t want = l->alloc ? l->alloc * 2 : 16;
-                char **n = realloc(l->v, want * sizeof(char *));
-                if (!n) {
-                        free(s);
-                        return -ENOMEM;
-                }
-                l->v = n;
-                l->alloc = want;
-        }
-        l->v[l->n++] = s;
-        return 0;
+        int r = ARRAY_PUSH(l->v, l->n, l->alloc, s);
+
+        if (r < 0)
+                free(s);
+        return r;
 }
 
 static int cmp_str(const void *a, const void *b)

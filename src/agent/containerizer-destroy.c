@@ -339,13 +339,12 @@ static void kill_main_process(struct cz_container *c)
 
         if (!pidfd_alive(c->main_pidfd))
                 return;
-        if (process_cgroup(c->pub.pid, h->mode == CG_V2 ? NULL : "freezer", &where) >= 0 &&
+        if (cg_pid_get_path(h, c->pub.pid, &where) >= 0 &&
             pidfd_alive(c->main_pidfd) /* where is about our process, not a reused pid */ &&
-            !(strncmp(where + 1, c->cgroup, len) == 0 &&
-              (where[1 + len] == '\0' || where[1 + len] == '/'))) {
+            !(strncmp(where, c->cgroup, len) == 0 && (where[len] == '\0' || where[len] == '/'))) {
                 free(c->escaped);
                 if (asprintf(&c->escaped,
-                             "main process %d had left the container's cgroup (for %s): killed "
+                             "main process %d had left the container's cgroup (for /%s): killed "
                              "through its pidfd",
                              (int)c->pub.pid, where) < 0)
                         c->escaped = NULL;

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/array.h"
+
 /* Binary search for key in v[0..n), pointers to records sorted by their
  * string `member`: evaluates to the index of the match (*ret_found = true),
  * else to the index where key belongs (*ret_found = false). */
@@ -41,21 +43,12 @@
         })
 
 /* Insert item at index at (<= n) of the array v holding n of alloc slots,
- * doubling the allocation when full: evaluates to 0, or -ENOMEM with
+ * growing it with GREEDY_REALLOC(): evaluates to 0, or -ENOMEM with
  * nothing changed. v, n and alloc are lvalues. */
 #define ARRAY_INSERT_AT(v, n, alloc, at, item)                                                     \
         ({                                                                                         \
                 size_t _at_ = (at), _n_ = (n);                                                     \
-                int _r_ = 0;                                                                       \
-                if (_n_ == (alloc)) {                                                              \
-                        size_t _na_ = (alloc) ? 2 * (alloc) : 16;                                  \
-                        __typeof__(v) _nv_ = reallocarray((v), _na_, sizeof(*(v)));                \
-                        if (_nv_) {                                                                \
-                                (v) = _nv_;                                                        \
-                                (alloc) = _na_;                                                    \
-                        } else                                                                     \
-                                _r_ = -ENOMEM;                                                     \
-                }                                                                                  \
+                int _r_ = GREEDY_REALLOC(v, alloc, _n_ + 1);                                       \
                 if (_r_ == 0) {                                                                    \
                         memmove((v) + _at_ + 1, (v) + _at_, (_n_ - _at_) * sizeof(*(v)));          \
                         (v)[_at_] = (item);                                                        \

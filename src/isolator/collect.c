@@ -21,11 +21,13 @@
  * and the candidates live in the ports_isolator from pass to pass, so once
  * the sizes have settled a pass allocates nothing. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <netinet/in.h>
 
+#include "basic/cmp.h"
 #include "basic/sorted-array.h"
 #include "isolator/holders.h"
 #include "isolator/ports.h"
@@ -36,25 +38,9 @@ struct collect_ctx {
         size_t n;
 };
 
-static int cmp_cgid(const void *a, const void *b)
-{
-        uint64_t x = ((const struct ports_cgroup_entry *)a)->cgroup_id;
-        uint64_t y = ((const struct ports_cgroup_entry *)b)->cgroup_id;
-        return x < y ? -1 : x > y;
-}
-
-static int cmp_candidate(const void *a, const void *b)
-{
-        uint64_t x = ((const struct ports_candidate *)a)->inode;
-        uint64_t y = ((const struct ports_candidate *)b)->inode;
-        return x < y ? -1 : x > y;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-        return x < y ? -1 : x > y;
-}
+/* The records sorted here are keyed by their first member, a uint64_t. */
+_Static_assert(offsetof(struct ports_cgroup_entry, cgroup_id) == 0, "cgroup id first");
+_Static_assert(offsetof(struct ports_candidate, inode) == 0, "inode first");
 
 /* Rebuild the sorted (cgroup id, container) index of the containers whose id
  * is known, if containers came or went since it was built. On v2 a missing
@@ -91,7 +77,7 @@ static int cgid_index_update(struct ports_isolator *pi, const struct cg_hierarch
                         pi->index[pi->n_index++] = (struct ports_cgroup_entry){c->cgroup_id, c};
         }
         if (pi->n_index > 1)
-                qsort(pi->index, pi->n_index, sizeof(*pi->index), cmp_cgid);
+                qsort(pi->index, pi->n_index, sizeof(*pi->index), cmp_uint64);
         pi->index_stale = missing;
         pi->n_foreign = 0; /* containers came or went: resolve again */
         return 0;
@@ -149,7 +135,7 @@ static int foreign_lookup(struct ports_isolator *pi, const struct cg_hierarchy *
 static int on_holder(struct ports_container *c, uint64_t inode, void *userdata)
 {
         const struct collect_ctx *ctx = userdata;
-        const uint64_t *p = bsearch(&inode, ctx->inodes, ctx->n, sizeof(*ctx->inodes), cmp_u64);
+        const uint64_t *p = bsearch(&inode, ctx->inodes, ctx->n, sizeof(*ctx->inodes), cmp_uint64);
 
         if (!p)
                 return 0;
@@ -163,7 +149,7 @@ static int attribute_holders(struct ports_isolator *pi, const struct cg_hierarch
         _cleanup_free_ uint64_t *inodes = NULL;
         struct collect_ctx ctx;
 
-        qsort(cands, n, sizeof(*cands), cmp_candidate);
+        qsort(cands, n, sizeof(*cands), cmp_uint64);
         inodes = malloc(n * sizeof(*inodes));
         if (!inodes)
                 return -ENOMEM;
@@ -205,7 +191,7 @@ int ports_collect(struct ports_isolator *pi, struct sockdiag *sd, const struct c
                 struct ports_container *owner = NULL;
 
                 if (l->cgroup_id != 0 && h->mode == CG_V2 && pi->n_index > 0) {
-                        hit = bsearch(&key, pi->index, pi->n_index, sizeof(*pi->index), cmp_cgid);
+                        hit = bsearch(&key, pi->index, pi->n_index, sizeof(*pi->index), cmp_uint64);
                         if (hit)
                                 owner = hit->c;
                         else if ((r = foreign_lookup(pi, h, l->cgroup_id, &owner)) < 0)
@@ -238,7 +224,7 @@ static int owner_of(struct ports_isolator *pi, const struct cg_hierarchy *h, uin
         *ret = NULL;
         if (id == 0 || h->mode != CG_V2 || pi->n_index == 0)
                 return 0;
-        hit = bsearch(&key, pi->index, pi->n_index, sizeof(*pi->index), cmp_cgid);
+        hit = bsearch(&key, pi->index, pi->n_index, sizeof(*pi->index), cmp_uint64);
         if (hit) {
                 *ret = hit->c;
                 return 0;

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "basic/array.h"
+#include "basic/cmp.h"
 #include "basic/fileio.h"
 #include "cgroup-internal.h"
 
@@ -211,16 +213,7 @@ int cg_attach(const struct cg_hierarchy *h, const char *rel, pid_t pid)
 
 static int pidv_push(struct pidv *p, pid_t pid)
 {
-        if (p->n == p->alloc) {
-                size_t want = p->alloc ? p->alloc * 2 : 32;
-                pid_t *v = reallocarray(p->v, want, sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                p->v = v;
-                p->alloc = want;
-        }
-        p->v[p->n++] = pid;
-        return 0;
+        return ARRAY_PUSH(p->v, p->n, p->alloc, pid);
 }
 
 /* Append the pids listed in dfd's cgroup.procs. */
@@ -293,9 +286,7 @@ static int collect_pids_rec(int dfd, const char *name, void *userdata)
 
 static int cmp_pid(const void *a, const void *b)
 {
-        pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-
-        return x < y ? -1 : x > y;
+        return CMP(*(const pid_t *)a, *(const pid_t *)b);
 }
 
 /* v1 cgroup.procs may repeat a pid (one line per thread group leader
@@ -557,14 +548,8 @@ static int strv_push_path(struct strv *s, const char *prefix, const char *name)
 {
         char *p;
 
-        if (s->n == s->alloc) {
-                size_t want = s->alloc ? s->alloc * 2 : 16;
-                char **v = reallocarray(s->v, want, sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                s->v = v;
-                s->alloc = want;
-        }
+        if (GREEDY_REALLOC(s->v, s->alloc, s->n + 1) < 0)
+                return -ENOMEM;
         if (prefix ? asprintf(&p, "%s/%s", prefix, name) < 0 : !(p = strdup(name)))
                 return -ENOMEM;
         s->v[s->n++] = p;

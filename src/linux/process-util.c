@@ -90,38 +90,3 @@ int process_parent(pid_t pid, pid_t *ret)
         *ret = ppid;
         return 0;
 }
-
-int process_cgroup(pid_t pid, const char *controller, char **ret)
-{
-        _cleanup_free_ char *text = NULL;
-        char path[64];
-        int r;
-
-        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-        r = read_full_file(path, &text, NULL);
-        if (r < 0)
-                return r == -ENOENT ? -ESRCH : r;
-        /* hierarchy-id:controller-list:path, one line per hierarchy */
-        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
-             line = strtok_r(NULL, "\n", &save)) {
-                char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
-                if (!b)
-                        continue;
-                *a = *b = '\0';
-                bool match = false;
-                if (!controller)
-                        match = strcmp(line, "0") == 0 && a + 1 == b;
-                else
-                        for (char *s2 = NULL, *c = strtok_r(a + 1, ",", &s2); c && !match;
-                             c = strtok_r(NULL, ",", &s2))
-                                match = strcmp(c, controller) == 0;
-                if (match) {
-                        char *v = strdup(b + 1);
-                        if (!v)
-                                return -ENOMEM;
-                        *ret = v;
-                        return 0;
-                }
-        }
-        return -ENOENT;
-}

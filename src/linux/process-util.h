@@ -25,8 +25,5 @@ int pidfd_signal(int pidfd, int sig);
 bool pidfd_alive(int pidfd);
 /* The parent pid of pid from /proc/<pid>/status. */
 int process_parent(pid_t pid, pid_t *ret);
-/* The cgroup v2 path of pid ("/a/b", from the "0::" line of
- * /proc/<pid>/cgroup), or of the v1 hierarchy with controller name. */
-int process_cgroup(pid_t pid, const char *controller, char **ret);
 /* Every signal back to SIG_DFL and an empty mask (in a child, before exec). */
 void process_reset_signals(void);

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "basic/array.h"
 #include "basic/macro.h"
 #include "procfd.h"
 
@@ -26,16 +27,7 @@ struct linux_dirent64 {
 
 static int inodes_push(uint64_t **v, size_t *n, size_t *alloc, uint64_t ino)
 {
-        if (*n == *alloc) {
-                size_t want = *alloc ? *alloc * 2 : 64;
-                uint64_t *nv = reallocarray(*v, want, sizeof(*nv));
-                if (!nv)
-                        return -ENOMEM;
-                *v = nv;
-                *alloc = want;
-        }
-        (*v)[(*n)++] = ino;
-        return 0;
+        return ARRAY_PUSH(*v, *n, *alloc, ino);
 }
 
 /* "socket:[12345]" -> 12345; 0 if the link is not a socket. */

@@ -29,6 +29,7 @@
 
 #include <libmnl/libmnl.h>
 
+#include "basic/array.h"
 #include "sockdiag.h"
 
 /* The kernel sizes dump datagrams by the largest recvmsg buffer it has seen,
@@ -130,16 +131,7 @@ void listener_table_clear(struct listener_table *t)
 
 int listener_table_push(struct listener_table *t, const struct listener *l)
 {
-        if (t->n == t->alloc) {
-                size_t want = t->alloc ? t->alloc * 2 : 64;
-                struct listener *v = reallocarray(t->v, want, sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                t->v = v;
-                t->alloc = want;
-        }
-        t->v[t->n++] = *l;
-        return 0;
+        return ARRAY_PUSH(t->v, t->n, t->alloc, *l);
 }
 
 /* port != 0: the kernel returns only sockets whose local port is port, by
