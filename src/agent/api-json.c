@@ -392,6 +392,18 @@ json_t *api_json_termination(const struct container *c)
         return TAKE_PTR(o);
 }
 
+json_t *api_json_mesos_container(const struct container *c)
+{
+        _cleanup_json_ json_t *o = api_json_container(c);
+
+        if (!o)
+                return NULL;
+        /* The rest is GET_PORTS' (portiso's own call): a strict Mesos client
+         * knows only these two of GET_CONTAINERS' Container. */
+        return json_pack("{s:O, s:O}", "container_id", json_object_get(o, "container_id"),
+                         "container_status", json_object_get(o, "container_status"));
+}
+
 json_t *api_json_container(const struct container *c)
 {
         const struct container_config *cfg = &c->config;

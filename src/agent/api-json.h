@@ -29,9 +29,11 @@ int api_json_parse_signal(const json_t *body, const char *what, int *ret_signal,
 /* The WaitContainer response body of a terminated container: exit_status,
  * state, reason, message, limitation (absent fields omitted). */
 json_t *api_json_termination(const struct container *c);
-/* One GET_CONTAINERS entry: container_id, state, container_status,
+/* One GET_PORTS entry: container_id, state, container_status, user,
  * resources (allocated ports), listening (RANGES), termination. */
 json_t *api_json_container(const struct container *c);
+/* GET_CONTAINERS' Container: container_id and container_status only. */
+json_t *api_json_mesos_container(const struct container *c);
 /* Flat metrics object for /metrics/snapshot ("containerizer/containers": 3, ...). */
 json_t *api_json_metrics_snapshot(const struct containerizer_metrics *m, size_t pending_waits);
 /* GetMetrics.metrics array [{"name":..,"value":..}] from a snapshot object. */

@@ -23,9 +23,9 @@ struct api {
         struct http_server *http;
         LIST_HEAD(, api_waiter) waiters; /* pending long polls and launches */
         size_t n_waiters;                /* the long polls among them */
-        char *agent_user;           /* the agent's own user name */
-        struct auth_caller *caller; /* of the call being handled (api-auth.c) */
-        struct sockdiag *sockdiag;  /* finds TCP callers' sockets (api-auth.c) */
+        char *agent_user;                /* the agent's own user name */
+        struct auth_caller *caller;      /* of the call being handled (api-auth.c) */
+        struct sockdiag *sockdiag;       /* finds TCP callers' sockets (api-auth.c) */
 };
 
 struct api_call;
@@ -37,9 +37,22 @@ struct api_call {
         const char *type;
         const char *field; /* body member, NULL when the call has none */
         api_handler handler;
-        bool nested; /* a *_NESTED_CONTAINER alias */
+        bool nested;        /* a *_NESTED_CONTAINER alias */
+        bool body_optional; /* `field` may be absent (GET_CONTAINERS) */
 };
 
+enum api_encoding {
+        API_ENCODING_NONE, /* the client accepts neither: 406 */
+        API_ENCODING_JSON,
+        API_ENCODING_PROTOBUF,
+};
+
+/* How to encode the answer to req, from its Accept headers as Mesos reads
+ * them: JSON unless protobuf is preferred; NONE when neither is accepted. */
+enum api_encoding api_response_encoding(const struct http_request *req);
+/* Send an agent.Response (reference stolen) in the encoding req accepts,
+ * checked against the protobuf message; NULL means out of memory. */
+void api_reply_response(struct http_request *req, int code, json_t *response);
 /* Send a one-line text/plain error. */
 _printf_(3, 4) void api_reply_error(struct http_request *req, int code, const char *fmt, ...);
 /* Send a JSON body (reference stolen); NULL means we ran out of memory. */
@@ -59,8 +72,8 @@ int api_auth_init(struct api *api);
 /* Authenticate and authorize a call of `type` (body: the whole agent.Call,
  * field: its body member or NULL); on refusal answer 401/403 and return
  * false. *ret is the caller. Logs every write call once. */
-bool api_authorize(struct api *api, struct http_request *req, const char *type,
-                   const json_t *body, const char *field, struct auth_caller *ret);
+bool api_authorize(struct api *api, struct http_request *req, const char *type, const json_t *body,
+                   const char *field, struct auth_caller *ret);
 /* Settle cfg->user for api->caller (answering 400/403 and returning < 0 when
  * it may not launch it). */
 int api_auth_launch(struct api *api, struct http_request *req, struct container_config *cfg);

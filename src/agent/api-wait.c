@@ -80,7 +80,8 @@ static void waiter_done(const struct container *c, void *userdata)
         w->handle = NULL;
         const struct api_call *call = w->call;
         waiter_free(w);
-        api_reply_json(req, 200, api_response(call->type, call->field, api_json_termination(c)));
+        api_reply_response(req, 200,
+                           api_response(call->type, call->field, api_json_termination(c)));
 }
 
 /* The client hung up: forget the wait. */
@@ -112,7 +113,7 @@ void api_handle_wait(struct api *api, struct http_request *req, const struct api
         if (!c)
                 return api_reply_error(req, 404, "container '%s' is unknown", id);
         if (c->state == CONTAINER_TERMINATED)
-                return api_reply_json(
+                return api_reply_response(
                     req, 200, api_response(call->type, call->field, api_json_termination(c)));
 
         struct api_waiter *w = api_waiter_new(api, req, call, containerizer_wait_cancel);

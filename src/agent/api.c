@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "agent/api-json.h"
+#include "agent/api-proto.h"
 #include "agent/api-private.h"
 #include "agent/api.h"
 #include "agent/metrics.h"
@@ -75,6 +76,100 @@ void api_reply_json(struct http_request *req, int code, json_t *body)
         http_request_reply(req, code, "application/json", s, strlen(s));
 }
 
+/* How a media range of Accept ("application/json;q=0.5") matches type:
+ * 3 exactly, 2 by a subtype wildcard, 1 by the any-type wildcard, 0 not;
+ * *ret_q is its q (0 to 1). */
+static int media_range_match(const char *range, size_t len, const char *type, double *ret_q)
+{
+        size_t n = strcspn(range, ";");
+        if (n > len)
+                n = len;
+        while (n > 0 && (range[n - 1] == ' ' || range[n - 1] == '\t'))
+                n--;
+        *ret_q = 1;
+        for (const char *p = memchr(range, ';', len); p && p < range + len;
+             p = memchr(p + 1, ';', (size_t)(range + len - p - 1))) {
+                const char *v = p + 1 + strspn(p + 1, " \t");
+                if ((v[0] == 'q' || v[0] == 'Q') && v[1] == '=')
+                        *ret_q = strtod(v + 2, NULL);
+        }
+        const char *slash = strchr(type, '/');
+        if (n == strlen(type) && strncasecmp(range, type, n) == 0)
+                return 3;
+        if (n == (size_t)(slash - type) + 2 && strncasecmp(range, type, n - 1) == 0 &&
+            range[n - 1] == '*')
+                return 2;
+        if (n == 3 && strncmp(range, "*/*", 3) == 0)
+                return 1;
+        return 0;
+}
+
+/* The q every Accept header of req gives type (its most specific match
+ * decides); 1 without an Accept header, as HTTP says. */
+static double accept_quality(const struct http_request *req, const char *type)
+{
+        const char *name, *value;
+        bool any = false;
+        int best = 0;
+        double q = 0;
+
+        for (size_t i = 0; http_request_header_at(req, i, &name, &value); i++) {
+                if (strcasecmp(name, "Accept") != 0)
+                        continue;
+                any = true;
+                for (const char *p = value; *p;) {
+                        p += strspn(p, " \t,");
+                        size_t len = strcspn(p, ",");
+                        double rq;
+                        int m = len ? media_range_match(p, len, type, &rq) : 0;
+                        if (m > best) {
+                                best = m;
+                                q = rq;
+                        }
+                        p += len;
+                }
+        }
+        return any ? q : 1;
+}
+
+enum api_encoding api_response_encoding(const struct http_request *req)
+{
+        double json = accept_quality(req, "application/json");
+        double proto = accept_quality(req, API_PROTO_CONTENT_TYPE);
+
+        if (json <= 0 && proto <= 0)
+                return API_ENCODING_NONE;
+        /* As Mesos, JSON unless the client prefers protobuf. */
+        return proto > json ? API_ENCODING_PROTOBUF : API_ENCODING_JSON;
+}
+
+void api_reply_response(struct http_request *req, int code, json_t *response)
+{
+        _cleanup_json_ json_t *j = NULL;
+        struct errbuf e = {};
+        int r;
+
+        if (!response)
+                return api_reply_error(req, 500, "out of memory");
+        if (api_response_encoding(req) == API_ENCODING_PROTOBUF) {
+                _cleanup_json_ json_t *in = response;
+                _cleanup_free_ uint8_t *buf = NULL;
+                size_t len;
+                r = api_proto_response_pack(in, &buf, &len, &e);
+                if (r < 0) {
+                        log_error("Failed to encode a response as protobuf: %s", e.msg);
+                        return api_reply_error(req, 500, "failed to encode the response");
+                }
+                return http_request_reply(req, code, API_PROTO_CONTENT_TYPE, buf, len);
+        }
+        r = api_proto_response_json(response, &j, &e);
+        if (r < 0) {
+                log_error("Failed to encode a response: %s", e.msg);
+                return api_reply_error(req, 500, "failed to encode the response");
+        }
+        api_reply_json(req, code, TAKE_PTR(j));
+}
+
 /* A 200 with no body, as Mesos answers calls without a Response. */
 static void reply_ok(struct http_request *req, int code)
 {
@@ -99,15 +194,15 @@ static void handle_get_health(struct api *api, struct http_request *req,
                               const struct api_call *call, const json_t *body)
 {
         (void)api, (void)body;
-        api_reply_json(req, 200,
-                       api_response(call->type, "get_health", json_pack("{s:b}", "healthy", 1)));
+        api_reply_response(
+            req, 200, api_response(call->type, "get_health", json_pack("{s:b}", "healthy", 1)));
 }
 
 static void handle_get_version(struct api *api, struct http_request *req,
                                const struct api_call *call, const json_t *body)
 {
         (void)api, (void)body;
-        api_reply_json(
+        api_reply_response(
             req, 200,
             api_response(call->type, "get_version",
                          json_pack("{s:{s:s}}", "version_info", "version", PORTISO_VERSION)));
@@ -116,7 +211,8 @@ static void handle_get_version(struct api *api, struct http_request *req,
 static void append_flag(const char *name, const char *value, void *userdata)
 {
         json_t *flags = userdata;
-        json_array_append_new(flags, json_pack("{s:s, s:s}", "name", name, "value", value ?: ""));
+        if (value) /* as Mesos, unset flags are not listed */
+                json_array_append_new(flags, json_pack("{s:s, s:s}", "name", name, "value", value));
 }
 
 static void handle_get_flags(struct api *api, struct http_request *req, const struct api_call *call,
@@ -127,8 +223,8 @@ static void handle_get_flags(struct api *api, struct http_request *req, const st
 
         if (flags)
                 agent_flags_foreach(api->flags, append_flag, flags);
-        api_reply_json(req, 200,
-                       api_response(call->type, "get_flags", json_pack("{s:o}", "flags", flags)));
+        api_reply_response(
+            req, 200, api_response(call->type, "get_flags", json_pack("{s:o}", "flags", flags)));
 }
 
 static json_t *metrics_snapshot(const struct api *api)
@@ -147,25 +243,35 @@ static void handle_get_metrics(struct api *api, struct http_request *req,
 
         if (!snap)
                 return api_reply_error(req, 500, "out of memory");
-        api_reply_json(req, 200,
-                       api_response(call->type, "get_metrics",
-                                    json_pack("{s:o}", "metrics", api_json_metrics_list(snap))));
+        api_reply_response(
+            req, 200,
+            api_response(call->type, "get_metrics",
+                         json_pack("{s:o}", "metrics", api_json_metrics_list(snap))));
 }
 
+/* Mesos lists live containers only, and standalone ones (every portiso root
+ * container: none runs an executor) with show_standalone, nested ones with
+ * show_nested as well. */
 static void handle_get_containers(struct api *api, struct http_request *req,
                                   const struct api_call *call, const json_t *body)
 {
         const struct container *const *all;
         size_t n = containerizer_list(api->cz, &all);
         _cleanup_json_ json_t *list = json_array();
-        (void)body;
+        bool standalone = json_is_true(json_object_get(body, "show_standalone"));
+        bool nested = json_is_true(json_object_get(body, "show_nested"));
 
         if (!list)
                 return api_reply_error(req, 500, "out of memory");
-        for (size_t i = 0; i < n; i++)
-                if (json_array_append_new(list, api_json_container(all[i])) < 0)
+        for (size_t i = 0; i < n; i++) {
+                const struct container *c = all[i];
+                if (c->state == CONTAINER_TERMINATED || !standalone ||
+                    (c->config.parent_id && !nested))
+                        continue;
+                if (json_array_append_new(list, api_json_mesos_container(c)) < 0)
                         return api_reply_error(req, 500, "out of memory");
-        api_reply_json(
+        }
+        api_reply_response(
             req, 200,
             api_response(call->type, "get_containers", json_pack("{s:O}", "containers", list)));
 }
@@ -178,6 +284,25 @@ static void launch_done(int r, const char *id, const char *error, void *userdata
                 return api_reply_error(req, 500, "failed to launch container '%s': %s", id,
                                        error && *error ? error : strerror(-r));
         reply_ok(req, 200);
+}
+
+/* portiso's own: every container the agent knows, with its port facts. */
+static void handle_get_ports(struct api *api, struct http_request *req, const struct api_call *call,
+                             const json_t *body)
+{
+        const struct container *const *all;
+        size_t n = containerizer_list(api->cz, &all);
+        _cleanup_json_ json_t *list = json_array();
+        (void)body;
+
+        if (!list)
+                return api_reply_error(req, 500, "out of memory");
+        for (size_t i = 0; i < n; i++)
+                if (json_array_append_new(list, api_json_container(all[i])) < 0)
+                        return api_reply_error(req, 500, "out of memory");
+        api_reply_response(
+            req, 200,
+            api_response(call->type, "get_ports", json_pack("{s:O}", "containers", list)));
 }
 
 static void handle_launch(struct api *api, struct http_request *req, const struct api_call *call,
@@ -236,9 +361,18 @@ int api_body_container_id(struct http_request *req, const struct api_call *call,
         }
         int r =
             api_json_parse_container_id(json_object_get(body, "container_id"), what, ret_id, &e);
-        if (r < 0)
+        if (r < 0) {
                 api_reply_error(req, r == -ENOMEM ? 500 : 400, "%s", e.msg);
-        return r;
+                return r;
+        }
+        if (call->nested && !strchr(*ret_id, '/')) {
+                /* Mesos' words: the *_NESTED_CONTAINER calls act below a parent. */
+                api_reply_error(req, 400, "Expecting 'container_id.parent'");
+                free(*ret_id);
+                *ret_id = NULL;
+                return -EINVAL;
+        }
+        return 0;
 }
 
 static void handle_kill(struct api *api, struct http_request *req, const struct api_call *call,
@@ -275,12 +409,24 @@ static void handle_remove(struct api *api, struct http_request *req, const struc
                 return;
         if (!api_auth_manage(api, req, id))
                 return;
+        /* The codes agent.proto documents for REMOVE_CONTAINER: 200 also when
+         * a nested container's parent is gone, 500 for an unknown or a
+         * running container. */
         int r = containerizer_remove(api->cz, id);
-        if (r == -ENOENT)
-                return api_reply_error(req, 404, "container '%s' is unknown", id);
+        if (r == -ENOENT) {
+                const char *slash = strrchr(id, '/');
+                if (slash) {
+                        _cleanup_free_ char *parent = strndup(id, (size_t)(slash - id));
+                        if (!parent)
+                                return api_reply_error(req, 500, "out of memory");
+                        if (!containerizer_get(api->cz, parent))
+                                return reply_ok(req, 200);
+                }
+                return api_reply_error(req, 500, "container '%s' is unknown", id);
+        }
         if (r == -EBUSY)
                 return api_reply_error(
-                    req, 409, "container '%s' has not terminated: kill it and wait first", id);
+                    req, 500, "container '%s' has not terminated: kill it and wait first", id);
         if (r < 0)
                 return api_reply_failure(req, "remove", id, r, NULL);
         reply_ok(req, 200);
@@ -324,7 +470,8 @@ static const struct api_call api_calls[] = {
     {"GET_VERSION", NULL, handle_get_version, false},
     {"GET_FLAGS", NULL, handle_get_flags, false},
     {"GET_METRICS", NULL, handle_get_metrics, false},
-    {"GET_CONTAINERS", NULL, handle_get_containers, false},
+    {"GET_CONTAINERS", "get_containers", handle_get_containers, false, true},
+    {"GET_PORTS", NULL, handle_get_ports, false},
     {"LAUNCH_CONTAINER", "launch_container", handle_launch, false},
     {"LAUNCH_NESTED_CONTAINER", "launch_nested_container", handle_launch, true},
     {"WAIT_CONTAINER", "wait_container", api_handle_wait, false},
@@ -336,17 +483,17 @@ static const struct api_call api_calls[] = {
     {"UPDATE_CONTAINER", "update_container", handle_update, false},
 };
 
-/* "application/json", optionally followed by parameters ("; charset=utf-8"). */
-static bool content_type_is_json(const char *ct)
+/* ct is type, optionally followed by parameters ("; charset=utf-8"). */
+static bool content_type_is(const char *ct, const char *type)
 {
-        static const char json[] = "application/json";
+        size_t n = strlen(type);
 
         if (!ct)
                 return false;
         ct += strspn(ct, " \t");
-        if (strncasecmp(ct, json, sizeof(json) - 1) != 0)
+        if (strncasecmp(ct, type, n) != 0)
                 return false;
-        ct += sizeof(json) - 1;
+        ct += n;
         return *ct == '\0' || *ct == ';' || *ct == ' ' || *ct == '\t';
 }
 
@@ -365,21 +512,39 @@ static void handle_api_v1(struct api *api, struct http_request *req)
         if (wrong_method(req, "POST"))
                 return;
         const char *ct = http_request_header(req, "Content-Type");
-        if (!content_type_is_json(ct))
-                return api_reply_error(
-                    req, 415, "expected Content-Type: application/json, got '%s'", ct ?: "");
+        bool protobuf = content_type_is(ct, API_PROTO_CONTENT_TYPE);
+        if (!protobuf && !content_type_is(ct, "application/json"))
+                return api_reply_error(req, 415,
+                                       "Expecting 'Content-Type' of application/json or %s, got "
+                                       "'%s'",
+                                       API_PROTO_CONTENT_TYPE, ct ?: "");
+        if (api_response_encoding(req) == API_ENCODING_NONE)
+                return api_reply_error(req, 406,
+                                       "Expecting 'Accept' to allow application/json or %s",
+                                       API_PROTO_CONTENT_TYPE);
 
         size_t len;
+        struct errbuf e = {};
+        _cleanup_json_ json_t *msg = NULL;
         const char *data = http_request_body(req, &len);
-        if (len == 0)
-                return api_reply_error(req, 400, "empty body: expected an agent.Call JSON object");
-        json_error_t jerr;
-        _cleanup_json_ json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!msg)
-                return api_reply_error(req, 400, "malformed JSON at line %d, column %d: %s",
-                                       jerr.line, jerr.column, jerr.text);
-        if (!json_is_object(msg))
-                return api_reply_error(req, 400, "expected an agent.Call JSON object");
+        if (protobuf) {
+                if (api_proto_call_unpack(data, len, &msg, &e) < 0)
+                        return api_reply_error(req, 400, "%s", e.msg);
+        } else {
+                if (len == 0)
+                        return api_reply_error(req, 400,
+                                               "empty body: expected an agent.Call JSON object");
+                json_error_t jerr;
+                msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+                if (!msg)
+                        return api_reply_error(req, 400, "malformed JSON at line %d, column %d: %s",
+                                               jerr.line, jerr.column, jerr.text);
+                if (!json_is_object(msg))
+                        return api_reply_error(req, 400, "expected an agent.Call JSON object");
+                /* Numbers and booleans as strings read as protobuf JSON reads them. */
+                if (api_proto_call_normalize(msg, &e) < 0)
+                        return api_reply_error(req, 400, "%s", e.msg);
+        }
 
         const json_t *type = json_object_get(msg, "type");
         if (!json_is_string(type))
@@ -397,7 +562,9 @@ static void handle_api_v1(struct api *api, struct http_request *req)
         const json_t *body = NULL;
         if (call->field) {
                 body = json_object_get(msg, call->field);
-                if (!json_is_object(body))
+                if (!body && call->body_optional)
+                        body = NULL;
+                else if (!json_is_object(body))
                         return api_reply_error(req, 400, "%s needs a '%s' object", call->type,
                                                call->field);
         }

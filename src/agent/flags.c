@@ -571,8 +571,13 @@ void agent_flags_foreach(const struct agent_flags *f,
 {
         for (size_t i = 0; i < ELEMENTSOF(flag_table); i++) {
                 _cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
-                flag_format(f, &flag_table[i], &sb);
-                fn(flag_table[i].name, strbuf_str(&sb), userdata);
+                const struct flag_def *d = &flag_table[i];
+                if (d->kind == FLAG_STRING && !*(char *const *)flag_cptr(f, d)) {
+                        fn(d->name, NULL, userdata);
+                        continue;
+                }
+                flag_format(f, d, &sb);
+                fn(d->name, strbuf_str(&sb), userdata);
         }
 }
 

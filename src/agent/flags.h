@@ -65,7 +65,8 @@ struct agent_flags {
 int agent_flags_parse(struct agent_flags *f, int argc, char **argv, struct errbuf *e);
 /* Free the strings and sets. */
 void agent_flags_done(struct agent_flags *f);
-/* Call fn(name, value-as-text) for every flag, in table order (GET_FLAGS). */
+/* Call fn(name, value-as-text) for every flag, in table order (GET_FLAGS);
+ * value is NULL for a string flag that is unset. */
 void agent_flags_foreach(const struct agent_flags *f,
                          void (*fn)(const char *name, const char *value, void *userdata),
                          void *userdata);

@@ -536,7 +536,7 @@ int cmd_ps(int argc, char **argv)
                         usage);
                 return CLI_EXIT_USAGE;
         }
-        int r = client_call(&cl, json_pack("{s:s}", "type", "GET_CONTAINERS"), CLIENT_TIMEOUT_SEC,
+        int r = client_call(&cl, json_pack("{s:s}", "type", "GET_PORTS"), CLIENT_TIMEOUT_SEC,
                             &answer, NULL);
         if (r != 0)
                 return r;
@@ -546,8 +546,7 @@ int cmd_ps(int argc, char **argv)
                 return 0;
         }
 
-        const json_t *list =
-            json_object_get(json_object_get(answer, "get_containers"), "containers");
+        const json_t *list = json_object_get(json_object_get(answer, "get_ports"), "containers");
         size_t n = json_array_size(list);
         /* Rows of five columns; widths computed before printing. */
         _cleanup_free_ char **cells = calloc((n + 1) * 5, sizeof(char *));

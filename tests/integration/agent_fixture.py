@@ -195,9 +195,9 @@ class Agent:
                          resources=ports_resources(ports))
 
     def containers(self):
-        a = self.call("GET_CONTAINERS")
+        a = self.call("GET_PORTS")
         out = {}
-        for c in a["get_containers"]["containers"]:
+        for c in a["get_ports"].get("containers", []):
             parts, cid = [], c["container_id"]
             while cid:
                 parts.insert(0, cid["value"])

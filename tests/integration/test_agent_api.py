@@ -25,8 +25,11 @@ class TestAgentApiCalls(AgentTestCase):
         self.assertEqual(flags["cgroups_root"], self.cgroups_root)
         self.assertEqual(flags["port"], str(a.port))
         for name in ("work_dir", "isolation", "enforce_container_ports",
-                     "container_ports_watch_interval", "container_ports_isolated_range"):
+                     "container_ports_watch_interval"):
             self.assertIn(name, flags)
+        # As Mesos, a flag without a value is not listed at all.
+        self.assertNotIn("container_ports_isolated_range", flags)
+        self.assertNotIn("resources", flags)
 
         m = a.call("GET_METRICS")["get_metrics"]["metrics"]
         names = {x["name"]: x["value"] for x in m}
@@ -63,9 +66,11 @@ class TestAgentApiCalls(AgentTestCase):
         self.assertEqual(snap["containerizer/containers"], 2)
         self.assertEqual(snap["containerizer/containers_running"], 2)
 
-        # REMOVE while running is refused; the container keeps running.
+        # REMOVE while running is refused (500, as agent.proto documents);
+        # the container keeps running.
         status, body = a.call("REMOVE_CONTAINER", expect=None, container_id=a.cid("c1"))
-        self.assertEqual(status, 409, body)
+        self.assertEqual(status, 500, body)
+        self.assertIn("has not terminated", body)
         self.assertEqual(a.state("c1"), "RUNNING")
 
         # SIGTERM is delivered to the main process (sleep dies of it).
@@ -140,7 +145,8 @@ class TestAgentApiBadInput(AgentTestCase):
         self.assertEqual(status_of(method="PUT"), 405)
         self.assertEqual(status_of(ctype="text/plain"), 415)
         self.assertEqual(status_of(ctype=None), 415)
-        self.assertEqual(status_of(ctype="application/x-protobuf"), 415)
+        # A JSON body sent as protobuf does not parse as an agent.Call.
+        self.assertEqual(status_of(ctype="application/x-protobuf"), 400)
         self.assertEqual(status_of(body=b'{"type":"GET_HEALTH"}',
                                    ctype="application/json; charset=utf-8"), 200)
         self.assertEqual(status_of(method="GET", path="/nope", body=None), 404)
@@ -201,10 +207,21 @@ class TestAgentApiBadInput(AgentTestCase):
                        command={"value": "exit 0"})
         self.assertEqual(st, 202)
 
-        # Unknown containers.
-        for ctype in ("WAIT_CONTAINER", "KILL_CONTAINER", "REMOVE_CONTAINER"):
+        # Unknown containers: 404, but REMOVE_CONTAINER answers 500 as agent.proto
+        # documents, and 200 for a nested one whose parent is gone.
+        for ctype in ("WAIT_CONTAINER", "KILL_CONTAINER"):
             st, _ = a.call(ctype, expect=None, container_id=a.cid("nosuch"))
             self.assertEqual(st, 404, ctype)
+        st, text = a.call("REMOVE_CONTAINER", expect=None, container_id=a.cid("nosuch"))
+        self.assertEqual((st, text), (500, "container 'nosuch' is unknown"))
+        st, _ = a.call("REMOVE_CONTAINER", expect=None, container_id=a.cid("nosuch/n"))
+        self.assertEqual(st, 200)
+        # The *_NESTED_CONTAINER calls need a parent, as in Mesos.
+        for ctype in ("WAIT_NESTED_CONTAINER", "KILL_NESTED_CONTAINER",
+                      "REMOVE_NESTED_CONTAINER"):
+            st, text = a.call(ctype, expect=None, container_id=a.cid("good"))
+            self.assertEqual((st, text), (400, "Expecting 'container_id.parent'"), ctype)
+        self.assertEqual(a.state("good"), "RUNNING")
         st, _ = a.call("UPDATE_CONTAINER", expect=None, container_id=a.cid("nosuch"),
                        resources=ports_resources([31013]))
         self.assertEqual(st, 404)
@@ -213,7 +230,7 @@ class TestAgentApiBadInput(AgentTestCase):
         st, _ = a.call("UPDATE_CONTAINER", expect=None, container_id=a.cid("good"))
         self.assertEqual(st, 400)
         st, _ = a.call("REMOVE_CONTAINER", expect=None, container_id=a.cid("good"))
-        self.assertEqual(st, 409)
+        self.assertEqual(st, 500)
 
         # Half a request, then hang up; garbage on the socket.
         with socket.create_connection(("127.0.0.1", a.port)) as s:
@@ -351,7 +368,7 @@ class TestClient(AgentTestCase):
         # --json form, with the global option placement.
         r = self.run_cli(a, "--json", "ps")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(json.loads(r.stdout)["type"], "GET_CONTAINERS")
+        self.assertEqual(json.loads(r.stdout)["type"], "GET_PORTS")
 
         # Update to a port set without 31030: the next check kills it.
         r = self.run_cli(a, "update", "web", "--ports=[31031-31031]")
@@ -377,7 +394,7 @@ class TestClient(AgentTestCase):
         a.wait_state("sl", "RUNNING")
         r = self.run_cli(a, "remove", "sl")
         self.assertNotEqual(r.returncode, 0)
-        self.assertRegex(r.stderr, r"^portiso: 409: .+\n$")
+        self.assertRegex(r.stderr, r"^portiso: 500: .+ has not terminated.+\n$")
         self.assertEqual(self.run_cli(a, "kill", "sl", "--signal=TERM").returncode, 0)
         r = self.run_cli(a, "wait", "sl")
         self.assertIn("killed by signal 15", r.stdout)

@@ -157,8 +157,8 @@ class AgentSmokeTest(PortisoTestCase):
         return body["wait_container"]
 
     def container(self, cid):
-        _, body = self.call({"type": "GET_CONTAINERS"})
-        for c in body["get_containers"]["containers"]:
+        _, body = self.call({"type": "GET_PORTS"})
+        for c in body["get_ports"].get("containers", []):
             if c["container_id"]["value"] == cid:
                 return c
         return None

@@ -142,8 +142,7 @@ class TestTcpAuthentication(TrustTestCase):
                     self.assertEqual(status, 403, body)
                     self.assertIn("read-only", body)
                     self.assertEqual(body.count("\n"), 0)
-        self.assertEqual(a.call("GET_CONTAINERS", auth=False)["get_containers"],
-                         {"containers": []})
+        self.assertEqual(a.call("GET_CONTAINERS", auth=False)["get_containers"], {})
 
     def test_readonly_authentication(self):
         a = self.start_agent(authenticate_http_readonly=True)
