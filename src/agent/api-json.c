@@ -437,6 +437,9 @@ json_t *api_json_container(const struct container *c)
                 return NULL;
         if (json_object_set_new(o, "listening", ranges_to_json(&c->listening)) < 0)
                 return NULL;
+        if (!portset_is_empty(&c->denied) &&
+            json_object_set_new(o, "denied", ranges_to_json(&c->denied)) < 0)
+                return NULL;
         if (c->state == CONTAINER_TERMINATED &&
             json_object_set_new(o, "termination", api_json_termination(c)) < 0)
                 return NULL;

@@ -50,6 +50,11 @@ struct container {
         pid_t pid;                                /* main process, 0 if unknown */
         struct portset listening;                 /* own + nested listeners at the last check */
         struct container_termination termination; /* valid in TERMINATED */
+
+        /* Root containers: the binds bind prevention refused (port 0 stands
+         * for an autobind), and how many. */
+        struct portset denied;
+        uint64_t denied_count;
 };
 
 /* "LAUNCHING", "RUNNING", "DESTROYING", "TERMINATED". */

@@ -17,6 +17,7 @@
  * kernel refuses while it releases exited tasks is retried on the same
  * timer. Cgroups that are no container's (orphans) are killed and removed
  * the same way by cz_reap_cgroup(). */
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "agent/containerizer-private.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
+#include "basic/strbuf.h"
 #include "linux/process-util.h"
 
 #define DESTROY_TIMEOUT_SEC 5
@@ -166,6 +168,56 @@ static void termination_add_message(struct container_termination *t, const char 
         t->message = m;
 }
 
+/* A root container that bind prevention refused binds to, and that then
+ * exited by itself, ends with them as its limitation: TASK_FAILED,
+ * REASON_CONTAINER_LIMITATION and the refused ports, as a Mesos user reads a
+ * limitation (the server that could not bind gave up). An autobind, whose
+ * port was not chosen yet, is named in the message only. A container that
+ * was destroyed (killed, or for a listener) keeps that ending, and the
+ * refusals are added to its message. Read before the isolators' cleanup
+ * forgets them. */
+static void termination_from_denials(struct containerizer *cz, struct cz_container *c)
+{
+        struct container_termination *t = &c->pub.termination;
+        _cleanup_portset_ struct portset ports = PORTSET_INIT;
+        _cleanup_strbuf_ struct strbuf msg = STRBUF_INIT;
+
+        if (c->pub.config.parent_id)
+                return;
+        cz_refresh_status(cz, &c->pub);
+        if (c->pub.denied_count == 0)
+                return;
+        if (portset_copy(&ports, &c->pub.denied) < 0 || portset_remove(&ports, 0) < 0)
+                return;
+        strbuf_addf(&msg,
+                    "Container %s was refused bind() to unallocated port(s): ", c->pub.config.id);
+        if (!portset_is_empty(&ports))
+                portset_format(&ports, &msg);
+        if (portset_contains(&c->pub.denied, 0))
+                strbuf_addf(&msg, "%san autobind", portset_is_empty(&ports) ? "" : " and ");
+        strbuf_addf(&msg, " (%" PRIu64 " refused)", c->pub.denied_count);
+        if (msg.oom)
+                return;
+        if (!c->ended_itself || t->state) {
+                termination_add_message(t, strbuf_str(&msg));
+                goto write;
+        }
+        t->state = "TASK_FAILED";
+        t->reason = "REASON_CONTAINER_LIMITATION";
+        termination_add_message(t, strbuf_str(&msg));
+        if (!portset_is_empty(&ports)) {
+                portset_clear(&t->limitation);
+                t->limitation = ports;
+                ports = (struct portset)PORTSET_INIT;
+                t->has_limitation = true;
+        }
+write:;
+        int r = checkpoint_write_termination(c->meta, t);
+        if (r < 0)
+                log_error_errno(r, "Failed to checkpoint the termination of %s: %m",
+                                c->pub.config.id);
+}
+
 static void stop_destroy_events(struct cz_container *c)
 {
         if (c->step_ev)
@@ -223,6 +275,7 @@ static void cz_end(struct containerizer *cz, struct cz_container *c)
         stop_destroy_events(c);
         if (c->main_pidfd >= 0)
                 close(TAKE_FD(c->main_pidfd));
+        termination_from_denials(cz, c);
         cz_cleanup_isolators(cz, c);
         if (c->launch_r < 0)
                 return cz_launch_undone(cz, c);
@@ -440,8 +493,10 @@ void cz_on_supervisor_gone(struct containerizer *cz, struct cz_container *c)
 
         /* The main process ended (or the supervisor was killed): the end of
          * a container ends its nested ones. */
-        if (c->pub.state == CONTAINER_RUNNING)
+        if (c->pub.state == CONTAINER_RUNNING) {
+                c->ended_itself = true;
                 return cz_destroy(cz, c, NULL);
+        }
         if (c->pub.state != CONTAINER_DESTROYING)
                 return;
         /* A main process still starting may have entered the cgroup after

@@ -54,6 +54,7 @@ struct cz_container {
         bool cgroup_removed;
         uint64_t remove_deadline; /* microseconds, CLOCK_MONOTONIC */
         char *escaped;            /* what the destroy could not kill, for the message */
+        bool ended_itself;        /* the main process ended before any destroy */
 };
 
 /* A listen instant detection reported, for listen_to_kill_seconds. */
@@ -89,6 +90,8 @@ static inline struct cz_container *CZC(const struct container *c)
         return (struct cz_container *)c;
 }
 
+/* Ask every isolator's status() about c: its listeners, the binds refused. */
+void cz_refresh_status(struct containerizer *cz, struct container *c);
 /* Set up the histograms of fresh metrics. */
 void cz_metrics_init(struct containerizer_metrics *m);
 /* Look a container up by id. */

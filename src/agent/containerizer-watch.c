@@ -23,25 +23,36 @@
 #include "basic/log.h"
 #include "basic/time-util.h"
 
+void cz_refresh_status(struct containerizer *cz, struct container *c)
+{
+        for (size_t k = 0; k < cz->n_isolators; k++) {
+                struct isolator *iso = cz->isolators[k];
+                struct isolator_status st = {};
+                if (!iso->ops->status || iso->ops->status(iso, c->config.id, &st) < 0)
+                        continue;
+                if (st.has_listening) {
+                        portset_clear(&c->listening);
+                        c->listening = st.listening;
+                        st.listening = (struct portset)PORTSET_INIT;
+                }
+                if (st.has_denied && st.denied_count > c->denied_count) {
+                        cz->m.denied_binds += st.denied_count - c->denied_count;
+                        c->denied_count = st.denied_count;
+                        portset_clear(&c->denied);
+                        if (portset_union(&c->denied, &st.denied_tcp) < 0 ||
+                            portset_union(&c->denied, &st.denied_udp) < 0)
+                                log_error("Out of memory recording the binds refused to %s",
+                                          c->config.id);
+                }
+                isolator_status_done(&st);
+        }
+}
+
 void cz_refresh_listening(struct containerizer *cz)
 {
-        for (size_t i = 0; i < cz->n; i++) {
-                struct container *c = cz->v[i];
-                if (c->state == CONTAINER_TERMINATED)
-                        continue;
-                for (size_t k = 0; k < cz->n_isolators; k++) {
-                        struct isolator *iso = cz->isolators[k];
-                        struct isolator_status st = {};
-                        if (!iso->ops->status || iso->ops->status(iso, c->config.id, &st) < 0)
-                                continue;
-                        if (st.has_listening) {
-                                portset_clear(&c->listening);
-                                c->listening = st.listening;
-                                st.listening = (struct portset)PORTSET_INIT;
-                        }
-                        isolator_status_done(&st);
-                }
-        }
+        for (size_t i = 0; i < cz->n; i++)
+                if (cz->v[i]->state != CONTAINER_TERMINATED)
+                        cz_refresh_status(cz, cz->v[i]);
 }
 
 /* Upper bounds, in seconds, of the two histograms' buckets. */

@@ -141,6 +141,7 @@ void cz_container_free(struct cz_container *c, bool notify)
         container_config_done(&c->pub.config);
         container_termination_done(&c->pub.termination);
         portset_clear(&c->pub.listening);
+        portset_clear(&c->pub.denied);
         free(c->cgroup);
         free(c->meta);
         free(c->sandbox);

@@ -49,6 +49,7 @@ struct containerizer_metrics {
         uint64_t containers_destroying; /* gauge */
         uint64_t violations;            /* counter: limitations seen (enforced or logged) */
         uint64_t containers_killed;     /* counter: destroyed for a limitation */
+        uint64_t denied_binds;          /* counter: binds bind prevention refused */
         uint64_t scans;                 /* counter: reconciliation passes */
         uint64_t last_scan_ns;          /* gauge: duration of the last pass */
         uint64_t listen_events;         /* counter: listeners reported by eBPF */

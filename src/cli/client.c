@@ -548,12 +548,14 @@ int cmd_ps(int argc, char **argv)
 
         const json_t *list = json_object_get(json_object_get(answer, "get_ports"), "containers");
         size_t n = json_array_size(list);
-        /* Rows of five columns; widths computed before printing. */
-        _cleanup_free_ char **cells = calloc((n + 1) * 5, sizeof(char *));
+        /* Rows of PS_COLUMNS columns; widths computed before printing. */
+        enum { PS_COLUMNS = 6 };
+        _cleanup_free_ char **cells = calloc((n + 1) * PS_COLUMNS, sizeof(char *));
         if (!cells)
                 return 1;
-        static const char *const header[5] = {"ID", "PARENT", "STATE", "ALLOCATED", "LISTENING"};
-        for (int k = 0; k < 5; k++)
+        static const char *const header[PS_COLUMNS] = {"ID",        "PARENT",    "STATE",
+                                                       "ALLOCATED", "LISTENING", "DENIED"};
+        for (int k = 0; k < PS_COLUMNS; k++)
                 cells[k] = strdup(header[k]);
         for (size_t i = 0; i < n; i++) {
                 const json_t *c = json_array_get(list, i);
@@ -564,22 +566,26 @@ int cmd_ps(int argc, char **argv)
                         container_id_path(json_object_get(cid, "parent"), &parent);
                 else
                         strbuf_puts(&parent, "-");
-                char **row = cells + (i + 1) * 5;
+                char **row = cells + (i + 1) * PS_COLUMNS;
                 row[0] = strbuf_detach(&id);
                 row[1] = strbuf_detach(&parent);
                 row[2] = strdup(json_string_value(json_object_get(c, "state")) ?: "?");
                 row[3] = allocated_text(json_object_get(c, "resources"));
                 row[4] = ranges_text(json_object_get(c, "listening"));
+                /* Binds bind prevention refused (port 0: an autobind). */
+                row[5] = json_object_get(c, "denied") ? ranges_text(json_object_get(c, "denied"))
+                                                      : strdup("-");
         }
-        size_t width[5] = {};
-        for (size_t i = 0; i < (n + 1) * 5; i++)
-                width[i % 5] = MAX(width[i % 5], cells[i] ? strlen(cells[i]) : 1);
+        size_t width[PS_COLUMNS] = {};
+        for (size_t i = 0; i < (n + 1) * PS_COLUMNS; i++)
+                width[i % PS_COLUMNS] = MAX(width[i % PS_COLUMNS], cells[i] ? strlen(cells[i]) : 1);
         for (size_t i = 0; i < n + 1; i++) {
-                for (int k = 0; k < 5; k++)
-                        printf(k < 4 ? "%-*s  " : "%-*s\n", k < 4 ? (int)width[k] : 0,
-                               cells[i * 5 + k] ?: "?");
+                for (int k = 0; k < PS_COLUMNS; k++)
+                        printf(k < PS_COLUMNS - 1 ? "%-*s  " : "%-*s\n",
+                               k < PS_COLUMNS - 1 ? (int)width[k] : 0,
+                               cells[i * PS_COLUMNS + k] ?: "?");
         }
-        for (size_t i = 0; i < (n + 1) * 5; i++)
+        for (size_t i = 0; i < (n + 1) * PS_COLUMNS; i++)
                 free(cells[i]);
         return 0;
 }

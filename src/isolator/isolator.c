@@ -55,5 +55,7 @@ void isolator_limitations_free(struct isolator_limitation *v, size_t n)
 void isolator_status_done(struct isolator_status *s)
 {
         portset_clear(&s->listening);
+        portset_clear(&s->denied_tcp);
+        portset_clear(&s->denied_udp);
         *s = (struct isolator_status){};
 }

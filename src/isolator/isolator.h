@@ -70,6 +70,11 @@ struct isolator_limitation {
 struct isolator_status {
         bool has_listening;
         struct portset listening; /* own + nested listeners at the last watch */
+        /* Binds refused by bind prevention (root containers), so far. */
+        bool has_denied;
+        uint64_t denied_count;
+        struct portset denied_tcp; /* port 0: an autobind */
+        struct portset denied_udp;
 };
 
 struct isolator;

@@ -11,13 +11,22 @@
  * them (done()): the pins keep denying binds until the next agent re-adopts
  * them. Recovery hands it every recovered container at once, so it knows
  * then which pinned entries are stale: all its state is its own object's.
- * It logs what it attaches and removes: it runs inside the agent. */
+ * It logs what it attaches and removes: it runs inside the agent.
+ *
+ * The programs also record every refusal (linux/bpf/bpf_prevent.h's
+ * denials), which status() reads for a root container with one map lookup:
+ * the agent shows them, counts them, warns about them here (at once for a
+ * port not told before, else at most every DENIED_LOG_INTERVAL_NS) and
+ * makes them the limitation of a container that then exits. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "basic/array.h"
 #include "basic/log.h"
+#include "basic/strbuf.h"
+#include "basic/time-util.h"
 #include "isolator/isolator.h"
 #include "linux/bpf/bpf_prevent.h"
 #include "linux/sockdiag.h"
@@ -27,7 +36,15 @@ struct prevent_entry {
         uint64_t cgroup_id;
         bool root;    /* a root container that is not ignored */
         bool applied; /* has an entry in the BPF allocation map */
+        /* Refused binds already logged, for the warning's rate limit. */
+        uint64_t logged_count;
+        uint64_t logged_ns;
+        struct portset logged_tcp, logged_udp;
 };
+
+/* A container whose binds keep being refused is named again at most this
+ * often (new ports are named at once). */
+#define DENIED_LOG_INTERVAL_NS (10ULL * 1000000000ULL)
 
 struct prevent_isolator {
         struct isolator base;
@@ -65,6 +82,13 @@ static int entry_add(struct prevent_isolator *pi, const struct isolator_containe
         return 0;
 }
 
+static void entry_done(struct prevent_entry *e)
+{
+        free(e->id);
+        portset_clear(&e->logged_tcp);
+        portset_clear(&e->logged_udp);
+}
+
 static bool any_applied(const struct prevent_isolator *pi)
 {
         for (size_t k = 0; k < pi->n; k++)
@@ -94,7 +118,7 @@ static void prevent_done(struct isolator *i)
 
         bpf_prevent_close(pi->bp); /* the pins keep holding */
         for (size_t k = 0; k < pi->n; k++)
-                free(pi->v[k].id);
+                entry_done(&pi->v[k]);
         free(pi->v);
         free(pi->root_path);
 }
@@ -191,8 +215,10 @@ static int prevent_recover(struct isolator *i, const struct isolator_recovered *
                 bool known = false;
                 for (size_t j = 0; j < pi->n && !known; j++)
                         known = pi->v[j].applied && pi->v[j].cgroup_id == ids[k];
-                if (!known)
+                if (!known) {
                         (void)bpf_prevent_unset(pi->bp, ids[k]);
+                        (void)bpf_prevent_forget_denied(pi->bp, ids[k]);
+                }
         }
         return ret;
 }
@@ -205,6 +231,74 @@ static int prevent_update(struct isolator *i, const char *id, const struct ports
         return e ? prevent_apply(pi, e, allocation) : -ENOENT;
 }
 
+/* "tcp port(s) [8080-8080]", "udp an autobind", ... for the new refusals. */
+static void denied_describe(const char *proto, const struct portset *now,
+                            const struct portset *before, struct strbuf *out)
+{
+        _cleanup_portset_ struct portset fresh = PORTSET_INIT;
+
+        if (portset_subtract(&fresh, now, before) < 0 || portset_is_empty(&fresh))
+                return;
+        if (out->len)
+                strbuf_puts(out, ", ");
+        bool autobind = portset_contains(&fresh, 0);
+        (void)portset_remove(&fresh, 0);
+        strbuf_addf(out, "%s ", proto);
+        if (!portset_is_empty(&fresh)) {
+                strbuf_puts(out, "port(s) ");
+                portset_format(&fresh, out);
+        }
+        if (autobind)
+                strbuf_addf(out, "%san autobind", portset_is_empty(&fresh) ? "" : " and ");
+}
+
+/* Warn about refusals not told yet: at once for new ports, else at most
+ * every DENIED_LOG_INTERVAL_NS. */
+static void denied_log(struct prevent_entry *e, const struct bpf_prevent_denied *d)
+{
+        _cleanup_strbuf_ struct strbuf what = STRBUF_INIT;
+        uint64_t now = now_nsec();
+
+        if (d->count <= e->logged_count)
+                return;
+        denied_describe("tcp", &d->tcp, &e->logged_tcp, &what);
+        denied_describe("udp", &d->udp, &e->logged_udp, &what);
+        if (what.len == 0 && now - e->logged_ns < DENIED_LOG_INTERVAL_NS)
+                return;
+        log_warning("Container %s: bind prevention refused %s%s (%" PRIu64 " refused so far)",
+                    e->id, what.len ? strbuf_str(&what) : "the same ports again",
+                    what.len ? ", not allocated to it" : "", d->count);
+        e->logged_count = d->count;
+        e->logged_ns = now;
+        portset_clear(&e->logged_tcp);
+        portset_clear(&e->logged_udp);
+        if (portset_copy(&e->logged_tcp, &d->tcp) < 0 || portset_copy(&e->logged_udp, &d->udp) < 0)
+                log_error("Out of memory recording the binds refused to %s", e->id);
+}
+
+/* What bind prevention refused the root container id: one map lookup. */
+static int prevent_status(struct isolator *i, const char *id, struct isolator_status *ret)
+{
+        struct prevent_isolator *pi = (struct prevent_isolator *)i;
+        struct prevent_entry *e = entry_find(pi, id);
+        struct bpf_prevent_denied d = {};
+        int r;
+
+        if (!e || !e->applied || !pi->bp)
+                return 0;
+        r = bpf_prevent_denied(pi->bp, e->cgroup_id, &d);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return log_debug_errno(r, "Failed to read the binds refused to %s: %m", id);
+        denied_log(e, &d);
+        ret->has_denied = true;
+        ret->denied_count = d.count;
+        ret->denied_tcp = d.tcp;
+        ret->denied_udp = d.udp;
+        return 0;
+}
+
 static int prevent_cleanup(struct isolator *i, const char *id)
 {
         struct prevent_isolator *pi = (struct prevent_isolator *)i;
@@ -213,9 +307,13 @@ static int prevent_cleanup(struct isolator *i, const char *id)
 
         if (!e)
                 return -ENOENT;
-        if (e->applied && pi->bp)
+        if (e->applied && pi->bp) {
                 r = bpf_prevent_unset(pi->bp, e->cgroup_id);
-        free(e->id);
+                int k = bpf_prevent_forget_denied(pi->bp, e->cgroup_id);
+                if (r >= 0)
+                        r = k;
+        }
+        entry_done(e);
         *e = pi->v[--pi->n];
         prevent_release_if_unused(pi);
         return r;
@@ -228,6 +326,7 @@ const struct isolator_ops isolator_network_ports_bind = {
     .done = prevent_done,
     .recover = prevent_recover,
     .prepare = prevent_prepare,
+    .status = prevent_status,
     .update = prevent_update,
     .cleanup = prevent_cleanup,
 };

@@ -360,9 +360,11 @@ class TestClient(AgentTestCase):
             return r.returncode == 0 and "[31030-31030]" in r.stdout and r.stdout
         table = wait_for(ps_shows_listener, what="ps to show the listener")
         lines = table.splitlines()
-        self.assertEqual(lines[0].split(), ["ID", "PARENT", "STATE", "ALLOCATED", "LISTENING"])
+        self.assertEqual(lines[0].split(),
+                         ["ID", "PARENT", "STATE", "ALLOCATED", "LISTENING", "DENIED"])
         rows = {l.split()[0]: l.split() for l in lines[1:]}
-        self.assertEqual(rows["web"], ["web", "-", "RUNNING", "[31030-31031]", "[31030-31030]"])
+        self.assertEqual(rows["web"],
+                         ["web", "-", "RUNNING", "[31030-31031]", "[31030-31030]", "-"])
         self.assertEqual(rows["web/side"][:3], ["web/side", "web", "RUNNING"])
 
         # --json form, with the global option placement.

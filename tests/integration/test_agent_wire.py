@@ -12,7 +12,7 @@ read, bodiless 200s without a Content-Type, numbers and booleans sent as
 JSON strings, GET_CONTAINERS' show_nested / show_standalone, unset flags
 left out.
 
-Ports used: 23500-23999 only (the isolated range of the agent here).
+Ports used: 23500-23799 only (the isolated range of the agent here).
 """
 import importlib
 import json
@@ -30,7 +30,7 @@ except ImportError:  # Debian's python3-protobuf, for an interpreter outside Deb
     sys.path.append("/usr/lib/python3/dist-packages")
 from google.protobuf import json_format  # noqa: E402
 
-ISOLATED = "[23500-23999]"
+ISOLATED = "[23500-23799]"
 PROTO_DIR = os.path.join(ROOT, "src", "proto")
 JSON = "application/json"
 PROTOBUF = "application/x-protobuf"
@@ -127,7 +127,7 @@ class WireTest(AgentTestCase):
     # -- every call in both encodings --------------------------------------
     def test_every_call_in_both_encodings(self):
         R = self.agent_pb.Response
-        ok, bad = band_ports(2, lo=23500, hi=23999)
+        ok, bad = band_ports(2, lo=23500, hi=23799)
 
         j, p = self.both(self.Call("GET_HEALTH"))
         self.same(j, p)
@@ -269,7 +269,7 @@ class WireTest(AgentTestCase):
         self.assertEqual(st, 400, body)
 
     def test_numbers_and_booleans_as_strings(self):
-        ok, = band_ports(1, lo=23500, hi=23999)
+        ok, = band_ports(1, lo=23500, hi=23799)
         launch = {"type": "LAUNCH_CONTAINER", "launch_container": {
             "container_id": {"value": "s"},
             "command": {"shell": "true", "value": "exec sleep 100"},

@@ -182,7 +182,8 @@ class BindPreventionTest(BpfTestCase):
     def test_pins_hold_with_no_process_of_ours(self):
         self.assertEqual(sorted(os.listdir(self.pin_dir)),
                          sorted(["allocs", "bind4_link", "bind4_prog", "bind6_link",
-                                 "bind6_prog", "config", "post_bind4_link", "post_bind4_prog",
+                                 "bind6_prog", "config", "denials", "denials_zero",
+                                 "post_bind4_link", "post_bind4_prog",
                                  "post_bind6_link", "post_bind6_prog"]
                                 + (["listen_link", "listen_prog", "sendmsg_link",
                                     "sendmsg_prog"] if self.lsm else [])))
@@ -235,7 +236,7 @@ class BindPreventionTest(BpfTestCase):
         for pid in prog_ids:
             map_ids |= set(bpftool_json("prog", "show", "id", str(pid)).get("map_ids", []))
         self.assertEqual(len(prog_ids), self.hooks())
-        self.assertEqual(len(map_ids), 2)
+        self.assertEqual(len(map_ids), 4)  # config, allocs, denials, denials_zero
 
         self.bpfctl("prevent-destroy")
         self.assertFalse(os.path.exists(self.pin_dir))

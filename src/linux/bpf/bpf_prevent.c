@@ -102,38 +102,43 @@ static bool map_compatible(int fd, const struct bpf_map *map)
                info.map_flags == bpf_map__map_flags(map);
 }
 
-/* Reuse the pinned maps when both are ours and current; otherwise leave the
+/* The pinned maps, in pin name order ("config" first: it holds the ABI). */
+static void skel_maps(struct bpf_prevent *bp, struct bpf_map *ret[4])
+{
+        ret[0] = bp->skel->maps.portiso_config;
+        ret[1] = bp->skel->maps.portiso_allocs;
+        ret[2] = bp->skel->maps.portiso_denials;
+        ret[3] = bp->skel->maps.portiso_denials_zero;
+}
+static const char *const map_names[4] = {"config", "allocs", "denials", "denials_zero"};
+
+/* Reuse the pinned maps when all are ours and current; otherwise leave the
  * skeleton to create new ones. Returns 1 when reused. */
 static int adopt_maps(struct bpf_prevent *bp)
 {
-        _cleanup_free_ char *config_path = pin_path(bp->pin_dir, "config", "");
-        _cleanup_free_ char *allocs_path = pin_path(bp->pin_dir, "allocs", "");
-        _cleanup_close_ int config_fd = -1, allocs_fd = -1;
         _cleanup_free_ struct prevent_config *cfg = NULL;
+        struct bpf_map *maps[4];
+        int fds[4] = {-1, -1, -1, -1}, r = 0;
         __u32 zero = 0;
-        int r;
 
-        if (!config_path || !allocs_path)
-                return -ENOMEM;
-        config_fd = bpf_obj_get(config_path);
-        allocs_fd = bpf_obj_get(allocs_path);
-        if (config_fd < 0 || allocs_fd < 0)
-                return 0;
-        if (!map_compatible(config_fd, bp->skel->maps.portiso_config) ||
-            !map_compatible(allocs_fd, bp->skel->maps.portiso_allocs))
-                return 0;
-        cfg = malloc(sizeof(*cfg));
-        if (!cfg)
-                return -ENOMEM;
-        if (bpf_map_lookup_elem(config_fd, &zero, cfg) < 0 || cfg->abi != PREVENT_ABI)
-                return 0;
-        r = bpf_map__reuse_fd(bp->skel->maps.portiso_config, config_fd);
-        if (r < 0)
-                return r;
-        r = bpf_map__reuse_fd(bp->skel->maps.portiso_allocs, allocs_fd);
-        if (r < 0)
-                return r;
-        return 1;
+        skel_maps(bp, maps);
+        for (size_t i = 0; i < ELEMENTSOF(fds) && r == 0; i++) {
+                _cleanup_free_ char *path = pin_path(bp->pin_dir, map_names[i], "");
+                if (!path)
+                        r = -ENOMEM;
+                else if ((fds[i] = bpf_obj_get(path)) < 0 || !map_compatible(fds[i], maps[i]))
+                        r = 1; /* not ours: new maps */
+        }
+        if (r == 0 && !(cfg = malloc(sizeof(*cfg))))
+                r = -ENOMEM;
+        if (r == 0 && (bpf_map_lookup_elem(fds[0], &zero, cfg) < 0 || cfg->abi != PREVENT_ABI))
+                r = 1;
+        for (size_t i = 0; i < ELEMENTSOF(fds) && r == 0; i++)
+                r = bpf_map__reuse_fd(maps[i], fds[i]);
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+        return r < 0 ? r : r == 0;
 }
 
 /* Write the configuration: isolated/protocols when given, the root's id and
@@ -165,11 +170,11 @@ static int write_config(struct bpf_prevent *bp, uint64_t root_id, uint32_t level
 
 static int pin_maps(struct bpf_prevent *bp)
 {
-        struct bpf_map *maps[] = {bp->skel->maps.portiso_config, bp->skel->maps.portiso_allocs};
-        const char *names[] = {"config", "allocs"};
+        struct bpf_map *maps[4];
 
+        skel_maps(bp, maps);
         for (size_t i = 0; i < ELEMENTSOF(maps); i++) {
-                _cleanup_free_ char *path = pin_path(bp->pin_dir, names[i], "");
+                _cleanup_free_ char *path = pin_path(bp->pin_dir, map_names[i], "");
                 if (!path)
                         return -ENOMEM;
                 (void)unlink(path);
@@ -464,6 +469,58 @@ int bpf_prevent_set(struct bpf_prevent *bp, uint64_t root_container_cgroup_id,
                 return -ENOMEM;
         bitmap_from_portset(b, allocated);
         if (bpf_map_update_elem(bpf_map__fd(bp->skel->maps.portiso_allocs), &key, b, BPF_ANY) < 0)
+                return negative_errno();
+        return 0;
+}
+
+static int portset_from_bitmap(struct portset *s, const struct port_bitmap *b)
+{
+        for (uint32_t w = 0; w < PORT_BITMAP_WORDS; w++)
+                for (uint32_t bit = 0; b->w[w] && bit < 64; bit++)
+                        if ((b->w[w] >> bit) & 1) {
+                                int r = portset_add(s, (uint16_t)(w * 64 + bit));
+                                if (r < 0)
+                                        return r;
+                        }
+        return 0;
+}
+
+int bpf_prevent_denied(struct bpf_prevent *bp, uint64_t root_container_cgroup_id,
+                       struct bpf_prevent_denied *ret)
+{
+        _cleanup_free_ struct prevent_denials *d = malloc(sizeof(*d));
+        __u64 key = root_container_cgroup_id;
+        struct bpf_prevent_denied out = {};
+        int r;
+
+        if (!d)
+                return -ENOMEM;
+        if (bpf_map_lookup_elem(bpf_map__fd(bp->skel->maps.portiso_denials), &key, d) < 0)
+                return negative_errno();
+        out.count = d->count;
+        r = portset_from_bitmap(&out.tcp, &d->tcp);
+        if (r >= 0)
+                r = portset_from_bitmap(&out.udp, &d->udp);
+        if (r < 0) {
+                bpf_prevent_denied_done(&out);
+                return r;
+        }
+        *ret = out;
+        return 0;
+}
+
+void bpf_prevent_denied_done(struct bpf_prevent_denied *d)
+{
+        portset_clear(&d->tcp);
+        portset_clear(&d->udp);
+}
+
+int bpf_prevent_forget_denied(struct bpf_prevent *bp, uint64_t root_container_cgroup_id)
+{
+        __u64 key = root_container_cgroup_id;
+
+        if (bpf_map_delete_elem(bpf_map__fd(bp->skel->maps.portiso_denials), &key) < 0 &&
+            errno != ENOENT)
                 return negative_errno();
         return 0;
 }

@@ -53,6 +53,20 @@ int bpf_prevent_set(struct bpf_prevent *bp, uint64_t root_container_cgroup_id,
 /* Forget a root container's allocation (it becomes unrestricted); a missing
  * entry is fine. */
 int bpf_prevent_unset(struct bpf_prevent *bp, uint64_t root_container_cgroup_id);
+/* The binds refused one root container so far. */
+struct bpf_prevent_denied {
+        uint64_t count;     /* refused bind()s, listen()s and sendmsg()s */
+        struct portset tcp; /* ports refused; port 0 stands for an autobind */
+        struct portset udp;
+};
+/* What was refused the root container whose cgroup id is id (recorded by the
+ * programs, also while the agent was down); -ENOENT when nothing was. */
+int bpf_prevent_denied(struct bpf_prevent *bp, uint64_t root_container_cgroup_id,
+                       struct bpf_prevent_denied *ret);
+/* Free the sets of a bpf_prevent_denied. */
+void bpf_prevent_denied_done(struct bpf_prevent_denied *d);
+/* Forget what was refused a root container (it ended); missing is fine. */
+int bpf_prevent_forget_denied(struct bpf_prevent *bp, uint64_t root_container_cgroup_id);
 /* Number of root containers with an allocation, or negative errno. */
 int bpf_prevent_count(struct bpf_prevent *bp);
 /* The cgroup ids with an allocation (malloc'd array), e.g. to prune entries

@@ -35,6 +35,23 @@ int bpf_prevent_unset(struct bpf_prevent *bp, uint64_t id)
         return -EOPNOTSUPP;
 }
 
+int bpf_prevent_denied(struct bpf_prevent *bp, uint64_t id, struct bpf_prevent_denied *ret)
+{
+        (void)bp, (void)id, (void)ret;
+        return -EOPNOTSUPP;
+}
+
+void bpf_prevent_denied_done(struct bpf_prevent_denied *d)
+{
+        (void)d;
+}
+
+int bpf_prevent_forget_denied(struct bpf_prevent *bp, uint64_t id)
+{
+        (void)bp, (void)id;
+        return -EOPNOTSUPP;
+}
+
 int bpf_prevent_count(struct bpf_prevent *bp)
 {
         (void)bp;

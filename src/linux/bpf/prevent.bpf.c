@@ -30,6 +30,10 @@
  *   portiso_config  one entry: isolated ports, protocols, where the root is
  *   portiso_allocs  root container cgroup id -> allocated ports (bitmap)
  *
+ * and each refusal is recorded in a third, portiso_denials (root container
+ * cgroup id -> denied ports and a count), which the agent reads to report
+ * it; it is pinned too, so refusals made while the agent is down are told.
+ *
  * A container absent from portiso_allocs (allocation unknown, CNI-networked,
  * the agent's own supervisors) is allowed. Returning 0 makes the call fail
  * with EPERM; bind6 also sees IPv4-mapped and dual-stack binds. */
@@ -65,6 +69,25 @@ struct {
         __type(value, struct port_bitmap);
 } portiso_allocs SEC(".maps");
 
+/* Allocated on demand, like portiso_allocs; the agent deletes an entry when
+ * its container ends. A full map records no more (refusals still happen). */
+struct {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __uint(max_entries, 16384);
+        __uint(map_flags, BPF_F_NO_PREALLOC);
+        __type(key, __u64);
+        __type(value, struct prevent_denials);
+} portiso_denials SEC(".maps");
+
+/* All zeroes: what a new portiso_denials entry starts from (too large for
+ * the stack). Never written. */
+struct {
+        __uint(type, BPF_MAP_TYPE_ARRAY);
+        __uint(max_entries, 1);
+        __type(key, __u32);
+        __type(value, struct prevent_denials);
+} portiso_denials_zero SEC(".maps");
+
 static __always_inline int bitmap_test(const struct port_bitmap *b, __u16 port)
 {
         return (b->w[port >> 6] >> (port & 63)) & 1;
@@ -93,7 +116,7 @@ static __always_inline __u64 current_root_container(const struct prevent_config 
 /* The configuration and the caller's allocation when a socket of protocol
  * (IPPROTO_*) is checked at all: NULL when it is allowed whatever its port. */
 static __always_inline const struct port_bitmap *
-checked_allocation(__u32 protocol, const struct prevent_config **ret_cfg)
+checked_allocation(__u32 protocol, const struct prevent_config **ret_cfg, __u64 *ret_container)
 {
         __u32 zero = 0, proto;
         const struct prevent_config *cfg;
@@ -112,7 +135,30 @@ checked_allocation(__u32 protocol, const struct prevent_config **ret_cfg)
         if (!container)
                 return NULL;
         *ret_cfg = cfg;
+        *ret_container = container;
         return bpf_map_lookup_elem(&portiso_allocs, &container);
+}
+
+/* Record that container was refused port (0: an autobind) of protocol, and
+ * return BIND_DENY. */
+static __always_inline int deny(__u64 container, __u32 protocol, __u16 port)
+{
+        struct prevent_denials *d = bpf_map_lookup_elem(&portiso_denials, &container);
+        __u32 zero = 0;
+
+        if (!d) {
+                const struct prevent_denials *z = bpf_map_lookup_elem(&portiso_denials_zero, &zero);
+                if (!z)
+                        return BIND_DENY;
+                bpf_map_update_elem(&portiso_denials, &container, z, BPF_NOEXIST);
+                d = bpf_map_lookup_elem(&portiso_denials, &container);
+                if (!d)
+                        return BIND_DENY;
+        }
+        struct port_bitmap *b = protocol == IPPROTO_UDP ? &d->udp : &d->tcp;
+        __sync_fetch_and_or(&b->w[(port >> 6) & (PORT_BITMAP_WORDS - 1)], 1ULL << (port & 63));
+        __sync_fetch_and_add(&d->count, 1);
+        return BIND_DENY;
 }
 
 static __always_inline int port_allowed(const struct prevent_config *cfg,
@@ -177,21 +223,23 @@ static __always_inline int check_bind(struct bpf_sock_addr *ctx)
         const struct port_bitmap *allocated;
         struct bpf_sock *bsk;
         struct tcp_sock *tp;
+        __u64 container = 0;
 
-        allocated = checked_allocation(ctx->protocol, &cfg);
+        allocated = checked_allocation(ctx->protocol, &cfg, &container);
         if (!allocated)
                 return BIND_ALLOW;
         if (port)
-                return port_allowed(cfg, allocated, port) ? BIND_ALLOW : BIND_DENY;
+                return port_allowed(cfg, allocated, port) ? BIND_ALLOW
+                                                          : deny(container, ctx->protocol, port);
         /* Port 0: UDP is checked at post_bind, TCP at listen(), or here when
          * the kernel has no listen() hook for us. */
         if (ctx->protocol != IPPROTO_TCP || !cfg->tcp_port0)
                 return BIND_ALLOW;
         bsk = ctx->sk;
         tp = bsk ? bpf_skc_to_tcp_sock(bsk) : NULL;
-        if (!tp)
-                return BIND_DENY;
-        return autobind_allowed((struct sock *)tp, cfg, allocated);
+        if (!tp || !autobind_allowed((struct sock *)tp, cfg, allocated))
+                return deny(container, IPPROTO_TCP, 0);
+        return BIND_ALLOW;
 }
 
 SEC("cgroup/bind4")
@@ -212,13 +260,16 @@ static __always_inline int check_post_bind(struct bpf_sock *ctx)
 {
         const struct prevent_config *cfg = NULL;
         const struct port_bitmap *allocated;
+        __u64 container = 0;
 
         if (ctx->protocol != IPPROTO_UDP)
                 return BIND_ALLOW;
-        allocated = checked_allocation(ctx->protocol, &cfg);
+        allocated = checked_allocation(ctx->protocol, &cfg, &container);
         if (!allocated)
                 return BIND_ALLOW;
-        return port_allowed(cfg, allocated, (__u16)ctx->src_port) ? BIND_ALLOW : BIND_DENY;
+        return port_allowed(cfg, allocated, (__u16)ctx->src_port)
+                   ? BIND_ALLOW
+                   : deny(container, IPPROTO_UDP, (__u16)ctx->src_port);
 }
 
 SEC("cgroup/post_bind4")
@@ -239,6 +290,7 @@ static __always_inline int check_autobind(struct socket *sock, __u32 protocol)
         const struct prevent_config *cfg = NULL;
         const struct port_bitmap *allocated;
         struct sock *sk = BPF_CORE_READ(sock, sk);
+        __u64 container = 0;
         __u16 family, port;
 
         if (!sk)
@@ -246,13 +298,14 @@ static __always_inline int check_autobind(struct socket *sock, __u32 protocol)
         family = BPF_CORE_READ(sk, __sk_common.skc_family);
         if ((family != AF_INET && family != AF_INET6) || BPF_CORE_READ(sk, sk_protocol) != protocol)
                 return BIND_ALLOW;
-        allocated = checked_allocation(protocol, &cfg);
+        allocated = checked_allocation(protocol, &cfg, &container);
         if (!allocated)
                 return BIND_ALLOW;
         port = BPF_CORE_READ(sk, __sk_common.skc_num);
         if (port)
-                return port_allowed(cfg, allocated, port) ? BIND_ALLOW : BIND_DENY;
-        return autobind_allowed(sk, cfg, allocated);
+                return port_allowed(cfg, allocated, port) ? BIND_ALLOW
+                                                          : deny(container, protocol, port);
+        return autobind_allowed(sk, cfg, allocated) ? BIND_ALLOW : deny(container, protocol, 0);
 }
 
 SEC("lsm_cgroup/socket_listen")

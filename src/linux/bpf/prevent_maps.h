@@ -8,7 +8,7 @@
  * replaces them instead of reusing them. */
 #pragma once
 
-#define PREVENT_ABI 2
+#define PREVENT_ABI 3
 
 /* 65536 ports, one bit each: a lookup is one load and a mask, whatever the
  * shape of the allocation, and 8 KiB per root container is small next to
@@ -35,6 +35,16 @@ struct prevent_config {
         __u32 unused;
         __u64 root_id;               /* cgroup id of the cgroups root */
         struct port_bitmap isolated; /* ports that count */
+};
+
+/* Value of the "denials" hash map, keyed by root container cgroup id: the
+ * binds the programs refused it, as ports (bit 0: an autobind, whose port
+ * was not chosen yet) per protocol, and how many. The agent reads it to
+ * report denials and deletes a container's entry when the container ends. */
+struct prevent_denials {
+        __u64 count;
+        struct port_bitmap tcp;
+        struct port_bitmap udp;
 };
 
 /* Deepest cgroup level searched when the level hint does not match. */
