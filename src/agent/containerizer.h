@@ -58,7 +58,7 @@ struct containerizer_metrics {
         bool instant_detection;         /* feature active */
         bool prevent_bind;              /* feature active */
 
-        /* Every reconciliation pass. */
+        /* Every full reconciliation pass (not the checks of one container). */
         struct histogram pass_seconds;
         /* From the kernel's listen() (or UDP bind) to the kill, for kills that
          * instant detection triggered; a periodic pass cannot know when a

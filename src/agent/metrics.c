@@ -123,10 +123,10 @@ void metrics_write_prometheus(const struct containerizer *cz, size_t pending_wai
                 family(out, scalars[i].name, scalars[i].type, scalars[i].help);
                 strbuf_addf(out, "%s %.17g\n", scalars[i].name, scalars[i].value);
         }
-        histogram(out, "portiso_pass_duration_seconds",
-                  "Duration of reconciliation passes (periodic and instant).", &m.pass_seconds);
+        histogram(out, "portiso_pass_duration_seconds", "Duration of full reconciliation passes.",
+                  &m.pass_seconds);
         histogram(out, "portiso_listen_to_kill_seconds",
-                  "From a listen() instant detection reported to the kill of its container.",
+                  "From a listen() instant detection reported to the destroy of its container.",
                   &m.listen_to_kill_seconds);
         if (per_container_gauges)
                 per_container(cz, out);
