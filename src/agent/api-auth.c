@@ -16,6 +16,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,8 +26,10 @@
 #include "agent/auth.h"
 #include "agent/user.h"
 #include "basic/log.h"
+#include "basic/time-util.h"
 #include "linux/cgroup.h"
 #include "linux/sockdiag.h"
+#include "ports/duration.h"
 
 static int lookup_uid(const char *name, uid_t *ret_uid, struct errbuf *e)
 {
@@ -147,6 +151,37 @@ static int peer_in_container(struct api *api, const struct auth_peer *peer,
         return containerizer_cgroup_in_container(api->cz, rel);
 }
 
+#define REFUSALS_PER_SECOND 10
+
+/* Refused calls are logged, but any local process can make them as fast as
+ * it likes: at most REFUSALS_PER_SECOND lines a second, and a count of the
+ * rest when the next second starts logging again. */
+_printf_(3, 4) static void log_refusal(struct api *api, int r, const char *fmt, ...)
+{
+        uint64_t now = now_nsec();
+        char line[512];
+        va_list ap;
+
+        if (now - api->refusals_window >= NSEC_PER_SEC) {
+                if (api->refusals_dropped)
+                        log_warning("%u more refused calls were not logged", api->refusals_dropped);
+                api->refusals_window = now;
+                api->refusals_logged = api->refusals_dropped = 0;
+        }
+        if (api->refusals_logged >= REFUSALS_PER_SECOND) {
+                api->refusals_dropped++;
+                return;
+        }
+        api->refusals_logged++;
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                log_warning_errno(r, "%s: %m", line);
+        else
+                log_warning("%s", line);
+}
+
 static void reply_denied(struct http_request *req, const struct auth_caller *c)
 {
         if (c->status == 401)
@@ -179,31 +214,30 @@ bool api_authorize(struct api *api, struct http_request *req, const char *type, 
         auth_caller_describe(ret, who, sizeof(who));
         if (ret->status) {
                 if (write)
-                        log_warning("Refused %s from %s: %s", type, who, ret->message);
+                        log_refusal(api, 0, "Refused %s from %s: %s", type, who, ret->message);
                 reply_denied(req, ret);
                 return false;
         }
         if (write) {
                 int r = peer_in_container(api, &peer, hp);
                 if (r < 0) { /* fail closed */
-                        log_warning_errno(r,
-                                          "Refused %s from %s: cannot tell whether it is in a "
-                                          "container: %m",
-                                          type, who);
+                        log_refusal(api, r,
+                                    "Refused %s from %s: cannot tell whether it is in a "
+                                    "container",
+                                    type, who);
                         api_reply_error(req, 403,
                                         "cannot tell whether the caller is inside a container: "
                                         "refusing a call that changes state");
                         return false;
                 }
                 if (r > 0) {
-                        log_warning("Refused %s from %s: the caller is in a container", type, who);
+                        log_refusal(api, 0, "Refused %s from %s: the caller is in a container",
+                                    type, who);
                         api_reply_error(req, 403,
                                         "calls that change state are not accepted from inside "
                                         "a container");
                         return false;
                 }
-        }
-        if (write) {
                 _cleanup_free_ char *id = NULL;
                 const json_t *b = field ? json_object_get(body, field) : NULL;
                 if (b && api_json_parse_container_id(json_object_get(b, "container_id"), "", &id,

@@ -26,6 +26,9 @@ struct api {
         char *agent_user;                /* the agent's own user name */
         struct auth_caller *caller;      /* of the call being handled (api-auth.c) */
         struct sockdiag *sockdiag;       /* finds TCP callers' sockets (api-auth.c) */
+        uint64_t refusals_window;        /* start (ns) of this second of refusal logs */
+        unsigned refusals_logged;        /* refusals logged in that second */
+        unsigned refusals_dropped;       /* and not logged */
 };
 
 struct api_call;

@@ -17,6 +17,7 @@ import json
 import os
 import pwd
 import subprocess
+import time
 
 from agent_fixture import AGENT, CLI, AgentTestCase, PYTHON, wait_for
 from portiso_test import basic_auth
@@ -213,6 +214,22 @@ class TestTcpAuthentication(TrustTestCase):
                          1)
         self.assertEqual(log.count("Refused KILL_CONTAINER"), 2)
 
+
+    def test_refusals_are_logged_at_a_bounded_rate(self):
+        a = self.start_agent()
+        t0 = time.monotonic()
+        for _ in range(60):
+            a.post(calls("x")["KILL_CONTAINER"], auth=False)
+
+        def summarized():
+            a.post(calls("x")["KILL_CONTAINER"], auth=False)
+            return "more refused calls were not logged" in a.log()
+        wait_for(summarized, timeout=10, interval=0.1, what="the count of unlogged refusals")
+        seconds = time.monotonic() - t0
+        a.stop()
+        logged = a.log().count("Refused KILL_CONTAINER")
+        self.assertGreaterEqual(logged, 10)
+        self.assertLessEqual(logged, 10 * (int(seconds) + 2))
 
     def test_client_credentials(self):
         a = self.start_agent()
