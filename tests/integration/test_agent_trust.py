@@ -379,8 +379,9 @@ try:
     s.bind(("127.0.0.1", int(os.environ["LISTEN"])))
     s.listen()
 except OSError as e:  # with --container_ports_prevent_bind
-    with open(os.environ["OUT"] + ".bind", "w") as f:
+    with open(os.environ["OUT"] + ".bind.tmp", "w") as f:
         f.write(str(e.errno))
+    os.rename(os.environ["OUT"] + ".bind.tmp", os.environ["OUT"] + ".bind")
 time.sleep(1000)
 """
 
