@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""run.py - the scale benchmark behind `make bench`.
+"""run.py - the benchmarks behind `make bench`: the scale benchmark (the
+default, below) or, with --bench=churn, bench/churn/churn.py (what a listen
+event costs the agent, GET_HEALTH in storms; every other option goes to it,
+see its --help).
 
 For each N it builds a workload with bench-workload (N container cgroups of P
 sleeper processes holding F fds each, one or two listeners per container, host
@@ -313,7 +316,16 @@ plot {plots}
 
 
 def main():
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--bench", choices=("scale", "churn"), default="scale")
+    which, rest = pre.parse_known_args()
+    if which.bench == "churn":
+        sys.path.insert(0, os.path.join(ROOT, "bench", "churn"))
+        import churn
+        return churn.main(rest)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bench", choices=("scale", "churn"), default="scale",
+                    help="which benchmark: scale (this one) or churn (bench/churn/churn.py)")
     ap.add_argument("--build", default="build")
     ap.add_argument("--n", default="10,100,1000,2000", help="comma list of container counts")
     ap.add_argument("--procs", type=int, default=4)

@@ -4,6 +4,9 @@
     sudo python3 bench/churn/churn.py --build build [--n=10,100,1000,2000]
         [--rates=10,100,1000] [--seconds=5] [--storm-n=1000] [--launches=100]
 
+or `make bench BENCH_ARGS="--bench=churn [options]"` (bench/run.py passes
+the options on).
+
 For each N it starts build/portiso-agent (instant detection on, watch
 interval 1 hour, enforcement on, every container allocated its own port in
 the isolated range), launches N containers (`sleep`) through the API, and
@@ -243,7 +246,7 @@ def launch_storm(agent, first, n):
     return r
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build")
     ap.add_argument("--n", default="10,100,1000,2000")
@@ -255,7 +258,7 @@ def main():
     ap.add_argument("--port-base", type=int, default=12000)
     ap.add_argument("--v2", default="/sys/fs/cgroup/unified")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     if not os.path.exists(os.path.join(a.v2, "cgroup.controllers")):
         a.v2 = "/sys/fs/cgroup"
     build = os.path.abspath(a.build)
@@ -314,7 +317,8 @@ def main():
         w.writerows(rows)
     with open("/proc/loadavg") as f:
         print(f"\nload average at end: {f.read().split()[:3]}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
