@@ -241,7 +241,8 @@ def bench_one(a, n, tmpdir):
                                    f"last pass {ag['last_scan_ms']:.2f} ms")
         else:
             check["rss_kib"] = por[3].get("hwm_kib")
-            check["rss_source"] = "bench-portiso-pass VmHWM: no agent built"
+            check["rss_source"] = "bench-portiso-pass VmHWM: " + (
+                "--no-agent" if a.no_agent else "no agent built")
     return rows, check
 
 
