@@ -93,14 +93,10 @@ int fsync_directory(const char *path)
         return 0;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+static int parent_dir(const char *path, char **ret)
 {
-        _cleanup_free_ char *dir = NULL, *tmp = NULL;
-        _cleanup_close_ int fd = -1;
-        char *slash;
-        int r;
+        char *dir = strdup(path), *slash;
 
-        dir = strdup(path);
         if (!dir)
                 return -ENOMEM;
         slash = strrchr(dir, '/');
@@ -110,6 +106,19 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
                 *slash = '\0';
         else
                 strcpy(dir, ".");
+        *ret = dir;
+        return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+        _cleanup_free_ char *dir = NULL, *tmp = NULL;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        r = parent_dir(path, &dir);
+        if (r < 0)
+                return r;
 
         if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
                 return -ENOMEM;
@@ -129,6 +138,83 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
                 return r;
         }
         return fsync_directory(dir);
+}
+
+/* data padded with blanks to size bytes, the last one a newline. */
+static char *padded(const void *data, size_t len, size_t size)
+{
+        char *buf = malloc(size);
+
+        if (!buf)
+                return NULL;
+        memcpy(buf, data, len);
+        memset(buf + len, ' ', size - len);
+        buf[size - 1] = '\n';
+        return buf;
+}
+
+int reserve_record_file(const char *path, size_t size, mode_t mode)
+{
+        _cleanup_free_ char *buf = NULL;
+
+        if (size == 0)
+                return -EINVAL;
+        buf = padded("", 0, size);
+        if (!buf)
+                return -ENOMEM;
+        return write_file_atomic(path, buf, size, mode);
+}
+
+int write_record_file(const char *path, const void *data, size_t len)
+{
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t size;
+        ssize_t k;
+
+        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        size = (size_t)st.st_size;
+        if (size == 0)
+                return -ENOENT; /* not a reservation (or a torn one) */
+        if (len >= size)
+                return -E2BIG;
+        buf = padded(data, len, size);
+        if (!buf)
+                return -ENOMEM;
+        /* One write at offset 0: never a partial record we would append to. */
+        do
+                k = pwrite(fd, buf, size, 0);
+        while (k < 0 && errno == EINTR);
+        if (k < 0)
+                return negative_errno();
+        if ((size_t)k != size)
+                return -EIO;
+        if (fdatasync(fd) < 0)
+                return negative_errno();
+        return 0;
+}
+
+int rename_durably(const char *oldpath, const char *newpath)
+{
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        int r;
+
+        r = parent_dir(oldpath, &a);
+        if (r >= 0)
+                r = parent_dir(newpath, &b);
+        if (r < 0)
+                return r;
+        if (rename(oldpath, newpath) < 0)
+                return negative_errno();
+        r = fsync_directory(a);
+        if (r >= 0 && strcmp(a, b) != 0)
+                r = fsync_directory(b);
+        return r;
 }
 
 int write_string_file(const char *path, const char *s)

@@ -3,7 +3,15 @@
  * Checkpoints must never be seen half written: write_file_atomic() writes a
  * temporary file in the same directory, fsyncs it, renames it over the target
  * and fsyncs the directory, so after a crash the old or the new content is
- * there, never a mix. */
+ * there, never a mix.
+ *
+ * A rename needs free space for the new file, which a full disk does not
+ * have. What must be writable even then is a reserved record: a file created
+ * at its full, fixed size ahead of time and later overwritten in place with
+ * one pwrite(2) and an fdatasync(2), which on a file system that overwrites
+ * in place (ext4, xfs, tmpfs) allocates nothing. Its unused tail is padded
+ * with spaces, so a record that was reserved but never written reads as
+ * blank. */
 #pragma once
 
 #include <stddef.h>
@@ -15,6 +23,15 @@ int read_full_file(const char *path, char **ret, size_t *ret_len);
 int read_one_line_file(const char *path, char **ret);
 /* Write data to path atomically and durably (temp + fsync + rename + dir fsync). */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Create path as a record of exactly size bytes of blanks (atomically and
+ * durably, as write_file_atomic()); an existing file is replaced. */
+int reserve_record_file(const char *path, size_t size, mode_t mode);
+/* Overwrite a reserved record in place with data padded to its size, then
+ * fdatasync. -ENOENT if it was never reserved, -E2BIG if data does not fit
+ * (len must be below the size: the last byte is always a newline). */
+int write_record_file(const char *path, const void *data, size_t len);
+/* Rename oldpath to newpath and fsync the directories of both. */
+int rename_durably(const char *oldpath, const char *newpath);
 /* Write a string to an existing file (e.g. cgroup control files), no O_CREAT. */
 int write_string_file(const char *path, const char *s);
 /* mkdir -p with the given mode; existing directories are fine. */
