@@ -89,6 +89,73 @@ static int read_in(const char *dir, const char *name, char **ret)
         return read_full_file(path, ret, NULL);
 }
 
+/* Sizes of the reserved records: each is far above what it holds (a
+ * termination's message is cut to fit), and below one 512-byte sector where
+ * it can be, so that the disk writes it whole. */
+#define EXIT_STATUS_SIZE 64
+#define SUPERVISOR_SIZE 256
+#define TERMINATION_SIZE 4096
+
+/* Overwrite a reserved record; one that was never reserved (a container of
+ * an older agent) or that it does not fit is written atomically instead. */
+static int write_record(const char *dir, const char *name, const char *text)
+{
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (asprintf(&path, "%s/%s", dir, name) < 0)
+                return -ENOMEM;
+        r = write_record_file(path, text, strlen(text));
+        if (r == -ENOENT || r == -E2BIG)
+                return write_in(dir, name, text);
+        return r;
+}
+
+/* Read a record; a blank one (reserved, never written) is -ENOENT. */
+static int read_record(const char *dir, const char *name, char **ret)
+{
+        _cleanup_free_ char *text = NULL;
+        int r = read_in(dir, name, &text);
+
+        if (r < 0)
+                return r;
+        if (!text[0])
+                return -ENODATA; /* never a reservation: those are full size */
+        if (strspn(text, " \n") == strlen(text))
+                return -ENOENT;
+        *ret = TAKE_PTR(text);
+        return 0;
+}
+
+int checkpoint_reserve(const char *dir)
+{
+        static const struct {
+                const char *name;
+                size_t size;
+        } records[] = {
+            {"exit_status", EXIT_STATUS_SIZE},
+            {"supervisor", SUPERVISOR_SIZE},
+            {"termination.json", TERMINATION_SIZE},
+        };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(records); i++) {
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "%s/%s", dir, records[i].name) < 0)
+                        return -ENOMEM;
+                r = reserve_record_file(path, records[i].size, 0600);
+                if (r < 0)
+                        return r;
+        }
+        /* The directory itself was created by mkdir: make its entry durable. */
+        _cleanup_free_ char *parent = strdup(dir);
+        char *slash = parent ? strrchr(parent, '/') : NULL;
+        if (!slash)
+                return parent ? 0 : -ENOMEM;
+        *slash = '\0';
+        return fsync_directory(parent);
+}
+
 static int write_json(const char *dir, const char *name, json_t *j)
 {
         _cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -218,7 +285,7 @@ int checkpoint_write_supervisor(const char *dir, const struct checkpoint_supervi
 
         snprintf(line, sizeof(line), "%d %" PRIu64 " %d %s\n", (int)s->pid, s->start_time,
                  (int)s->main_pid, s->boot_id[0] ? s->boot_id : "-");
-        return write_in(dir, "supervisor", line);
+        return write_record(dir, "supervisor", line);
 }
 
 int checkpoint_read_supervisor(const char *dir, struct checkpoint_supervisor *ret, struct errbuf *e)
@@ -229,12 +296,14 @@ int checkpoint_read_supervisor(const char *dir, struct checkpoint_supervisor *re
         char boot[sizeof(s.boot_id)];
         int r;
 
-        r = read_in(dir, "supervisor", &text);
+        r = read_record(dir, "supervisor", &text);
         if (r < 0)
                 return r == -ENOENT ? r : errbuf_set(e, r, "%s/supervisor: %s", dir, strerror(-r));
         if (sscanf(text, "%d %" SCNu64 " %d %39s%n", &pid, &s.start_time, &main_pid, boot, &n) !=
                 4 ||
-            pid <= 0 || main_pid < 0 || strspn(text + n, " \n") != strlen(text + n))
+            pid <= 0 || main_pid < 0 || text[n] != '\n' ||
+            strspn(text + n, " \n") != strlen(text + n) ||
+            (strcmp(boot, "-") != 0 && strlen(boot) != 36))
                 return errbuf_set(e, -EINVAL, "%s/supervisor: corrupt record", dir);
         s.pid = pid;
         s.main_pid = main_pid;
@@ -249,7 +318,7 @@ int checkpoint_write_exit_status(const char *dir, int status)
         char line[32];
 
         snprintf(line, sizeof(line), "%d\n", status);
-        return write_in(dir, "exit_status", line);
+        return write_record(dir, "exit_status", line);
 }
 
 int checkpoint_read_exit_status(const char *dir, int *ret, struct errbuf *e)
@@ -259,30 +328,47 @@ int checkpoint_read_exit_status(const char *dir, int *ret, struct errbuf *e)
         long v;
         int r;
 
-        r = read_in(dir, "exit_status", &text);
+        r = read_record(dir, "exit_status", &text);
         if (r < 0)
                 return r == -ENOENT ? r : errbuf_set(e, r, "%s/exit_status: %s", dir, strerror(-r));
         errno = 0;
         v = strtol(text, &end, 10);
-        if (end == text || errno || v < INT32_MIN || v > INT32_MAX ||
-            strspn(end, "\n") != strlen(end))
+        if (end == text || errno || v < INT32_MIN || v > INT32_MAX || *end != '\n' ||
+            strspn(end, " \n") != strlen(end))
                 return errbuf_set(e, -EINVAL, "%s/exit_status: corrupt record", dir);
         *ret = (int)v;
         return 0;
 }
 
-int checkpoint_write_termination(const char *dir, const struct container_termination *t)
+static char *termination_text(const struct container_termination *t, size_t message_max)
 {
         _cleanup_(json_decrefp) json_t *j = NULL;
+        _cleanup_free_ char *msg = NULL;
 
-        j = json_pack("{s:s*, s:s*, s:s*}", "state", t->state, "reason", t->reason, "message",
-                      t->message);
+        if (t->message && strlen(t->message) > message_max &&
+            asprintf(&msg, "%.*s...", (int)message_max, t->message) < 0)
+                return NULL;
+        j = json_pack("{s:s*, s:s*, s:s*, s:b}", "state", t->state, "reason", t->reason, "message",
+                      msg ? msg : t->message, "destroyed", t->destroyed);
         if (!j)
-                return -ENOMEM;
+                return NULL;
         if (t->has_limitation &&
             json_object_set_new(j, "limitation", ranges_to_json(&t->limitation)) < 0)
-                return -ENOMEM;
-        return write_json(dir, "termination.json", j);
+                return NULL;
+        return json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+}
+
+int checkpoint_write_termination(const char *dir, const struct container_termination *t)
+{
+        /* The record has a fixed size: a message too long for it is cut, the
+         * limitation (what a client acts on) never. */
+        for (size_t max = TERMINATION_SIZE;; max /= 2) {
+                _cleanup_free_ char *text = termination_text(t, max);
+                if (!text)
+                        return -ENOMEM;
+                if (strlen(text) < TERMINATION_SIZE - 1 || max == 0)
+                        return write_record(dir, "termination.json", text);
+        }
 }
 
 /* Termination state and reason are static strings: map what was read back. */
@@ -297,9 +383,9 @@ static const char *known_string(const char *s, const char *const *known, size_t 
 int checkpoint_read_termination(const char *dir, struct container_termination *t, struct errbuf *e)
 {
         static const char *const states[] = {"TASK_FAILED", "TASK_KILLED", "TASK_FINISHED"};
-        static const char *const reasons[] = {"REASON_CONTAINER_LIMITATION",
-                                              "REASON_CONTAINER_LIMITATION_DISK",
-                                              "REASON_COMMAND_EXECUTOR_FAILED"};
+        static const char *const reasons[] = {
+            "REASON_CONTAINER_LIMITATION", "REASON_CONTAINER_LIMITATION_DISK",
+            "REASON_COMMAND_EXECUTOR_FAILED", "REASON_EXECUTOR_TERMINATED"};
         _cleanup_(json_decrefp) json_t *j = NULL;
         _cleanup_portset_ struct portset lim = PORTSET_INIT;
         _cleanup_free_ char *text = NULL;
@@ -307,9 +393,10 @@ int checkpoint_read_termination(const char *dir, struct container_termination *t
         json_t *limitation = NULL;
         json_error_t je;
         char *msg = NULL;
+        int destroyed = 0;
         int r;
 
-        r = read_in(dir, "termination.json", &text);
+        r = read_record(dir, "termination.json", &text);
         if (r < 0)
                 return r == -ENOENT
                            ? r
@@ -318,8 +405,9 @@ int checkpoint_read_termination(const char *dir, struct container_termination *t
         if (!j)
                 return errbuf_set(e, -EINVAL, "%s/termination.json: invalid JSON: %s", dir,
                                   je.text);
-        if (json_unpack_ex(j, &je, 0, "{s?s, s?s, s?s, s?o}", "state", &state, "reason", &reason,
-                           "message", &message, "limitation", &limitation) < 0)
+        if (json_unpack_ex(j, &je, 0, "{s?s, s?s, s?s, s?o, s?b}", "state", &state, "reason",
+                           &reason, "message", &message, "limitation", &limitation, "destroyed",
+                           &destroyed) < 0)
                 return errbuf_set(e, -EINVAL, "%s/termination.json: %s", dir, je.text);
         if (limitation) {
                 struct errbuf sub = {};
@@ -337,6 +425,7 @@ int checkpoint_read_termination(const char *dir, struct container_termination *t
         t->reason = known_string(reason, reasons, ELEMENTSOF(reasons));
         portset_clear(&t->limitation);
         t->has_limitation = limitation != NULL;
+        t->destroyed = destroyed;
         t->limitation = lim;
         lim = (struct portset)PORTSET_INIT;
         return 0;
@@ -432,6 +521,28 @@ int checkpoint_list(const char *work_dir, char ***ret, size_t *ret_n)
         return 0;
 }
 
+#define REMOVED_SUFFIX ".removed"
+
+int remove_tree_durably(const char *dir)
+{
+        _cleanup_free_ char *tomb = NULL;
+        int r;
+
+        if (asprintf(&tomb, "%s" REMOVED_SUFFIX, dir) < 0)
+                return -ENOMEM;
+        r = rm_rf(tomb); /* left by an earlier attempt */
+        if (r < 0)
+                return r;
+        r = rename_durably(dir, tomb);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        /* Gone for any later reader; what rm leaves is swept at the next start. */
+        (void)rm_rf(tomb);
+        return 0;
+}
+
 int checkpoint_remove(const char *work_dir, const char *id)
 {
         _cleanup_free_ char *dir = NULL;
@@ -440,5 +551,48 @@ int checkpoint_remove(const char *work_dir, const char *id)
         r = checkpoint_dir(work_dir, id, &dir);
         if (r < 0)
                 return r;
-        return rm_rf(dir);
+        return remove_tree_durably(dir);
+}
+
+static bool is_tombstone(const char *name)
+{
+        size_t n = strlen(name), k = strlen(REMOVED_SUFFIX);
+
+        return n > k && strcmp(name + n - k, REMOVED_SUFFIX) == 0;
+}
+
+static void sweep_in(const char *dir, unsigned depth, size_t *n)
+{
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+
+        if (depth > 32 || !(d = opendir(dir)))
+                return;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *path = NULL;
+                if (!entry_is_dir(d, de))
+                        continue;
+                bool tomb = is_tombstone(de->d_name);
+                if (!tomb && container_id_validate(de->d_name, NULL) < 0)
+                        continue;
+                if (asprintf(&path, "%s/%s%s", dir, de->d_name, tomb ? "" : "/containers") < 0)
+                        return;
+                if (!tomb)
+                        sweep_in(path, depth + 1, n);
+                else if (rm_rf(path) >= 0)
+                        (*n)++;
+        }
+}
+
+size_t checkpoint_sweep(const char *work_dir)
+{
+        _cleanup_free_ char *meta = NULL, *sandboxes = NULL;
+        size_t n = 0;
+
+        if (asprintf(&meta, "%s/" META_SUBDIR, work_dir) < 0 ||
+            asprintf(&sandboxes, "%s/" SANDBOX_SUBDIR, work_dir) < 0)
+                return 0;
+        sweep_in(meta, 0, &n);
+        sweep_in(sandboxes, 0, &n);
+        return n;
 }

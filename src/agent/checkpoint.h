@@ -8,9 +8,22 @@
  *   <root>/containers/<child>/...         a nested container, same layout
  *
  * Nested containers live below a `containers/` directory, as in Mesos' own
- * runtime layout, so no child id can ever clash with a file name. Every file
- * is written with write_file_atomic(): after a crash a reader sees the old or
- * the new content, never a torn one. */
+ * runtime layout, so no child id can ever clash with a file name.
+ *
+ * config.json is written with write_file_atomic(): after a crash a reader
+ * sees the old or the new content, never a torn one; a write that fails
+ * (a full disk) leaves the old one. The three records a container writes
+ * later, possibly on a disk that has filled up since (supervisor,
+ * exit_status, termination.json), are reserved at launch at their full size
+ * and overwritten in place (see fileio.h), so that they cannot fail for want
+ * of space; a reserved record never written reads as absent (-ENOENT). Each
+ * is smaller than what disks write atomically (one sector for the two
+ * one-line records, one page for termination.json); the parsers demand a
+ * record's end marker (a newline, a closing brace), so one torn anyway reads
+ * as corrupt rather than as a shorter value. A removed container's
+ * directory is first renamed to "<name>.removed" (a name no id can have),
+ * so that the removal is one durable step, then deleted; recovery deletes
+ * any such directory left by a crash. */
 #pragma once
 
 #include <stdint.h>
@@ -35,6 +48,9 @@ struct checkpoint_supervisor {
         pid_t main_pid;
         char boot_id[40]; /* /proc/sys/kernel/random/boot_id, "" if unknown */
 };
+/* Reserve the supervisor, exit_status and termination.json records (blank,
+ * full size) in dir, which must exist. */
+int checkpoint_reserve(const char *dir);
 /* Write the supervisor record. */
 int checkpoint_write_supervisor(const char *dir, const struct checkpoint_supervisor *s);
 /* Read it; -ENOENT if absent, -EINVAL (line in *e) if corrupt. */
@@ -56,5 +72,12 @@ int checkpoint_read_termination(const char *dir, struct container_termination *t
  * before their nested containers ("a", "a/b"). Directories whose names are
  * not valid ids are skipped. */
 int checkpoint_list(const char *work_dir, char ***ret, size_t *ret_n);
-/* Remove a container's checkpoint (and its nested ones'). */
+/* Remove a container's checkpoint (and its nested ones') durably: once this
+ * returns 0 no restart sees it again. A failure removes nothing. */
 int checkpoint_remove(const char *work_dir, const char *id);
+/* The same for any directory (a sandbox): rename to "<dir>.removed" and fsync,
+ * then delete. 0 once the rename is durable (a missing dir is fine). */
+int remove_tree_durably(const char *dir);
+/* Delete the "*.removed" directories a crash left below the checkpoints and
+ * sandboxes; the number deleted. */
+size_t checkpoint_sweep(const char *work_dir);

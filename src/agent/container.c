@@ -7,10 +7,9 @@
 #include "basic/strv.h"
 
 static const char *const state_names[] = {
-    [CONTAINER_LAUNCHING] = "LAUNCHING",
-    [CONTAINER_RUNNING] = "RUNNING",
-    [CONTAINER_DESTROYING] = "DESTROYING",
-    [CONTAINER_TERMINATED] = "TERMINATED",
+    [CONTAINER_LAUNCHING] = "LAUNCHING",   [CONTAINER_RUNNING] = "RUNNING",
+    [CONTAINER_DESTROYING] = "DESTROYING", [CONTAINER_TERMINATED] = "TERMINATED",
+    [CONTAINER_UNKNOWN] = "UNKNOWN",
 };
 
 const char *container_state_to_string(enum container_state s)
@@ -95,7 +94,11 @@ bool container_state_transition_valid(enum container_state from, enum container_
 {
         switch (from) {
         case CONTAINER_LAUNCHING:
-                return to == CONTAINER_RUNNING || to == CONTAINER_DESTROYING;
+                /* UNKNOWN: recovery found it running, its checkpoint unreadable. */
+                return to == CONTAINER_RUNNING || to == CONTAINER_DESTROYING ||
+                       to == CONTAINER_UNKNOWN;
+        case CONTAINER_UNKNOWN:
+                return to == CONTAINER_DESTROYING;
         case CONTAINER_RUNNING:
                 return to == CONTAINER_DESTROYING;
         case CONTAINER_DESTROYING:

@@ -18,6 +18,9 @@ enum container_state {
         CONTAINER_RUNNING,
         CONTAINER_DESTROYING,
         CONTAINER_TERMINATED,
+        /* Something runs in its cgroup but its checkpoint cannot be read:
+         * listed, not isolated, until the operator kills it. */
+        CONTAINER_UNKNOWN,
 };
 
 /* The parts of LAUNCH_CONTAINER that portiso honours. */
@@ -37,11 +40,12 @@ struct container_config {
 struct container_termination {
         bool has_exit_status;
         int exit_status;    /* wait(2) status */
-        const char *state;  /* "TASK_FAILED" when an isolator ended it, else NULL */
-        const char *reason; /* "REASON_CONTAINER_LIMITATION" or NULL */
-        char *message;      /* limitation message or NULL */
+        const char *state;  /* "TASK_FAILED" when it did not simply exit, else NULL */
+        const char *reason; /* "REASON_CONTAINER_LIMITATION", "REASON_EXECUTOR_TERMINATED"... */
+        char *message;      /* what happened, or NULL */
         bool has_limitation;
         struct portset limitation; /* the offending ports */
+        bool destroyed;            /* the agent destroyed it (KILL_CONTAINER, its parent's end) */
 };
 
 struct container {
@@ -55,9 +59,10 @@ struct container {
          * for an autobind), and how many. */
         struct portset denied;
         uint64_t denied_count;
+        char *problem; /* why it is UNKNOWN (or what recovery could not read), or NULL */
 };
 
-/* "LAUNCHING", "RUNNING", "DESTROYING", "TERMINATED". */
+/* "LAUNCHING", "RUNNING", "DESTROYING", "TERMINATED", "UNKNOWN". */
 const char *container_state_to_string(enum container_state s);
 /* Whether the state machine has the edge from -> to (see containerizer.h):
  * LAUNCHING -> RUNNING | DESTROYING, RUNNING -> DESTROYING, DESTROYING ->

@@ -175,6 +175,89 @@ static void write_raw(const char *dir, const char *name, const char *text)
         assert_int_equal(write_file_atomic(path, text, strlen(text), 0600), 0);
 }
 
+static off_t file_size(const char *dir, const char *name)
+{
+        char path[1024];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        assert_int_equal(stat(path, &st), 0);
+        return st.st_size;
+}
+
+static void test_reserved_records(void **state)
+{
+        const char *work = *state;
+        struct checkpoint_supervisor s = {.pid = 7, .start_time = 8, .main_pid = 9}, r = {};
+        struct container_termination t = {.state = "TASK_FAILED",
+                                          .reason = "REASON_EXECUTOR_TERMINATED"},
+                                     u = {};
+        struct errbuf e = {};
+        char *dir = NULL, *big;
+        int status = 0;
+
+        assert_int_equal(checkpoint_dir(work, "reserved", &dir), 0);
+        assert_int_equal(mkdir_p(dir, 0700), 0);
+        assert_int_equal(checkpoint_reserve(dir), 0);
+        off_t sizes[] = {file_size(dir, "exit_status"), file_size(dir, "supervisor"),
+                         file_size(dir, "termination.json")};
+        assert_true(sizes[0] > 0 && sizes[1] > 0 && sizes[2] >= 4096);
+        /* Reserved but blank: nothing recorded yet. */
+        assert_int_equal(checkpoint_read_exit_status(dir, &status, &e), -ENOENT);
+        assert_int_equal(checkpoint_read_supervisor(dir, &r, &e), -ENOENT);
+        assert_int_equal(checkpoint_read_termination(dir, &u, &e), -ENOENT);
+
+        /* Written in place: same sizes, values read back. */
+        assert_int_equal(checkpoint_write_exit_status(dir, 7 << 8), 0);
+        assert_int_equal(checkpoint_write_supervisor(dir, &s), 0);
+        big = malloc(10000);
+        assert_non_null(big);
+        memset(big, 'x', 9999);
+        big[9999] = '\0';
+        t.message = big;
+        t.destroyed = true;
+        assert_int_equal(checkpoint_write_termination(dir, &t), 0);
+        assert_int_equal(file_size(dir, "exit_status"), sizes[0]);
+        assert_int_equal(file_size(dir, "supervisor"), sizes[1]);
+        assert_int_equal(file_size(dir, "termination.json"), sizes[2]);
+        assert_int_equal(checkpoint_read_exit_status(dir, &status, &e), 0);
+        assert_int_equal(status, 7 << 8);
+        assert_int_equal(checkpoint_read_supervisor(dir, &r, &e), 0);
+        assert_int_equal(r.main_pid, 9);
+        assert_int_equal(checkpoint_read_termination(dir, &u, &e), 0);
+        assert_string_equal(u.reason, "REASON_EXECUTOR_TERMINATED");
+        assert_true(u.destroyed);
+        /* The message was cut to fit the record, and says so. */
+        assert_true(strlen(u.message) < 4096);
+        assert_true(strncmp(u.message, "xxxx", 4) == 0);
+        assert_string_equal(u.message + strlen(u.message) - 3, "...");
+        container_termination_done(&u);
+        free(big);
+        free(dir);
+}
+
+static void test_torn_and_empty_records(void **state)
+{
+        const char *work = *state;
+        struct checkpoint_supervisor r = {};
+        struct errbuf e = {};
+        char *dir = NULL;
+        int status = 0;
+
+        assert_int_equal(checkpoint_dir(work, "torn", &dir), 0);
+        assert_int_equal(mkdir_p(dir, 0700), 0);
+        /* A record cut short leaves the reservation's blanks after it. */
+        write_raw(dir, "exit_status", "23          \n");
+        assert_int_equal(checkpoint_read_exit_status(dir, &status, &e), -EINVAL);
+        write_raw(dir, "supervisor", "12 34 56 0b3f2a1c-aa    \n");
+        assert_int_equal(checkpoint_read_supervisor(dir, &r, &e), -EINVAL);
+        /* An empty file was never a reservation: corrupt, not absent. */
+        write_raw(dir, "exit_status", "");
+        assert_true(checkpoint_read_exit_status(dir, &status, &e) < 0);
+        assert_int_not_equal(checkpoint_read_exit_status(dir, &status, &e), -ENOENT);
+        free(dir);
+}
+
 static void test_corrupt(void **state)
 {
         const char *work = *state;
@@ -276,6 +359,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_config_round_trip, setup, teardown),
             cmocka_unit_test_setup_teardown(test_records, setup, teardown),
             cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_reserved_records, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_torn_and_empty_records, setup, teardown),
             cmocka_unit_test_setup_teardown(test_list_and_remove, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

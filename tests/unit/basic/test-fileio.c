@@ -293,13 +293,62 @@ static void test_fsync_directory(void **state)
         assert_int_equal(fsync_directory(p), -ENOTDIR);
 }
 
+static void test_record_files(void **state)
+{
+        (void)state;
+        char p[512], *text = NULL;
+        size_t len = 0;
+        struct stat st;
+
+        path_of(p, sizeof(p), "record");
+        assert_int_equal(write_record_file(p, "x", 1), -ENOENT); /* never reserved */
+        assert_int_equal(reserve_record_file(p, 32, 0600), 0);
+        assert_int_equal(read_full_file(p, &text, &len), 0);
+        assert_int_equal(len, 32);
+        assert_int_equal(strspn(text, " "), 31); /* blanks, then a newline */
+        assert_int_equal(text[31], '\n');
+        free(text);
+
+        assert_int_equal(write_record_file(p, "hello\n", 6), 0);
+        assert_int_equal(write_record_file(p, "hi\n", 3), 0); /* shorter: no tail left */
+        assert_int_equal(read_full_file(p, &text, &len), 0);
+        assert_int_equal(len, 32);
+        assert_int_equal(strncmp(text, "hi\n", 3), 0);
+        assert_int_equal(strspn(text + 3, " "), 28);
+        free(text);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_size, 32);
+
+        /* What does not fit is refused, the record untouched. */
+        char big[40];
+        memset(big, 'y', sizeof(big));
+        assert_int_equal(write_record_file(p, big, 32), -E2BIG);
+        assert_int_equal(write_record_file(p, big, sizeof(big)), -E2BIG);
+        assert_int_equal(read_full_file(p, &text, NULL), 0);
+        assert_int_equal(strncmp(text, "hi\n", 3), 0);
+        free(text);
+}
+
+static void test_rename_durably(void **state)
+{
+        (void)state;
+        char a[512], b[512];
+
+        put(path_of(a, sizeof(a), "ren-a"), "a");
+        assert_int_equal(rename_durably(a, path_of(b, sizeof(b), "ren-b")), 0);
+        assert_false(exists(a));
+        assert_true(exists(b));
+        assert_int_equal(rename_durably(a, b), -ENOENT);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_read_full_file),    cmocka_unit_test(test_read_one_line_file),
             cmocka_unit_test(test_write_file_atomic), cmocka_unit_test(test_write_string_file),
             cmocka_unit_test(test_mkdir_p),           cmocka_unit_test(test_rm_rf),
-            cmocka_unit_test(test_fsync_directory),
+            cmocka_unit_test(test_fsync_directory),   cmocka_unit_test(test_record_files),
+            cmocka_unit_test(test_rename_durably),
         };
 
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
