@@ -440,6 +440,10 @@ json_t *api_json_container(const struct container *c)
         if (!portset_is_empty(&c->denied) &&
             json_object_set_new(o, "denied", ranges_to_json(&c->denied)) < 0)
                 return NULL;
+        /* Why the agent cannot account for it (UNKNOWN, or an unreadable
+         * checkpoint of one that ended). */
+        if (c->problem && json_object_set_new(o, "message", json_string(c->problem)) < 0)
+                return NULL;
         if (c->state == CONTAINER_TERMINATED &&
             json_object_set_new(o, "termination", api_json_termination(c)) < 0)
                 return NULL;

@@ -182,11 +182,13 @@ json_t *api_response(const char *type, const char *field, json_t *body)
         return body ? json_pack("{s:s, s:o}", "type", type, field, body) : NULL;
 }
 
-/* Map an unexpected containerizer error to a 500 with context. */
+/* Map an unexpected containerizer error to a 500 with context; a full disk
+ * (nothing could be checkpointed, so nothing was done) is 507. */
 void api_reply_failure(struct http_request *req, const char *what, const char *id, int r,
                        const struct errbuf *e)
 {
-        api_reply_error(req, 500, "failed to %s container '%s': %s", what, id,
+        api_reply_error(req, r == -ENOSPC || r == -EDQUOT ? 507 : 500,
+                        "failed to %s container '%s': %s", what, id,
                         e && e->msg[0] ? e->msg : strerror(-r));
 }
 
@@ -281,7 +283,8 @@ static void launch_done(int r, const char *id, const char *error, void *userdata
         struct http_request *req = api_waiter_answer(userdata);
 
         if (r < 0)
-                return api_reply_error(req, 500, "failed to launch container '%s': %s", id,
+                return api_reply_error(req, r == -ENOSPC || r == -EDQUOT ? 507 : 500,
+                                       "failed to launch container '%s': %s", id,
                                        error && *error ? error : strerror(-r));
         reply_ok(req, 200);
 }
@@ -389,14 +392,14 @@ static void handle_kill(struct api *api, struct http_request *req, const struct 
         if (!api_auth_manage(api, req, id))
                 return;
 
-        int r = containerizer_kill(api->cz, id, sig);
+        int r = containerizer_kill(api->cz, id, sig, &e);
         if (r == -ENOENT)
                 return api_reply_error(req, 404, "container '%s' is unknown", id);
         if (r == -EINVAL)
                 return api_reply_error(req, 400, "cannot send signal %d to container '%s'", sig,
                                        id);
         if (r < 0)
-                return api_reply_failure(req, "kill", id, r, NULL);
+                return api_reply_failure(req, "kill", id, r, &e);
         reply_ok(req, 200);
 }
 
@@ -404,6 +407,7 @@ static void handle_remove(struct api *api, struct http_request *req, const struc
                           const json_t *body)
 {
         _cleanup_free_ char *id = NULL;
+        struct errbuf e = {};
 
         if (api_body_container_id(req, call, body, &id) < 0)
                 return;
@@ -412,7 +416,7 @@ static void handle_remove(struct api *api, struct http_request *req, const struc
         /* The codes agent.proto documents for REMOVE_CONTAINER: 200 also when
          * a nested container's parent is gone, 500 for an unknown or a
          * running container. */
-        int r = containerizer_remove(api->cz, id);
+        int r = containerizer_remove(api->cz, id, &e);
         if (r == -ENOENT) {
                 const char *slash = strrchr(id, '/');
                 if (slash) {
@@ -428,7 +432,7 @@ static void handle_remove(struct api *api, struct http_request *req, const struc
                 return api_reply_error(
                     req, 500, "container '%s' has not terminated: kill it and wait first", id);
         if (r < 0)
-                return api_reply_failure(req, "remove", id, r, NULL);
+                return api_reply_failure(req, "remove", id, r, &e);
         reply_ok(req, 200);
 }
 
@@ -454,14 +458,16 @@ static void handle_update(struct api *api, struct http_request *req, const struc
         if (!api_auth_manage(api, req, id))
                 return;
 
-        r = containerizer_update(api->cz, id, &ports, has_ports);
+        r = containerizer_update(api->cz, id, &ports, has_ports, &e);
         if (r == -ENOENT)
                 return api_reply_error(req, 404, "container '%s' is unknown", id);
         if (r == -EINVAL)
                 return api_reply_error(
                     req, 400, "container '%s' is nested: update its root container instead", id);
+        if (r == -EBUSY)
+                return api_reply_error(req, 409, "%s", e.msg);
         if (r < 0)
-                return api_reply_failure(req, "update", id, r, NULL);
+                return api_reply_failure(req, "update", id, r, &e);
         reply_ok(req, 200);
 }
 

@@ -228,6 +228,59 @@ static void stop_destroy_events(struct cz_container *c)
 
 static void cz_end(struct containerizer *cz, struct cz_container *c);
 
+/* Nobody said why c ended: say what is known, as Mesos would
+ * (TASK_FAILED, REASON_EXECUTOR_TERMINATED). True when it was neither the
+ * agent's doing nor the main process' own exit: a warning. */
+static bool explain_end(struct cz_container *c)
+{
+        struct container_termination *t = &c->pub.termination;
+        _cleanup_free_ char *msg = NULL;
+        int r;
+
+        if (t->state || t->destroyed || c->launch_r < 0)
+                return false;
+        if (!t->has_exit_status) {
+                if (c->lost)
+                        msg = strdup(c->lost);
+                else if (asprintf(&msg,
+                                  "its supervisor (pid %d) ended before it recorded the exit "
+                                  "status of the main process (pid %d); what was left of the "
+                                  "container was killed",
+                                  (int)c->sup.pid, (int)c->pub.pid) < 0)
+                        msg = NULL;
+        } else if (WIFSIGNALED(t->exit_status) && WTERMSIG(t->exit_status) == SIGKILL &&
+                   !c->killed_by_agent) {
+                if (asprintf(&msg,
+                             "its main process (pid %d) was killed by SIGKILL from outside the "
+                             "agent (cgroup.kill, kill -9 or the OOM killer)",
+                             (int)c->pub.pid) < 0)
+                        msg = NULL;
+        } else
+                return false;
+        if (msg && t->message) { /* e.g. refused binds: keep them */
+                char *both = NULL;
+                if (asprintf(&both, "%s; %s", msg, t->message) >= 0) {
+                        free(msg);
+                        msg = both;
+                }
+        }
+        struct container_termination why = {
+            .state = "TASK_FAILED",
+            .reason = "REASON_EXECUTOR_TERMINATED",
+            .message = msg ? msg : (char *)"it ended unexpectedly",
+        };
+        r = cz_record_termination(c, &why);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to checkpoint the termination of %s: %m",
+                                  c->pub.config.id);
+                t->state = why.state;
+                t->reason = why.reason;
+                free(t->message);
+                t->message = msg ? TAKE_PTR(msg) : strdup(why.message);
+        }
+        return true;
+}
+
 void cz_maybe_end(struct containerizer *cz, struct cz_container *c)
 {
         if (c->pub.state != CONTAINER_DESTROYING || c->pidfd >= 0 || !c->cgroup_empty ||
@@ -284,13 +337,26 @@ static void cz_end(struct containerizer *cz, struct cz_container *c)
                 r = checkpoint_read_exit_status(c->meta, &t->exit_status, &e);
                 if (r >= 0)
                         t->has_exit_status = true;
-                else if (r != -ENOENT)
+                else if (r != -ENOENT && !c->exit_status_corrupt)
                         log_warning("Container %s: %s", c->pub.config.id, e.msg);
         }
+        if (!t->has_exit_status && c->pub.problem && c->killed_by_agent && !c->deadline_passed) {
+                /* An UNKNOWN container's supervisor may be beyond reach; its
+                 * cgroup was live and the agent's kill emptied it: what ran
+                 * there died of that SIGKILL. Nobody else will record it. */
+                t->has_exit_status = true;
+                t->exit_status = SIGKILL;
+                r = checkpoint_write_exit_status(c->meta, SIGKILL);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to checkpoint the exit status of %s: %m",
+                                          c->pub.config.id);
+        }
+        bool unexpected = explain_end(c);
         if (t->has_exit_status)
                 format_status(t->exit_status, what, sizeof(what));
-        if (c->escaped) {
+        if (c->escaped)
                 termination_add_message(t, c->escaped);
+        if (c->escaped || c->deadline_passed) {
                 r = checkpoint_write_termination(c->meta, t);
                 if (r < 0)
                         log_error_errno(r, "Failed to checkpoint the termination of %s: %m",
@@ -300,8 +366,11 @@ static void cz_end(struct containerizer *cz, struct cz_container *c)
         if (cz_set_state(cz, c, CONTAINER_TERMINATED) < 0)
                 return;
         portset_reset(&c->pub.listening); /* nothing of it listens any more */
-        log_info("Container %s %s%s%s", c->pub.config.id, what, t->message ? ": " : "",
-                 t->message ? t->message : "");
+        if (unexpected)
+                log_warning("Container %s %s: %s", c->pub.config.id, what, t->message);
+        else
+                log_info("Container %s %s%s%s", c->pub.config.id, what, t->message ? ": " : "",
+                         t->message ? t->message : "");
 
         for (struct waiter *w = c->waiters; w; w = w->next) {
                 static const struct timeval now = {0, 0};
@@ -365,6 +434,7 @@ static void on_destroy_deadline(evutil_socket_t fd, short what, void *userdata)
                  left[0] ? ": " : "", left);
         log_warning("Container %s: %s; ending it", c->pub.config.id, line);
         termination_add_message(&c->pub.termination, line);
+        c->deadline_passed = true;
         free(c->escaped);
         c->escaped = NULL;
         /* It must not write into the checkpoint any more. */
@@ -409,22 +479,54 @@ static void kill_main_process(struct cz_container *c)
                 log_warning_errno(r, "Failed to kill the main process of %s: %m", c->pub.config.id);
 }
 
+int cz_record_termination(struct cz_container *c, const struct container_termination *t)
+{
+        struct container_termination *own = &c->pub.termination;
+        struct container_termination saved = *own;
+        struct portset lim = PORTSET_INIT;
+        char *msg = NULL;
+        int r;
+
+        if (t->message && !(msg = strdup(t->message)))
+                return -ENOMEM;
+        if (t->has_limitation && (r = portset_copy(&lim, &t->limitation)) < 0) {
+                free(msg);
+                return r;
+        }
+        own->state = t->state;
+        own->reason = t->reason;
+        own->message = msg;
+        own->has_limitation = t->has_limitation;
+        own->limitation = lim;
+        own->destroyed = t->destroyed;
+        r = checkpoint_write_termination(c->meta, own);
+        if (r < 0) {
+                free(own->message);
+                portset_clear(&own->limitation);
+                *own = saved;
+                return r;
+        }
+        free(saved.message);
+        portset_clear(&saved.limitation);
+        return 0;
+}
+
+/* The end of a destroy: checkpointed, or at least kept in memory. */
 static void record_termination(struct cz_container *c, const struct container_termination *t)
 {
         struct container_termination *own = &c->pub.termination;
         int r;
 
-        own->state = t->state;
-        own->reason = t->reason;
-        free(own->message);
-        own->message = t->message ? strdup(t->message) : NULL;
-        own->has_limitation = t->has_limitation;
-        if (t->has_limitation)
-                (void)portset_copy(&own->limitation, &t->limitation);
-        r = checkpoint_write_termination(c->meta, own);
-        if (r < 0)
+        if (own->state || own->destroyed)
+                return; /* the first reason stands (KILL_CONTAINER recorded it already) */
+        r = cz_record_termination(c, t);
+        if (r < 0) {
                 log_error_errno(r, "Failed to checkpoint the termination of %s: %m",
                                 c->pub.config.id);
+                own->state = t->state;
+                own->reason = t->reason;
+                own->destroyed = t->destroyed;
+        }
 }
 
 void cz_destroy(struct containerizer *cz, struct cz_container *c,
@@ -461,10 +563,11 @@ void cz_destroy(struct containerizer *cz, struct cz_container *c,
                              c->pub.config.id) < 0)
                         c->launch_error = NULL;
         }
-        if (t && t->state && c->launch_r == 0)
+        if (t && (t->state || t->destroyed) && c->launch_r == 0)
                 record_termination(c, t);
         if (cz_set_state(cz, c, CONTAINER_DESTROYING) < 0)
                 return;
+        c->killed_by_agent = true;
 
         /* Nested first, as Mesos destroys a tree from its leaves. */
         for (size_t i = 0; i < cz->n; i++) {
@@ -493,9 +596,17 @@ void cz_on_supervisor_gone(struct containerizer *cz, struct cz_container *c)
 
         /* The main process ended (or the supervisor was killed): the end of
          * a container ends its nested ones. */
-        if (c->pub.state == CONTAINER_RUNNING) {
+        if (c->pub.state == CONTAINER_RUNNING || c->pub.state == CONTAINER_UNKNOWN) {
                 c->ended_itself = true;
-                return cz_destroy(cz, c, NULL);
+                /* Its nested containers are the agent's to end: recorded so. */
+                static const struct container_termination nested = {.destroyed = true};
+                for (size_t i = 0; i < cz->n; i++)
+                        if (is_nested_of(CZC(cz->v[i]), c))
+                                cz_destroy(cz, CZC(cz->v[i]), &nested);
+                cz_destroy(cz, c, NULL);
+                /* Its own end was not the agent's doing. */
+                c->killed_by_agent = false;
+                return;
         }
         if (c->pub.state != CONTAINER_DESTROYING)
                 return;

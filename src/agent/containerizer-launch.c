@@ -1,7 +1,10 @@
 /* containerizer-launch.c - LAUNCH_CONTAINER: validate the request's
  * semantics, then checkpoint, cgroup, isolators (prepare, allocation),
  * supervisor, isolate, in that order, so that a crash at any point leaves a
- * checkpoint recovery can make sense of. The container is LAUNCHING from the
+ * checkpoint recovery can make sense of. The records a container writes at
+ * its end are reserved right after config.json, before anything runs, so a
+ * launch on a disk too full for them fails (507) rather than a later exit
+ * status going unrecorded. The container is LAUNCHING from the
  * supervisor's start until its report, which comes as an event: the call
  * returns at once and its answer follows (a frozen parent cgroup that keeps
  * the main process from starting delays only this launch). A failure undoes
@@ -68,12 +71,23 @@ static int do_launch(struct containerizer *cz, struct cz_container *c, struct er
         if (r < 0)
                 return errbuf_set(e, r, "cannot remove the stale files of %s: %s", c->pub.config.id,
                                   strerror(-r));
-        r = mkdir_p(c->sandbox, 0755);
-        if (r < 0)
-                return errbuf_set(e, r, "cannot create sandbox %s: %s", c->sandbox, strerror(-r));
         r = checkpoint_write_config(c->meta, &c->pub.config);
         if (r < 0)
                 return errbuf_set(e, r, "cannot checkpoint %s: %s", c->meta, strerror(-r));
+        /* What the container must be able to record at its end, however full
+         * the disk is by then. */
+        r = checkpoint_reserve(c->meta);
+        if (r < 0)
+                return errbuf_set(e, r,
+                                  "cannot reserve the exit status and termination records "
+                                  "in %s: %s",
+                                  c->meta, strerror(-r));
+        /* After config.json: whatever a crash before it leaves, recovery
+         * knows as a launch that never completed. */
+        r = mkdir_p(c->sandbox, 0755);
+        if (r < 0)
+                return errbuf_set(e, r, "cannot create sandbox %s: %s", c->sandbox, strerror(-r));
+        c->isolated = true; /* from the first prepare on, cleanup must run */
         r = cg_create(&cz->h, c->cgroup);
         if (r < 0)
                 return errbuf_set(e, r, "cannot create cgroup %s: %s", c->cgroup, strerror(-r));

@@ -33,8 +33,14 @@ struct cz_container {
         int pidfd; /* the supervisor, -1 when not watched */
         struct event *exit_ev;
         struct waiter *waiters;
-        pid_t netns_pid; /* a process in this container's netns when not the host's */
-        int main_pidfd;  /* the main process, -1 when unknown */
+        pid_t netns_pid;           /* a process in this container's netns when not the host's */
+        int main_pidfd;            /* the main process, -1 when unknown */
+        bool killed_by_agent;      /* destroyed by the agent: a SIGKILL end is no surprise */
+        bool isolated;             /* handed to the isolators (not when UNKNOWN) */
+        bool exit_status_corrupt;  /* said once already */
+        bool exit_status_inferred; /* known from the agent's own cgroup kill */
+        char *lost;                /* recovery: why no exit status can be expected */
+        bool deadline_passed;      /* the destroy's bound ended it */
 
         /* LAUNCHING */
         bool in_launch;            /* launched by this agent and not yet answered */
@@ -122,6 +128,9 @@ int cz_set_state(struct containerizer *cz, struct cz_container *c, enum containe
  * Returns at once: the end comes from the loop (containerizer-destroy.c). */
 void cz_destroy(struct containerizer *cz, struct cz_container *c,
                 const struct container_termination *t);
+/* Copy t (its state, reason, message, limitation, destroyed) into c's
+ * termination and checkpoint it; on failure c's termination is as before. */
+int cz_record_termination(struct cz_container *c, const struct container_termination *t);
 /* The supervisor has exited: a running container ends, a destroy may finish. */
 void cz_on_supervisor_gone(struct containerizer *cz, struct cz_container *c);
 /* End a DESTROYING container if everything it waits for is done. */

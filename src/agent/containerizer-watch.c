@@ -10,7 +10,8 @@
  * root container is destroyed with the limitation recorded as the
  * termination of it and of its nested containers. Without enforcement it is
  * logged; isolators report each violation once, so the log stays quiet while
- * nothing changes.
+ * nothing changes. The pass also notices the end of an UNKNOWN container
+ * that has no supervisor to watch: its cgroup is empty.
  *
  * Each pass is timed into a histogram; so is each kill that follows a listen
  * instant detection reported, from the kernel's timestamp of that listen (a
@@ -138,6 +139,28 @@ static void on_limitation(struct containerizer *cz, const struct isolator_limita
         observe_kill(cz, c);
 }
 
+/* An UNKNOWN container without a supervisor to watch ends when its cgroup
+ * empties: each pass looks. */
+static void check_unknown(struct containerizer *cz)
+{
+        for (size_t i = 0; i < cz->n; i++) {
+                struct cz_container *c = CZC(cz->v[i]);
+                _cleanup_free_ pid_t *pids = NULL;
+                size_t n = 0;
+
+                if (c->pub.state != CONTAINER_UNKNOWN || c->pidfd >= 0)
+                        continue;
+                if (cg_exists(&cz->h, c->cgroup) &&
+                    (cg_list_pids(&cz->h, c->cgroup, true, &pids, &n) < 0 || n > 0))
+                        continue;
+                if (!c->lost)
+                        c->lost = strdup("its processes ended while its checkpoint was "
+                                         "unreadable");
+                cz_destroy(cz, c, NULL);
+                c->killed_by_agent = false; /* it ended by itself */
+        }
+}
+
 int containerizer_check_now(struct containerizer *cz)
 {
         uint64_t t0 = now_nsec();
@@ -164,6 +187,7 @@ int containerizer_check_now(struct containerizer *cz)
                         on_limitation(cz, &v[k]);
                 isolator_limitations_free(v, n);
         }
+        check_unknown(cz);
         uint64_t t1 = now_nsec();
         cz->m.scans++;
         cz->m.last_scan_ns = t1 - t0;

@@ -138,6 +138,8 @@ void cz_container_free(struct cz_container *c, bool notify)
                 close(c->main_pidfd);
         free(c->launch_error);
         free(c->escaped);
+        free(c->lost);
+        free(c->pub.problem);
         container_config_done(&c->pub.config);
         container_termination_done(&c->pub.termination);
         portset_clear(&c->pub.listening);
@@ -201,6 +203,9 @@ int cz_watch_supervisor(struct cz_container *c)
 
 void cz_cleanup_isolators(struct containerizer *cz, struct cz_container *c)
 {
+        if (!c->isolated)
+                return;
+        c->isolated = false;
         for (size_t i = cz->n_isolators; i-- > 0;) {
                 struct isolator *iso = cz->isolators[i];
                 if (!iso->ops->cleanup)
@@ -223,6 +228,8 @@ int cz_set_state(struct containerizer *cz, struct cz_container *c, enum containe
                 return -EINVAL;
         }
         c->pub.state = to;
+        if (to == CONTAINER_UNKNOWN)
+                c->isolated = false; /* never handed to the isolators */
         if (from == CONTAINER_RUNNING)
                 cz->m.containers_running--;
         if (to == CONTAINER_RUNNING)
@@ -286,21 +293,29 @@ void containerizer_wait_cancel(struct containerizer *cz, void *handle)
         free(w);
 }
 
-int containerizer_kill(struct containerizer *cz, const char *id, int signal)
+int containerizer_kill(struct containerizer *cz, const char *id, int signal, struct errbuf *e)
 {
         struct cz_container *c = cz_find(cz, id);
         int r;
 
         if (!c)
                 return -ENOENT;
-        if (c->pub.state == CONTAINER_TERMINATED)
+        if (c->pub.state == CONTAINER_TERMINATED || c->pub.state == CONTAINER_DESTROYING)
                 return 0;
         if (signal == SIGKILL) {
+                /* As Mesos: a destroy's termination is the exit status alone.
+                 * That it was the agent's doing is recorded all the same, and
+                 * answered only once a restarted agent would know it too. */
+                struct container_termination t = {.destroyed = true};
+                if (!c->launch && !c->pub.termination.state && !c->pub.termination.destroyed &&
+                    (r = cz_record_termination(c, &t)) < 0)
+                        return errbuf_set(e, r, "cannot checkpoint the termination of %s: %s", id,
+                                          strerror(-r));
                 log_info("Destroying container %s", id);
-                cz_destroy(cz, c, NULL);
+                cz_destroy(cz, c, &t);
                 return 0;
         }
-        if (c->pub.state != CONTAINER_RUNNING)
+        if (c->pub.state != CONTAINER_RUNNING && c->pub.state != CONTAINER_UNKNOWN)
                 return 0;
         /* Through the pidfd: the main process, never a process that reused
          * its pid after the supervisor reaped it. */
@@ -316,7 +331,7 @@ int containerizer_kill(struct containerizer *cz, const char *id, int signal)
         return 0;
 }
 
-int containerizer_remove(struct containerizer *cz, const char *id)
+int containerizer_remove(struct containerizer *cz, const char *id, struct errbuf *e)
 {
         struct cz_container *c = cz_find(cz, id);
         size_t len;
@@ -335,8 +350,10 @@ int containerizer_remove(struct containerizer *cz, const char *id)
         }
         r = checkpoint_remove(cz->flags->work_dir, id);
         if (r < 0)
-                log_warning_errno(r, "Failed to remove the checkpoint of %s: %m", id);
-        r = rm_rf(c->sandbox);
+                return errbuf_set(e, r, "cannot remove the checkpoint of %s: %s", id, strerror(-r));
+        /* The checkpoint decides: without it, what a failure here leaves of
+         * the sandbox is swept as debris at the next start. */
+        r = remove_tree_durably(c->sandbox);
         if (r < 0)
                 log_warning_errno(r, "Failed to remove the sandbox of %s: %m", id);
         /* Deepest first (reverse id order puts "a/b" before "a"). */
@@ -353,30 +370,40 @@ int containerizer_remove(struct containerizer *cz, const char *id)
 }
 
 int containerizer_update(struct containerizer *cz, const char *id, const struct portset *ports,
-                         bool has_ports)
+                         bool has_ports, struct errbuf *e)
 {
         struct cz_container *c = cz_find(cz, id);
         _cleanup_portset_ struct portset copy = PORTSET_INIT;
+        struct container_config next;
         int r;
 
         if (!c)
                 return -ENOENT;
         if (c->pub.config.parent_id)
                 return -EINVAL;
+        if (c->pub.state == CONTAINER_UNKNOWN)
+                return errbuf_set(e, -EBUSY, "container %s is UNKNOWN (%s): kill it instead", id,
+                                  c->pub.problem ? c->pub.problem : "checkpoint unreadable");
         if (has_ports && (r = portset_copy(&copy, ports)) < 0)
                 return r;
+        /* On disk first: an allocation that a restart would not see is
+         * neither applied nor answered 200. */
+        next = c->pub.config;
+        next.ports = copy;
+        next.has_ports = has_ports;
+        r = checkpoint_write_config(c->meta, &next);
+        if (r < 0)
+                return errbuf_set(e, r, "cannot checkpoint the allocation of %s: %s", id,
+                                  strerror(-r));
         portset_clear(&c->pub.config.ports);
         c->pub.config.ports = copy;
         copy = (struct portset)PORTSET_INIT;
         c->pub.config.has_ports = has_ports;
-        r = checkpoint_write_config(c->meta, &c->pub.config);
-        if (r < 0)
-                log_error_errno(r, "Failed to checkpoint the allocation of %s: %m", id);
         if (c->pub.state == CONTAINER_TERMINATED)
                 return 0;
         r = cz_set_allocation(cz, c);
         if (r < 0)
-                return r;
+                return errbuf_set(e, r, "cannot apply the allocation of %s: %s", id, strerror(-r));
         _cleanup_free_ char *text = portset_to_string(&c->pub.config.ports);
         log_info("Updated container %s: ports %s", id, text ? text : "?");
         return 0;

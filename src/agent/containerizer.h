@@ -15,7 +15,10 @@
  *
  * Recovery starts every container as LAUNCHING and takes the same edges: a
  * live supervisor is re-adopted (RUNNING), one that ended while the agent
- * was away goes through DESTROYING to TERMINATED. cz_set_state() is the
+ * was away goes through DESTROYING to TERMINATED. A live container whose
+ * checkpoint cannot be read goes to UNKNOWN instead (listed, not isolated)
+ * and from there only to DESTROYING, when the operator kills it or its
+ * cgroup empties. cz_set_state() is the
  * only place the state changes; it refuses any other edge.
  *
  * A container is a cgroup (<cgroups_root>/<id>, nested below its parent) and
@@ -99,14 +102,21 @@ int containerizer_wait(struct containerizer *cz, const char *id, container_wait_
 /* Forget a pending wait (e.g. the HTTP client went away). */
 void containerizer_wait_cancel(struct containerizer *cz, void *handle);
 /* Send signal to the main process; SIGKILL destroys the container and its
- * nested ones. -ENOENT unknown. */
-int containerizer_kill(struct containerizer *cz, const char *id, int signal);
-/* Forget a terminated container and its checkpoint and sandbox. -ENOENT
- * unknown, -EBUSY not terminated. */
-int containerizer_remove(struct containerizer *cz, const char *id);
-/* Replace a root container's allocated ports. -ENOENT, -EINVAL nested. */
+ * nested ones, once that is checkpointed (else the error, a line in *e, and
+ * nothing happened). -ENOENT unknown. */
+int containerizer_kill(struct containerizer *cz, const char *id, int signal, struct errbuf *e);
+/* Forget a terminated container and its checkpoint and sandbox; returns once
+ * that is durable (else the error and nothing changed). -ENOENT unknown,
+ * -EBUSY not terminated. */
+int containerizer_remove(struct containerizer *cz, const char *id, struct errbuf *e);
+/* Replace a root container's allocated ports; applied only once
+ * checkpointed (else the error, a line in *e, and nothing changed). -ENOENT,
+ * -EINVAL nested, -EBUSY UNKNOWN (its allocation cannot be known). */
 int containerizer_update(struct containerizer *cz, const char *id, const struct portset *ports,
-                         bool has_ports);
+                         bool has_ports, struct errbuf *e);
+/* The agent stops: with no container left that needs them, remove the
+ * agent's own cgroups (supervisors', root). Running containers keep theirs. */
+void containerizer_shutdown(struct containerizer *cz);
 /* Look up one container; NULL if unknown. */
 const struct container *containerizer_get(const struct containerizer *cz, const char *id);
 /* All containers, sorted by id; *ret stays valid until the next loop turn. */

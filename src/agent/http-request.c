@@ -160,6 +160,7 @@ static const char *reason_phrase(int status)
             {501, "Not Implemented"},
             {503, "Service Unavailable"},
             {505, "HTTP Version Not Supported"},
+            {507, "Insufficient Storage"},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)

@@ -69,6 +69,9 @@ int launcher_adopt(const struct checkpoint_supervisor *s, int *ret_pidfd)
                 return r;
         if (start != s->start_time)
                 return -ESRCH;
+        /* A zombie nobody reaped yet has ended: nothing to adopt. */
+        if (process_is_zombie(s->pid))
+                return -ESRCH;
         *ret_pidfd = TAKE_FD(fd);
         return 0;
 }

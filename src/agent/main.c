@@ -107,6 +107,7 @@ static int run(int argc, char **argv)
         log_info("Agent stopped");
         /* The API goes first: it cancels its pending waits on the containerizer. */
         api_free(TAKE_PTR(api));
+        containerizer_shutdown(cz);
         return 0;
 }
 

@@ -41,6 +41,19 @@ int process_start_time(pid_t pid, uint64_t *ret)
         return 0;
 }
 
+bool process_is_zombie(pid_t pid)
+{
+        _cleanup_free_ char *text = NULL;
+        char path[64];
+        const char *p;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        if (read_full_file(path, &text, NULL) < 0)
+                return false;
+        p = strrchr(text, ')');
+        return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
 void process_reset_signals(void)
 {
         struct sigaction sa = {.sa_handler = SIG_DFL};

@@ -25,5 +25,7 @@ int pidfd_signal(int pidfd, int sig);
 bool pidfd_alive(int pidfd);
 /* The parent pid of pid from /proc/<pid>/status. */
 int process_parent(pid_t pid, pid_t *ret);
+/* True if pid is a zombie (ended, not reaped yet); false if it runs or is gone. */
+bool process_is_zombie(pid_t pid);
 /* Every signal back to SIG_DFL and an empty mask (in a child, before exec). */
 void process_reset_signals(void);
