@@ -6,7 +6,7 @@ MESON_OPTS ?=
 PYTHON     ?= /usr/bin/python3
 DEB_DIR    ?= build-deb
 
-.PHONY: all deps build asan test run bench deb clean format
+.PHONY: all deps build asan test stress run bench deb clean format
 
 all: build
 
@@ -28,6 +28,12 @@ asan: deps $(BUILD_ASAN)/build.ninja
 
 test: build asan
 	$(PYTHON) tests/run.py --build $(BUILD) --asan-build $(BUILD_ASAN) $(TESTS)
+
+# The crash harness for longer: STRESS_ROUNDS rounds per build.
+STRESS_ROUNDS ?= 500
+stress: build asan
+	PORTISO_CRASH_ROUNDS=$(STRESS_ROUNDS) PORTISO_MODULE_TIMEOUT=7200 $(PYTHON) tests/run.py --build $(BUILD) \
+		--asan-build $(BUILD_ASAN) test_crash
 
 run: build
 	$(BUILD)/portiso-agent $(ARGS)

@@ -54,7 +54,8 @@ def run_unit(binary, label, counts, timeout=300):
         sys.stdout.write(p.stderr[-4000:])
 
 
-def run_integration(path, build, label, counts, timeout=600):
+def run_integration(path, build, label, counts,
+                    timeout=int(os.environ.get("PORTISO_MODULE_TIMEOUT", "600"))):
     env = dict(os.environ, PORTISO_BUILD=os.path.abspath(build), PYTHONDONTWRITEBYTECODE="1")
     env["PYTHONPATH"] = os.path.join(ROOT, "tests", "integration")
     t0 = time.monotonic()
@@ -84,6 +85,11 @@ def run_integration(path, build, label, counts, timeout=600):
           f"{skipped} skipped ({dt:.1f}s)")
     if failures or os.environ.get("VERBOSE"):
         sys.stdout.write(out[-12000:])
+    else:
+        # Figures a test prints (the crash harness' counts) are shown anyway.
+        for line in out.splitlines():
+            if line.startswith("figures: "):
+                print(f"     {line}")
     sys.stdout.flush()
 
 

@@ -215,7 +215,7 @@ class AgentSmokeTest(PortisoTestCase):
         w = self.wait("good")
         self.assertTrue(os.WIFSIGNALED(w["exit_status"]))
         self.assertEqual(os.WTERMSIG(w["exit_status"]), signal.SIGKILL)
-        self.assertNotIn("state", w)
+        self.assertNotIn("state", w)  # a destroy, as Mesos: the status alone
 
         status, _ = self.call({"type": "REMOVE_CONTAINER",
                                "remove_container": {"container_id": {"value": "good"}}})
