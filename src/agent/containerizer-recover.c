@@ -350,13 +350,8 @@ static int recover_one(struct containerizer *cz, const char *id, struct recovere
                        (parent && strcmp(cfg.parent_id, parent->pub.config.id) != 0)))
                 r = errbuf_set(e, -EINVAL, "%s/config.json: describes container '%s'", meta,
                                cfg.id);
-        if (r >= 0) {
-                r = checkpoint_read_supervisor(meta, &sup, e);
-                if (r == -ENOENT)
-                        r = 0;
-                else if (r >= 0)
-                        has_sup = true;
-        }
+        if (r >= 0 && (r = checkpoint_read_supervisor(meta, &sup, e)) == -ENOENT)
+                r = 0; /* reserved, never written: the launch did not complete */
         if (r == -ENOMEM)
                 return r;
         if (r < 0)

@@ -289,7 +289,7 @@ class TestUnreadable(DurabilityTestCase):
         self.assertIn("no checkpoint", b.containers()["stray"]["message"])
         self.assertIsNone(p.poll())
         b.kill("stray")
-        self.assertEqual(b.state("stray"), "TERMINATED")
+        self.assertEqual(b.wait("stray")["exit_status"], signal.SIGKILL)
         p.wait(timeout=10)
         b.remove("stray")
         self.assertFalse(os.path.exists(cg))
