@@ -402,7 +402,7 @@ class TestStopAndRecovery(LauncherTestCase):
 
         b = self.start_agent()
         # Nothing runs: listed as ended, with what its records say, until removed.
-        self.assertEqual(b.state("again"), "TERMINATED")
+        b.wait_state("again", "TERMINATED")
         self.assertIn("config.json", b.containers()["again"]["message"])
         b.remove("again")
         go = os.path.join(self.tmp, "go")
