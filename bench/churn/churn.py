@@ -221,6 +221,7 @@ def kill_storm(agent, n, left):
             agent.cl.call({"type": "KILL_CONTAINER",
                            "kill_container": {"container_id": {"value": f"c{i:05d}"}}})
     t0 = time.monotonic()
+    cpu0 = cpu_seconds(agent.p.pid)
     ts = [threading.Thread(target=work) for _ in range(8)]
     for t in ts:
         t.start()
@@ -230,8 +231,9 @@ def kill_storm(agent, n, left):
     agent_rss._wait_for(lambda: agent.metrics()["containerizer/containers_running"] == left, 120,
                         "the killed containers to end")
     ended_s = time.monotonic() - t0
+    cpu = cpu_seconds(agent.p.pid) - cpu0
     r = h.finish()
-    r.update(calls_s=calls_s, ended_s=ended_s)
+    r.update(calls_s=calls_s, ended_s=ended_s, agent_cpu_ms_per_call=cpu / n * 1e3)
     return r
 
 
@@ -240,9 +242,11 @@ def launch_storm(agent, first, n):
     h.start()
     time.sleep(0.3)
     t0 = time.monotonic()
+    cpu0 = cpu_seconds(agent.p.pid)
     agent.launch_many(range(first, first + n), workers=n)
+    cpu = cpu_seconds(agent.p.pid) - cpu0
     r = h.finish()
-    r.update(calls_s=time.monotonic() - t0)
+    r.update(calls_s=time.monotonic() - t0, agent_cpu_ms_per_call=cpu / n * 1e3)
     return r
 
 
@@ -298,12 +302,13 @@ def main(argv=None):
         r = launch_storm(agent, a.storm_n, a.launches)
         print(f"  {a.launches} concurrent LAUNCH_CONTAINER: p50 {r['p50']:.2f}  p99 "
               f"{r['p99']:.2f}  max {r['max']:.2f}  ({r['n']} samples; launches took "
-              f"{r['calls_s']:.2f} s)")
+              f"{r['calls_s']:.2f} s, agent CPU {r['agent_cpu_ms_per_call']:.2f} ms each)")
         rows.append({"part": "launch_storm", "n": a.launches, **r})
         r = kill_storm(agent, a.storm_n, a.launches)
         print(f"  {a.storm_n} KILL_CONTAINER: p50 {r['p50']:.2f}  p99 "
               f"{r['p99']:.2f}  max {r['max']:.2f}  ({r['n']} samples; calls took "
-              f"{r['calls_s']:.2f} s, all ended after {r['ended_s']:.2f} s)")
+              f"{r['calls_s']:.2f} s, all ended after {r['ended_s']:.2f} s, agent CPU "
+              f"{r['agent_cpu_ms_per_call']:.2f} ms per destroy)")
         rows.append({"part": "kill_storm", "n": a.storm_n, **r})
     finally:
         agent.stop()
