@@ -538,7 +538,7 @@ void cz_destroy(struct containerizer *cz, struct cz_container *c,
 
         if (c->pub.state == CONTAINER_TERMINATED || c->pub.state == CONTAINER_DESTROYING)
                 return;
-        if (c->launch && t && t->state) {
+        if ((c->launch || c->adopt_pending) && t && t->state) {
                 /* A limitation seen before the report: its main process has
                  * exec'd and listens. The launch succeeded; the destroy
                  * follows the moment it is RUNNING. */
@@ -557,6 +557,9 @@ void cz_destroy(struct containerizer *cz, struct cz_container *c,
                 if (c->pidfd >= 0 && cz_watch_supervisor(c) < 0)
                         close(TAKE_FD(c->pidfd)); /* then the bound ends it */
         }
+        if (c->step)
+                cz_unqueue_step(cz, c); /* a launch step it no longer wants */
+        c->adopt_pending = false;
         if (c->in_launch && c->launch_r == 0) {
                 c->launch_r = -ECANCELED;
                 if (asprintf(&c->launch_error, "container %s was destroyed while launching",
@@ -595,7 +598,8 @@ void cz_on_supervisor_gone(struct containerizer *cz, struct cz_container *c)
         static const struct timeval now = {0, 0};
 
         /* The main process ended (or the supervisor was killed): the end of
-         * a container ends its nested ones. */
+         * a container ends its nested ones. One still LAUNCHING (its adopt
+         * step queued) ends once that step has made it RUNNING. */
         if (c->pub.state == CONTAINER_RUNNING || c->pub.state == CONTAINER_UNKNOWN) {
                 c->ended_itself = true;
                 /* Its nested containers are the agent's to end: recorded so. */

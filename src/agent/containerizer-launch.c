@@ -4,10 +4,13 @@
  * checkpoint recovery can make sense of. The records a container writes at
  * its end are reserved right after config.json, before anything runs, so a
  * launch on a disk too full for them fails (507) rather than a later exit
- * status going unrecorded. The container is LAUNCHING from the
- * supervisor's start until its report, which comes as an event: the call
+ * status going unrecorded. The container is LAUNCHING from the call until
+ * its supervisor's report, which comes as an event: the call
  * returns at once and its answer follows (a frozen parent cgroup that keeps
- * the main process from starting delays only this launch). A failure undoes
+ * the main process from starting delays only this launch). The work before
+ * the supervisor starts and after it reports (each writes a checkpoint and
+ * waits for it to be durable) is queued, one step per loop turn, so a burst
+ * of launches leaves room for every other request between its steps. A failure undoes
  * every step: no cgroup, checkpoint, sandbox or process of a failed launch
  * stays behind; once a supervisor exists, the undoing is a destroy (killing
  * it and the cgroup, from the loop) before the answer. */
@@ -159,32 +162,25 @@ static void launch_answer(struct cz_container *c, int r, const char *error)
                 done(r, c->pub.config.id, error, c->launch_userdata);
 }
 
-static void on_launched(int r, struct launch_report *rep, const char *error, void *userdata)
+/* The launch cannot go on: undo it from the loop, then answer. */
+static void launch_fail(struct containerizer *cz, struct cz_container *c, int r, const char *error)
 {
-        struct cz_container *c = userdata;
-        struct containerizer *cz = c->cz;
-        struct errbuf e = {};
+        log_error("Failed to launch container %s: %s", c->pub.config.id, error);
+        c->launch_r = r;
+        c->launch_error = strdup(error);
+        cz_destroy(cz, c, NULL);
+}
 
-        c->launch = NULL;
-        c->pidfd = rep->sup_pidfd;
-        if (c->pidfd >= 0 && cz_watch_supervisor(c) < 0)
-                close(TAKE_FD(c->pidfd)); /* then the destroy's bound ends it */
-        if (r >= 0) {
-                c->sup = rep->sup;
-                c->main_pidfd = rep->main_pidfd;
-                c->pub.pid = c->sup.main_pid;
-                if (c->own_netns)
-                        c->netns_pid = c->pub.pid;
-                r = launch_adopt(cz, c, &e);
-                error = e.msg;
-        }
-        if (r < 0) {
-                log_error("Failed to launch container %s: %s", c->pub.config.id, error);
-                c->launch_r = r;
-                c->launch_error = strdup(error);
-                cz_destroy(cz, c, NULL); /* undone from the loop, then answered */
-                return;
-        }
+/* A queued step: record the supervisor, isolate, RUNNING, answer. */
+static void launch_step_adopt(struct containerizer *cz, struct cz_container *c)
+{
+        struct errbuf e = {};
+        int r;
+
+        c->adopt_pending = false;
+        r = launch_adopt(cz, c, &e);
+        if (r < 0)
+                return launch_fail(cz, c, r, e.msg);
         if (cz_set_state(cz, c, CONTAINER_RUNNING) < 0)
                 return;
         log_info("Launched container %s (main pid %d, supervisor pid %d)", c->pub.config.id,
@@ -192,6 +188,28 @@ static void on_launched(int r, struct launch_report *rep, const char *error, voi
         launch_answer(c, 0, NULL);
         if (c->destroy_when_running)
                 cz_destroy(cz, c, NULL); /* its termination is recorded */
+        else if (c->pidfd < 0)
+                cz_on_supervisor_gone(cz, c); /* it ended before this step */
+}
+
+static void on_launched(int r, struct launch_report *rep, const char *error, void *userdata)
+{
+        struct cz_container *c = userdata;
+        struct containerizer *cz = c->cz;
+
+        c->launch = NULL;
+        c->pidfd = rep->sup_pidfd;
+        if (c->pidfd >= 0 && cz_watch_supervisor(c) < 0)
+                close(TAKE_FD(c->pidfd)); /* then the destroy's bound ends it */
+        if (r < 0)
+                return launch_fail(cz, c, r, error);
+        c->sup = rep->sup;
+        c->main_pidfd = rep->main_pidfd;
+        c->pub.pid = c->sup.main_pid;
+        if (c->own_netns)
+                c->netns_pid = c->pub.pid;
+        c->adopt_pending = true;
+        cz_queue_step(cz, c, launch_step_adopt);
 }
 
 void cz_launch_undone(struct containerizer *cz, struct cz_container *c)
@@ -216,6 +234,23 @@ void cz_launch_undone(struct containerizer *cz, struct cz_container *c)
                 cz_maybe_end(cz, p); /* it may have waited for this one */
 }
 
+/* A queued step: everything up to the supervisor's start. */
+static void launch_step_start(struct containerizer *cz, struct cz_container *c)
+{
+        struct errbuf e = {};
+        int r;
+
+        r = do_launch(cz, c, &e);
+        if (r >= 0)
+                return;
+        /* No process of it exists yet: undone at once. */
+        log_error("Failed to launch container %s: %s", c->pub.config.id, e.msg);
+        launch_rollback(cz, c);
+        cz_erase(cz, c);
+        launch_answer(c, r, e.msg);
+        cz_container_free(c, true);
+}
+
 int containerizer_launch(struct containerizer *cz, struct container_config *cfg,
                          container_launch_fn done, void *userdata, void **ret_handle,
                          struct errbuf *e)
@@ -230,20 +265,17 @@ int containerizer_launch(struct containerizer *cz, struct container_config *cfg,
         if (r < 0)
                 return errbuf_set(e, r, "out of memory");
         r = cz_insert(cz, c);
-        if (r >= 0)
-                r = do_launch(cz, c, e);
         if (r < 0) {
-                log_error("Failed to launch container %s: %s", c->pub.config.id, e ? e->msg : "");
-                launch_rollback(cz, c);
-                cz_erase(cz, c);
                 *cfg = c->pub.config; /* the caller keeps its config on failure */
                 c->pub.config = (struct container_config){};
                 cz_container_free(c, false);
-                return r;
+                return errbuf_set(e, r, "out of memory");
         }
+        /* The id is taken (LAUNCHING) now; the work comes in its turn. */
         c->in_launch = true;
         c->launch_done = done;
         c->launch_userdata = userdata;
+        cz_queue_step(cz, c, launch_step_start);
         *ret_handle = c;
         return 0;
 }

@@ -47,6 +47,9 @@ struct cz_container {
         bool own_netns;            /* the main process made a network namespace */
         struct launch *launch;     /* the pending report, NULL once it came */
         bool destroy_when_running; /* a limitation came before the report */
+        bool adopt_pending;        /* reported; its adopt step is queued */
+        void (*step)(struct containerizer *cz, struct cz_container *c); /* queued */
+        struct cz_container *step_next;
         container_launch_fn launch_done;
         void *launch_userdata;
         int launch_r;       /* < 0: the launch failed, the container is undone */
@@ -85,8 +88,10 @@ struct containerizer {
         size_t n, alloc;
         struct event *watch_ev;
         struct containerizer_metrics m;
-        bool watch_failing;    /* log a failing pass once, not every tick */
-        struct cz_reap *reaps; /* cgroups still to kill and remove */
+        bool watch_failing;                           /* log a failing pass once, not every tick */
+        struct cz_reap *reaps;                        /* cgroups still to kill and remove */
+        struct cz_container *steps_head, *steps_tail; /* one step per loop turn */
+        struct event *steps_ev;
         struct cz_listen_note notes[CZ_MAX_LISTEN_NOTES]; /* oldest first */
         size_t n_notes;
 };
@@ -139,6 +144,14 @@ void cz_maybe_end(struct containerizer *cz, struct cz_container *c);
 void cz_reap_cgroup(struct containerizer *cz, const char *rel);
 /* Forget the pending cgroup reaps (the agent stops). */
 void cz_reaps_free(struct containerizer *cz);
+/* Queue step(cz, c) to run from the loop, after the steps queued before
+ * it, one per loop turn. c must not have a step queued. */
+void cz_queue_step(struct containerizer *cz, struct cz_container *c,
+                   void (*step)(struct containerizer *cz, struct cz_container *c));
+/* Forget c's queued step (it is freed, or no longer wants it). */
+void cz_unqueue_step(struct containerizer *cz, struct cz_container *c);
+/* Forget every queued step (the agent stops). */
+void cz_steps_free(struct containerizer *cz);
 /* A launch that failed has been undone: answer it and forget the container. */
 void cz_launch_undone(struct containerizer *cz, struct cz_container *c);
 /* Refresh every container's listening set from the isolators. */

@@ -148,6 +148,7 @@ void containerizer_free(struct containerizer *cz)
         if (cz->watch_ev)
                 event_free(cz->watch_ev);
         cz_reaps_free(cz);
+        cz_steps_free(cz);
         for (size_t i = 0; i < cz->n; i++)
                 cz_container_free(CZC(cz->v[i]), false);
         free(cz->v);

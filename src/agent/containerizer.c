@@ -120,6 +120,8 @@ void cz_container_free(struct cz_container *c, bool notify)
                 event_free(w->fire);
                 free(w);
         }
+        if (c->step)
+                cz_unqueue_step(c->cz, c);
         if (c->launch) {
                 int fd = -1;
                 launcher_launch_abort(TAKE_PTR(c->launch), &fd);
@@ -215,6 +217,71 @@ void cz_cleanup_isolators(struct containerizer *cz, struct cz_container *c)
                         log_warning_errno(r, "Failed to clean up %s of container %s: %m",
                                           iso->ops->name, c->pub.config.id);
         }
+}
+
+/* ---- steps, one per loop turn ---------------------------------------- */
+
+static void on_steps(evutil_socket_t fd, short what, void *userdata)
+{
+        static const struct timeval now = {0, 0};
+        struct containerizer *cz = userdata;
+        struct cz_container *c = cz->steps_head;
+
+        (void)fd;
+        (void)what;
+        if (!c)
+                return;
+        cz_unqueue_step(cz, c);
+        void (*step)(struct containerizer *, struct cz_container *) = c->step;
+        c->step = NULL;
+        /* The next step waits for a new loop turn: the I/O that came
+         * meanwhile (other requests) runs first. */
+        if (cz->steps_head)
+                event_add(cz->steps_ev, &now);
+        step(cz, c);
+}
+
+void cz_queue_step(struct containerizer *cz, struct cz_container *c,
+                   void (*step)(struct containerizer *cz, struct cz_container *c))
+{
+        static const struct timeval now = {0, 0};
+
+        if (!cz->steps_ev)
+                cz->steps_ev = evtimer_new(cz->base, on_steps, cz);
+        c->step = step;
+        c->step_next = NULL;
+        if (cz->steps_tail)
+                cz->steps_tail->step_next = c;
+        else
+                cz->steps_head = c;
+        cz->steps_tail = c;
+        if (cz->steps_ev && !evtimer_pending(cz->steps_ev, NULL))
+                event_add(cz->steps_ev, &now);
+}
+
+void cz_unqueue_step(struct containerizer *cz, struct cz_container *c)
+{
+        struct cz_container *prev = NULL;
+
+        for (struct cz_container *k = cz->steps_head; k; prev = k, k = k->step_next) {
+                if (k != c)
+                        continue;
+                if (prev)
+                        prev->step_next = k->step_next;
+                else
+                        cz->steps_head = k->step_next;
+                if (cz->steps_tail == k)
+                        cz->steps_tail = prev;
+                k->step_next = NULL;
+                return;
+        }
+}
+
+void cz_steps_free(struct containerizer *cz)
+{
+        cz->steps_head = cz->steps_tail = NULL;
+        if (cz->steps_ev)
+                event_free(TAKE_PTR(cz->steps_ev));
 }
 
 /* The edges of the diagram in containerizer.h, checked by cz_set_state(). */
