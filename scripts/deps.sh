@@ -9,7 +9,8 @@ PKGS="meson ninja-build pkg-config gcc clang llvm libmnl-dev libevent-dev libjan
 libbpf-dev libhttp-parser-dev libcurl4-openssl-dev bpftool libcmocka-dev python3 curl iproute2 netcat-openbsd procps util-linux \
 gnuplot-nox \
 debhelper dpkg-dev fakeroot help2man lintian mmdebstrap systemd bash-completion \
-prometheus libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf nginx-light"
+prometheus libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf nginx-light \
+podman runc"
 
 missing=""
 for p in $PKGS; do

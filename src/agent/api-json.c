@@ -415,6 +415,9 @@ json_t *api_json_container(const struct container *c)
         if (json_object_set_new(o, "container_id", api_json_container_id(cfg->id)) < 0 ||
             json_object_set_new(o, "state", json_string(container_state_to_string(c->state))) < 0)
                 return NULL;
+        /* Beyond Mesos: who launched it ("api", or the workload source). */
+        if (json_object_set_new(o, "source", json_string(c->source ? c->source : "api")) < 0)
+                return NULL;
 
         /* Mesos' ContainerStatus, as far as portiso knows it. */
         if (json_object_set_new(status, "container_id", api_json_container_id(cfg->id)) < 0)
@@ -452,7 +455,7 @@ json_t *api_json_container(const struct container *c)
 
 json_t *api_json_metrics_snapshot(const struct containerizer_metrics *m, size_t pending_waits)
 {
-        return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:i, s:i, s:I}",
+        return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:i, s:i, s:I, s:I}",
                          "containerizer/containers", (json_int_t)m->containers,
                          "containerizer/containers_running", (json_int_t)m->containers_running,
                          "containerizer/containers_destroying",
@@ -465,7 +468,8 @@ json_t *api_json_metrics_snapshot(const struct containerizer_metrics *m, size_t 
                          (json_int_t)m->events_dropped, "network_ports/event_checks",
                          (json_int_t)m->event_checks, "network_ports/instant_detection",
                          m->instant_detection ? 1 : 0, "network_ports/prevent_bind",
-                         m->prevent_bind ? 1 : 0, "api/pending_waits", (json_int_t)pending_waits);
+                         m->prevent_bind ? 1 : 0, "api/pending_waits", (json_int_t)pending_waits,
+                         "containerizer/containers_adopted", (json_int_t)m->containers_adopted);
 }
 
 json_t *api_json_metrics_list(const json_t *snapshot)

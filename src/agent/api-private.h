@@ -104,3 +104,8 @@ void api_handle_wait(struct api *api, struct http_request *req, const struct api
                      const json_t *body);
 /* Answer every pending wait 503 (the agent stops) and forget them. */
 void api_waiters_shutdown(struct api *api);
+
+/* GET_EVENTS (beyond Mesos): the containerizer's recent events after
+ * get_events.after (a sequence number; 0 = all retained). */
+void api_handle_get_events(struct api *api, struct http_request *req, const struct api_call *call,
+                           const json_t *body);

@@ -466,6 +466,9 @@ static void handle_update(struct api *api, struct http_request *req, const struc
                     req, 400, "container '%s' is nested: update its root container instead", id);
         if (r == -EBUSY)
                 return api_reply_error(req, 409, "%s", e.msg);
+        if (r == -EPERM)
+                return api_reply_error(
+                    req, 409, "container '%s' is adopted: its ports come from its source", id);
         if (r < 0)
                 return api_reply_failure(req, "update", id, r, &e);
         reply_ok(req, 200);
@@ -487,6 +490,7 @@ static const struct api_call api_calls[] = {
     {"REMOVE_CONTAINER", "remove_container", handle_remove, false},
     {"REMOVE_NESTED_CONTAINER", "remove_nested_container", handle_remove, true},
     {"UPDATE_CONTAINER", "update_container", handle_update, false},
+    {"GET_EVENTS", "get_events", api_handle_get_events, false},
 };
 
 /* ct is type, optionally followed by parameters ("; charset=utf-8"). */

@@ -60,6 +60,7 @@ struct container {
         struct portset denied;
         uint64_t denied_count;
         char *problem; /* why it is UNKNOWN (or what recovery could not read), or NULL */
+        const char *source;                       /* workload source; NULL: launched (API) */
 };
 
 /* "LAUNCHING", "RUNNING", "DESTROYING", "TERMINATED", "UNKNOWN". */

@@ -371,6 +371,7 @@ static void cz_end(struct containerizer *cz, struct cz_container *c)
         else
                 log_info("Container %s %s%s%s", c->pub.config.id, what, t->message ? ": " : "",
                          t->message ? t->message : "");
+        cz_record(cz, c, "ended", what);
 
         for (struct waiter *w = c->waiters; w; w = w->next) {
                 static const struct timeval now = {0, 0};
@@ -538,6 +539,8 @@ void cz_destroy(struct containerizer *cz, struct cz_container *c,
 
         if (c->pub.state == CONTAINER_TERMINATED || c->pub.state == CONTAINER_DESTROYING)
                 return;
+        if (c->adopted)
+                return cz_adopted_destroy(cz, c, t);
         if ((c->launch || c->adopt_pending) && t && t->state) {
                 /* A limitation seen before the report: its main process has
                  * exec'd and listens. The launch succeeded; the destroy

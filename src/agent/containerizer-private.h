@@ -9,6 +9,7 @@
 
 #include "agent/checkpoint.h"
 #include "agent/containerizer.h"
+#include "agent/event-log.h"
 #include "agent/launcher.h"
 #include "basic/time-util.h"
 #include "isolator/isolator.h"
@@ -64,6 +65,8 @@ struct cz_container {
         uint64_t remove_deadline; /* microseconds, CLOCK_MONOTONIC */
         char *escaped;            /* what the destroy could not kill, for the message */
         bool ended_itself;        /* the main process ended before any destroy */
+
+        struct cz_adopted *adopted; /* from a workload source, else NULL */
 };
 
 /* A listen instant detection reported, for listen_to_kill_seconds. */
@@ -94,6 +97,7 @@ struct containerizer {
         struct event *steps_ev;
         struct cz_listen_note notes[CZ_MAX_LISTEN_NOTES]; /* oldest first */
         size_t n_notes;
+        struct event_log *events;
 };
 
 static inline struct cz_container *CZC(const struct container *c)
@@ -158,3 +162,12 @@ void cz_launch_undone(struct containerizer *cz, struct cz_container *c);
 void cz_refresh_listening(struct containerizer *cz);
 /* Timer callback of the watch loop. */
 void cz_on_watch(evutil_socket_t fd, short what, void *userdata);
+
+/* Adopted containers (containerizer-adopt.c): the stop goes to the source,
+ * the end comes from it; no cgroup of theirs is killed or removed here. */
+void cz_adopted_destroy(struct containerizer *cz, struct cz_container *c,
+                        const struct container_termination *t);
+void cz_adopted_free(struct cz_container *c);
+/* Record an event of c in the containerizer's event log. */
+void cz_record(struct containerizer *cz, const struct cz_container *c, const char *kind,
+               const char *message);

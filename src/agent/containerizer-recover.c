@@ -87,6 +87,11 @@ int containerizer_new(struct event_base *base, const struct agent_flags *flags,
         cz->base = base;
         cz->flags = flags;
         cz->lock_fds[0] = cz->lock_fds[1] = -1;
+        cz->events = calloc(1, sizeof(*cz->events));
+        if (!cz->events) {
+                free(cz);
+                return -ENOMEM;
+        }
         cz_metrics_init(&cz->m);
 
         /* The work dir first: an agent refused there creates no cgroup. */
@@ -156,6 +161,9 @@ void containerizer_free(struct containerizer *cz)
                 isolator_free(cz->isolators[i]);
         free(cz->isolators);
         free(cz->supervisors_cgroup);
+        if (cz->events)
+                event_log_done(cz->events);
+        free(cz->events);
         free(cz);
 }
 

@@ -122,6 +122,7 @@ static void on_limitation(struct containerizer *cz, const struct isolator_limita
             c->destroy_when_running)
                 return;
         cz->m.violations++;
+        cz_record(cz, c, "violation", l->message);
         if (!cz->flags->enforce_container_ports) {
                 log_warning("%s (not enforced: --enforce_container_ports is off)", l->message);
                 return;

@@ -134,6 +134,7 @@ void cz_container_free(struct cz_container *c, bool notify)
                 event_free(c->step_ev);
         if (c->deadline_ev)
                 event_free(c->deadline_ev);
+        cz_adopted_free(c);
         if (c->pidfd >= 0)
                 close(c->pidfd);
         if (c->main_pidfd >= 0)
@@ -415,12 +416,12 @@ int containerizer_remove(struct containerizer *cz, const char *id, struct errbuf
                     n->state != CONTAINER_TERMINATED)
                         return -EBUSY;
         }
-        r = checkpoint_remove(cz->flags->work_dir, id);
+        r = c->adopted ? 0 : checkpoint_remove(cz->flags->work_dir, id);
         if (r < 0)
                 return errbuf_set(e, r, "cannot remove the checkpoint of %s: %s", id, strerror(-r));
         /* The checkpoint decides: without it, what a failure here leaves of
          * the sandbox is swept as debris at the next start. */
-        r = remove_tree_durably(c->sandbox);
+        r = c->adopted ? 0 : remove_tree_durably(c->sandbox);
         if (r < 0)
                 log_warning_errno(r, "Failed to remove the sandbox of %s: %m", id);
         /* Deepest first (reverse id order puts "a/b" before "a"). */
@@ -448,6 +449,8 @@ int containerizer_update(struct containerizer *cz, const char *id, const struct 
                 return -ENOENT;
         if (c->pub.config.parent_id)
                 return -EINVAL;
+        if (c->adopted)
+                return -EPERM; /* its source owns its ports */
         if (c->pub.state == CONTAINER_UNKNOWN)
                 return errbuf_set(e, -EBUSY, "container %s is UNKNOWN (%s): kill it instead", id,
                                   c->pub.problem ? c->pub.problem : "checkpoint unreadable");
@@ -493,6 +496,10 @@ void containerizer_metrics(const struct containerizer *cz, struct containerizer_
 {
         *ret = cz->m;
         ret->containers = cz->n;
+        ret->containers_adopted = 0;
+        for (size_t i = 0; i < cz->n; i++)
+                if (cz->v[i]->source)
+                        ret->containers_adopted++;
 }
 
 void containerizer_set_features(struct containerizer *cz, bool instant_detection, bool prevent_bind)

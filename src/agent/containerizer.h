@@ -49,6 +49,7 @@
 struct containerizer_metrics {
         uint64_t containers;            /* gauge: known containers */
         uint64_t containers_running;    /* gauge */
+        uint64_t containers_adopted;    /* gauge: from workload sources */
         uint64_t containers_destroying; /* gauge */
         uint64_t violations;            /* counter: limitations seen (enforced or logged) */
         uint64_t containers_killed;     /* counter: destroyed for a limitation */

@@ -182,7 +182,11 @@ static int detect_start(struct bpf_enforcer *enf, struct event_base *base,
         r = cg_path(h, flags->cgroups_root, &root);
         if (r < 0)
                 return r;
-        r = bpf_detect_open(root, flags->cgroups_root,
+        /* Adopted containers live anywhere: then every listener below the
+         * hierarchy's root is reported (listens are rare; each is looked up
+         * by its cgroup). */
+        bool anywhere = flags->sources & ~WORKLOAD_SOURCE_API;
+        r = bpf_detect_open(anywhere ? h->path : root, anywhere ? "" : flags->cgroups_root,
                             bpf_protocols_for(flags->container_ports_protocols & SOCKDIAG_UDP),
                             &enf->bd, &e);
         if (r < 0) {
@@ -193,7 +197,8 @@ static int detect_start(struct bpf_enforcer *enf, struct event_base *base,
         enf->recheck_ev = evtimer_new(base, on_recheck, enf);
         if (!enf->ring_ev || !enf->recheck_ev || event_add(enf->ring_ev, NULL) < 0)
                 return -ENOMEM;
-        log_info("Instant detection on: new listeners below %s are checked at once", root);
+        log_info("Instant detection on: new listeners below %s are checked at once",
+                 anywhere ? h->path : root);
         return 1;
 }
 

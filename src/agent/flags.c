@@ -116,6 +116,14 @@ static const struct flag_def flag_table[] = {
     F(metrics_per_container, FLAG_BOOL, "false",
       "Also export per-container allocated and listening port gauges on /metrics (one "
       "series per container)."),
+    F(workload_sources, FLAG_STRING, "api",
+      "Where containers come from, comma-separated: api (launched through the API), docker, "
+      "podman (adopted from the engine), cgroups (adopted from --adopt_dir)."),
+    F(docker_socket, FLAG_STRING, "/var/run/docker.sock", "Docker Engine API socket."),
+    F(podman_socket, FLAG_STRING, "/run/podman/podman.sock",
+      "Podman's Docker-compatible API socket (podman system service)."),
+    F(adopt_dir, FLAG_STRING, "/etc/portiso/adopt.d",
+      "Directory of *.conf files naming cgroups (paths or globs) and their ports."),
 };
 
 #undef F
@@ -390,6 +398,48 @@ static int validate_isolation(struct agent_flags *f, struct errbuf *e)
         return 0;
 }
 
+static int validate_sources(struct agent_flags *f, struct errbuf *e)
+{
+        static const struct {
+                const char *name;
+                unsigned bit;
+        } names[] = {
+            {"api", WORKLOAD_SOURCE_API},
+            {"docker", WORKLOAD_SOURCE_DOCKER},
+            {"podman", WORKLOAD_SOURCE_PODMAN},
+            {"cgroups", WORKLOAD_SOURCE_CGROUPS},
+        };
+        const char *p = f->workload_sources ? f->workload_sources : "";
+
+        f->sources = 0;
+        while (*p) {
+                size_t n = strcspn(p, ",");
+                size_t k;
+                for (k = 0; k < ELEMENTSOF(names); k++)
+                        if (strlen(names[k].name) == n && strncmp(p, names[k].name, n) == 0)
+                                break;
+                if (k == ELEMENTSOF(names) && n > 0)
+                        return errbuf_set(e, -EINVAL,
+                                          "--workload_sources: unknown source '%.*s' (api, "
+                                          "docker, podman, cgroups)",
+                                          (int)n, p);
+                if (k < ELEMENTSOF(names))
+                        f->sources |= names[k].bit;
+                p += n;
+                if (*p == ',')
+                        p++;
+        }
+        if (!f->sources)
+                return errbuf_set(e, -EINVAL, "--workload_sources: name at least one source");
+        if ((f->sources & WORKLOAD_SOURCE_DOCKER) && !*f->docker_socket)
+                return errbuf_set(e, -EINVAL, "--docker_socket: must not be empty");
+        if ((f->sources & WORKLOAD_SOURCE_PODMAN) && !*f->podman_socket)
+                return errbuf_set(e, -EINVAL, "--podman_socket: must not be empty");
+        if ((f->sources & WORKLOAD_SOURCE_CGROUPS) && !*f->adopt_dir)
+                return errbuf_set(e, -EINVAL, "--adopt_dir: must not be empty");
+        return 0;
+}
+
 static int validate(struct agent_flags *f, struct errbuf *e)
 {
         _cleanup_portset_ struct portset range = PORTSET_INIT;
@@ -399,6 +449,9 @@ static int validate(struct agent_flags *f, struct errbuf *e)
         int r;
 
         r = validate_isolation(f, e);
+        if (r < 0)
+                return r;
+        r = validate_sources(f, e);
         if (r < 0)
                 return r;
 

@@ -41,6 +41,10 @@ struct agent_flags {
         uint64_t http_max_body_size;   /* bytes */
         uint64_t http_max_header_size; /* bytes */
         bool metrics_per_container;    /* per-container gauges on /metrics */
+        char *workload_sources;             /* "api" */
+        char *docker_socket;                /* /var/run/docker.sock */
+        char *podman_socket;                /* /run/podman/podman.sock */
+        char *adopt_dir;                    /* /etc/portiso/adopt.d */
 
         /* Who may call, and as whom tasks run (auth.h, user.h). */
         bool switch_user;                 /* true: tasks run as their user */
@@ -58,6 +62,14 @@ struct agent_flags {
         struct portset isolated;    /* ports that count (ports_isolated_range()) */
         bool has_credentials;       /* --http_credentials was read: */
         struct auth_credentials credentials;
+        unsigned sources;           /* WORKLOAD_SOURCE_* from --workload_sources */
+};
+
+enum {
+        WORKLOAD_SOURCE_API = 1 << 0,
+        WORKLOAD_SOURCE_DOCKER = 1 << 1,
+        WORKLOAD_SOURCE_PODMAN = 1 << 2,
+        WORKLOAD_SOURCE_CGROUPS = 1 << 3,
 };
 
 /* Fill defaults, then environment, then argv; validate. Returns 0, or 1 when

@@ -17,6 +17,7 @@
 #include "agent/enforcer-bpf.h"
 #include "agent/flags.h"
 #include "agent/launcher.h"
+#include "agent/sources.h"
 #include "agent/supervisor.h"
 #include "basic/log.h"
 
@@ -24,6 +25,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct event_base *, event_base_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct event *, event_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct containerizer *, containerizer_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct api *, api_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct sources *, sources_free);
 
 static void agent_flags_donep(struct agent_flags *f)
 {
@@ -46,6 +48,7 @@ static int run(int argc, char **argv)
         _cleanup_(event_freep) struct event *sigint = NULL;
         _cleanup_(containerizer_freep) struct containerizer *cz = NULL;
         _cleanup_(bpf_enforcer_freep) struct bpf_enforcer *enf = NULL;
+        _cleanup_(sources_freep) struct sources *sources = NULL; /* freed before cz */
         _cleanup_(api_freep) struct api *api = NULL;
         struct errbuf e = {};
         int r;
@@ -89,6 +92,11 @@ static int run(int argc, char **argv)
         r = containerizer_recover(cz);
         if (r < 0)
                 return 1;
+        r = sources_start(base, &flags, cz, &sources);
+        if (r < 0) {
+                log_error_errno(r, "Failed to start the workload sources: %m");
+                return 1;
+        }
         r = api_new(base, &flags, cz, &api, &e);
         if (r < 0) {
                 if (e.msg[0])
@@ -97,8 +105,9 @@ static int run(int argc, char **argv)
                         log_error_errno(r, "Failed to serve the API: %m");
                 return 1;
         }
-        log_info("Agent started on %s:%u (isolation '%s', work_dir %s)", flags.ip,
-                 (unsigned)flags.port, flags.isolation, flags.work_dir);
+        log_info("Agent started on %s:%u (isolation '%s', work_dir %s, workload sources '%s')",
+                 flags.ip, (unsigned)flags.port, flags.isolation, flags.work_dir,
+                 flags.workload_sources);
 
         if (event_base_dispatch(base) < 0) {
                 log_error("The event loop failed");

@@ -1,4 +1,4 @@
-/* client.c - `portiso launch|wait|kill|remove|update|ps`: the agent's client.
+/* client.c - `portiso launch|wait|kill|remove|update|ps|events`: the agent's client.
  *
  * Every command builds one Mesos v1 agent.Call in protobuf-JSON, POSTs it to
  * the agent's /api/v1 with the blocking client of http.c, and prints the
@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "basic/strbuf.h"
 #include "cli/cli.h"
@@ -57,6 +59,7 @@ struct client {
         const char *ports;  /* --ports=RANGES */
         const char *network;
         const char *signal;
+        bool follow;
         json_t *env; /* EnvironmentVariable objects from --env=K=V */
 };
 
@@ -68,6 +71,7 @@ enum {
         OPT_NETWORK,
         OPT_ENV,
         OPT_SIGNAL,
+        OPT_FOLLOW,
 };
 
 static void client_done(struct client *cl)
@@ -89,6 +93,7 @@ static int client_parse(struct client *cl, int argc, char **argv, const char *us
             {"network", required_argument, NULL, OPT_NETWORK},
             {"env", required_argument, NULL, OPT_ENV},
             {"signal", required_argument, NULL, OPT_SIGNAL},
+            {"follow", no_argument, NULL, OPT_FOLLOW},
             {"help", no_argument, NULL, 'h'},
             {},
         };
@@ -127,6 +132,9 @@ static int client_parse(struct client *cl, int argc, char **argv, const char *us
                         break;
                 case OPT_SIGNAL:
                         cl->signal = optarg;
+                        break;
+                case OPT_FOLLOW:
+                        cl->follow = true;
                         break;
                 case OPT_ENV: {
                         const char *eq = strchr(optarg, '=');
@@ -549,17 +557,18 @@ int cmd_ps(int argc, char **argv)
         const json_t *list = json_object_get(json_object_get(answer, "get_ports"), "containers");
         size_t n = json_array_size(list);
         /* Rows of PS_COLUMNS columns; widths computed before printing. */
-        enum { PS_COLUMNS = 6 };
+        enum { PS_COLUMNS = 8 };
         _cleanup_free_ char **cells = calloc((n + 1) * PS_COLUMNS, sizeof(char *));
         if (!cells)
                 return 1;
-        static const char *const header[PS_COLUMNS] = {"ID",        "PARENT",    "STATE",
-                                                       "ALLOCATED", "LISTENING", "DENIED"};
+        static const char *const header[PS_COLUMNS] = {
+            "ID", "PARENT", "STATE", "ALLOCATED", "LISTENING", "DENIED", "SOURCE", "LIMITATION"};
         for (int k = 0; k < PS_COLUMNS; k++)
                 cells[k] = strdup(header[k]);
         for (size_t i = 0; i < n; i++) {
                 const json_t *c = json_array_get(list, i);
                 const json_t *cid = json_object_get(c, "container_id");
+                const json_t *lim = json_object_get(json_object_get(c, "termination"), "limitation");
                 struct strbuf id = STRBUF_INIT, parent = STRBUF_INIT;
                 container_id_path(cid, &id);
                 if (json_object_get(cid, "parent"))
@@ -575,6 +584,8 @@ int cmd_ps(int argc, char **argv)
                 /* Binds bind prevention refused (port 0: an autobind). */
                 row[5] = json_object_get(c, "denied") ? ranges_text(json_object_get(c, "denied"))
                                                       : strdup("-");
+                row[6] = strdup(json_string_value(json_object_get(c, "source")) ?: "api");
+                row[7] = allocated_text(json_object_get(lim, "resources"));
         }
         size_t width[PS_COLUMNS] = {};
         for (size_t i = 0; i < (n + 1) * PS_COLUMNS; i++)
@@ -588,4 +599,67 @@ int cmd_ps(int argc, char **argv)
         for (size_t i = 0; i < (n + 1) * PS_COLUMNS; i++)
                 free(cells[i]);
         return 0;
+}
+
+/* One event as a line: time, type, container, source, message. */
+static void print_event(const json_t *ev)
+{
+        struct strbuf id = STRBUF_INIT;
+        double t = json_number_value(json_object_get(ev, "time"));
+        time_t sec = (time_t)t;
+        struct tm tm;
+        char when[32] = "?";
+
+        container_id_path(json_object_get(ev, "container_id"), &id);
+        if (gmtime_r(&sec, &tm))
+                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+        printf("%s.%03dZ  %-9s  %s  %s%s%s\n", when, (int)((t - (double)sec) * 1000),
+               json_string_value(json_object_get(ev, "type")) ?: "?", strbuf_str(&id) ?: "?",
+               json_string_value(json_object_get(ev, "source")) ?: "?",
+               json_object_get(ev, "message") ? "  " : "",
+               json_string_value(json_object_get(ev, "message")) ?: "");
+        strbuf_release(&id);
+        fflush(stdout);
+}
+
+int cmd_events(int argc, char **argv)
+{
+        static const char usage[] = "portiso events [--follow] [--json] [--agent=HOST:PORT]";
+        static const int allowed[] = {OPT_FOLLOW, 0};
+        _cleanup_(client_done) struct client cl = {};
+        json_int_t after = 0;
+
+        int first = client_parse(&cl, argc, argv, usage, allowed);
+        if (first <= 0)
+                return first < 0 ? CLI_EXIT_USAGE : 0;
+        if (first != argc) {
+                fprintf(stderr, "portiso events: unexpected argument '%s'\nUsage: %s\n",
+                        argv[first], usage);
+                return CLI_EXIT_USAGE;
+        }
+        for (;;) {
+                _cleanup_json_ json_t *answer = NULL;
+                int r = client_call(&cl,
+                                    json_pack("{s:s, s:{s:I}}", "type", "GET_EVENTS", "get_events",
+                                              "after", after),
+                                    CLIENT_TIMEOUT_SEC, &answer, NULL);
+                if (r != 0)
+                        return r;
+                const json_t *body = json_object_get(answer, "get_events");
+                const json_t *ev;
+                size_t i;
+                json_array_foreach(json_object_get(body, "events"), i, ev)
+                {
+                        if (cl.json) {
+                                _cleanup_free_ char *s = json_dumps(ev, JSON_COMPACT);
+                                printf("%s\n", s ?: "{}");
+                                fflush(stdout);
+                        } else
+                                print_event(ev);
+                }
+                after = json_integer_value(json_object_get(body, "last"));
+                if (!cl.follow)
+                        return 0;
+                usleep(250 * 1000); /* the CLI polls; the agent never waits */
+        }
 }

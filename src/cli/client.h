@@ -27,3 +27,5 @@ int cmd_remove(int argc, char **argv);
 int cmd_update(int argc, char **argv);
 /* `portiso ps`: a table of containers with allocated and listening ports. */
 int cmd_ps(int argc, char **argv);
+/* `portiso events [--follow]`: the agent's recent container events (GET_EVENTS). */
+int cmd_events(int argc, char **argv);

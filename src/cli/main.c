@@ -24,6 +24,7 @@ static const struct command commands[] = {
     {"remove", cmd_remove, "forget a terminated container"},
     {"update", cmd_update, "replace a root container's ports: update ID --ports=R"},
     {"ps", cmd_ps, "list the agent's containers with allocated and listening ports"},
+    {"events", cmd_events, "print the agent's recent container events (--follow: keep polling)"},
 };
 
 static void usage(FILE *f)

@@ -33,6 +33,8 @@
 
 struct prevent_entry {
         char *id;
+        char *outside; /* absolute cgroup path when not below the cgroups root */
+        struct bpf_prevent_attachment *att; /* the programs attached there */
         uint64_t cgroup_id;
         bool root;    /* a root container that is not ignored */
         bool applied; /* has an entry in the BPF allocation map */
@@ -77,6 +79,14 @@ static int entry_add(struct prevent_isolator *pi, const struct isolator_containe
                 pi->n++;
         }
         e->cgroup_id = c->cgroup_id;
+        /* A container another engine launched lives outside the root, where
+         * the programs on the root do not run: they are attached to its own
+         * cgroup too (unpinned: they go with the agent). */
+        if (!e->outside && !c->parent_id && !cg_is_below(c->cgroup, pi->base.ctx->cgroups_root) &&
+            asprintf(&e->outside, "%s/%s", pi->base.ctx->hierarchy->path, c->cgroup) < 0) {
+                e->outside = NULL;
+                return -ENOMEM;
+        }
         /* A container on its own network (CNI) binds in its own namespace. */
         e->root = !c->parent_id && c->cgroup_id != 0 && !(pi->base.ctx->cni_enabled && c->network);
         return 0;
@@ -84,7 +94,9 @@ static int entry_add(struct prevent_isolator *pi, const struct isolator_containe
 
 static void entry_done(struct prevent_entry *e)
 {
+        bpf_prevent_detach(e->att);
         free(e->id);
+        free(e->outside);
         portset_clear(&e->logged_tcp);
         portset_clear(&e->logged_udp);
 }
@@ -174,6 +186,12 @@ static int prevent_apply(struct prevent_isolator *pi, struct prevent_entry *e,
         if (r < 0)
                 return log_error_errno(r, "Failed to set the bind allocation of %s: %m", e->id);
         e->applied = true;
+        if (e->outside && !e->att) {
+                r = bpf_prevent_attach(pi->bp, e->outside, &e->att);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to attach bind prevention to %s: %m",
+                                               e->outside);
+        }
         return 0;
 }
 

@@ -361,10 +361,12 @@ class TestClient(AgentTestCase):
         table = wait_for(ps_shows_listener, what="ps to show the listener")
         lines = table.splitlines()
         self.assertEqual(lines[0].split(),
-                         ["ID", "PARENT", "STATE", "ALLOCATED", "LISTENING", "DENIED"])
+                         ["ID", "PARENT", "STATE", "ALLOCATED", "LISTENING", "DENIED",
+                          "SOURCE", "LIMITATION"])
         rows = {l.split()[0]: l.split() for l in lines[1:]}
         self.assertEqual(rows["web"],
-                         ["web", "-", "RUNNING", "[31030-31031]", "[31030-31030]", "-"])
+                         ["web", "-", "RUNNING", "[31030-31031]", "[31030-31030]", "-",
+                          "api", "-"])
         self.assertEqual(rows["web/side"][:3], ["web/side", "web", "RUNNING"])
 
         # --json form, with the global option placement.

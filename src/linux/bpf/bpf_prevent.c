@@ -664,3 +664,42 @@ int bpf_prevent_remove_pins(const char *cgroups_root_name)
         remove_pin_dirs(dir);
         return r;
 }
+
+struct bpf_prevent_attachment {
+        struct bpf_link *links[2];
+};
+
+int bpf_prevent_attach(struct bpf_prevent *bp, const char *cgroup_path,
+                       struct bpf_prevent_attachment **ret)
+{
+        _cleanup_close_ int fd = open(cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct bpf_prevent_attachment *a;
+
+        if (fd < 0)
+                return negative_errno();
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(a->links); i++) {
+                a->links[i] = bpf_program__attach_cgroup(hook_program(bp->skel, i), fd);
+                if (!a->links[i]) {
+                        int r = negative_errno();
+                        bpf_prevent_detach(a);
+                        return r;
+                }
+        }
+        *ret = a;
+        return 0;
+}
+
+void bpf_prevent_detach(struct bpf_prevent_attachment *a)
+{
+        if (!a)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(a->links); i++)
+                if (a->links[i]) {
+                        (void)bpf_link__detach(a->links[i]);
+                        bpf_link__destroy(a->links[i]);
+                }
+        free(a);
+}

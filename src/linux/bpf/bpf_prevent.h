@@ -85,6 +85,16 @@ const char *bpf_prevent_pin_dir(const struct bpf_prevent *bp);
 int bpf_prevent_destroy(struct bpf_prevent *bp);
 /* Free bp and keep the pins: prevention goes on holding. NULL is fine. */
 void bpf_prevent_close(struct bpf_prevent *bp);
+/* Attach the bind programs to one more cgroup, outside the cgroups root (a
+ * container another engine launched, whose allocation is keyed by its own
+ * cgroup id). The links are not pinned: they hold while the agent runs and
+ * go with bpf_prevent_detach() or the process. */
+struct bpf_prevent_attachment;
+int bpf_prevent_attach(struct bpf_prevent *bp, const char *cgroup_path,
+                       struct bpf_prevent_attachment **ret);
+/* Detach and free; NULL is fine. */
+void bpf_prevent_detach(struct bpf_prevent_attachment *a);
+
 /* Remove the pins of cgroups_root_name without opening them (a leftover from
  * a crashed agent or test): detaches pinned links. Missing is fine. */
 int bpf_prevent_remove_pins(const char *cgroups_root_name);

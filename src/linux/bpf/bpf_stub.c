@@ -93,6 +93,18 @@ void bpf_prevent_close(struct bpf_prevent *bp)
         (void)bp;
 }
 
+int bpf_prevent_attach(struct bpf_prevent *bp, const char *cgroup_path,
+                       struct bpf_prevent_attachment **ret)
+{
+        (void)bp, (void)cgroup_path, (void)ret;
+        return -EOPNOTSUPP;
+}
+
+void bpf_prevent_detach(struct bpf_prevent_attachment *a)
+{
+        (void)a;
+}
+
 int bpf_prevent_remove_pins(const char *cgroups_root_name)
 {
         (void)cgroups_root_name;

@@ -34,6 +34,11 @@
  * cgroup id -> denied ports and a count), which the agent reads to report
  * it; it is pinned too, so refusals made while the agent is down are told.
  *
+ * The programs may also be attached to the cgroup of a container that
+ * another engine launched (an adopted container, outside the cgroups root):
+ * a task there is charged to its outermost ancestor cgroup (or its own) that
+ * has an entry in portiso_allocs.
+ *
  * A container absent from portiso_allocs (allocation unknown, CNI-networked,
  * the agent's own supervisors) is allowed. Returning 0 makes the call fail
  * with EPERM; bind6 also sees IPv4-mapped and dual-stack binds. */
@@ -113,6 +118,26 @@ static __always_inline __u64 current_root_container(const struct prevent_config 
         return 0;
 }
 
+/* Outside the cgroups root: the allocation of the adopted container the
+ * task is in, found by its ancestors from the top (its cgroup id in
+ * *ret_container), or NULL. */
+static __always_inline const struct port_bitmap *adopted_allocation(__u64 *ret_container)
+{
+        for (int i = 0; i < PREVENT_MAX_LEVEL; i++) {
+                __u64 id = bpf_get_current_ancestor_cgroup_id(i);
+                const struct port_bitmap *b;
+
+                if (id == 0)
+                        return NULL;
+                b = bpf_map_lookup_elem(&portiso_allocs, &id);
+                if (b) {
+                        *ret_container = id;
+                        return b;
+                }
+        }
+        return NULL;
+}
+
 /* The configuration and the caller's allocation when a socket of protocol
  * (IPPROTO_*) is checked at all: NULL when it is allowed whatever its port. */
 static __always_inline const struct port_bitmap *
@@ -132,9 +157,9 @@ checked_allocation(__u32 protocol, const struct prevent_config **ret_cfg, __u64 
         if (!cfg || !cfg->enabled || !(cfg->protocols & proto))
                 return NULL;
         container = current_root_container(cfg);
-        if (!container)
-                return NULL;
         *ret_cfg = cfg;
+        if (!container)
+                return adopted_allocation(ret_container);
         *ret_container = container;
         return bpf_map_lookup_elem(&portiso_allocs, &container);
 }
