@@ -36,9 +36,8 @@ static int check_pattern(const char *p, unsigned line, struct errbuf *e)
         if (!*p)
                 return errbuf_set(e, -EINVAL, "line %u: cgroup must not be empty", line);
         if (p[0] == '/')
-                return errbuf_set(e, -EINVAL,
-                                  "line %u: cgroup '%s' must be relative to the hierarchy", line,
-                                  p);
+                return errbuf_set(
+                    e, -EINVAL, "line %u: cgroup '%s' must be relative to the hierarchy", line, p);
         for (const char *s = p; (s = strstr(s, "..")); s += 2)
                 if ((s == p || s[-1] == '/') && (s[2] == '/' || s[2] == '\0'))
                         return errbuf_set(e, -EINVAL, "line %u: cgroup '%s' must not contain '..'",

@@ -54,9 +54,9 @@ void api_handle_get_events(struct api *api, struct http_request *req, const stru
         event_log_foreach(log, col.last, add_one, &col);
         if (col.failed)
                 return api_reply_error(req, 500, "out of memory");
-        api_reply_json(req, 200,
-                       api_response(call->type, "get_events",
-                                    json_pack("{s:O, s:I}", "events", list, "last",
-                                              (json_int_t)(log->next_seq ? log->next_seq - 1
-                                                                         : 0))));
+        api_reply_json(
+            req, 200,
+            api_response(call->type, "get_events",
+                         json_pack("{s:O, s:I}", "events", list, "last",
+                                   (json_int_t)(log->next_seq ? log->next_seq - 1 : 0))));
 }

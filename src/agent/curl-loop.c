@@ -55,7 +55,8 @@ static void on_socket(evutil_socket_t fd, short what, void *userdata)
 {
         struct curl_loop *l = userdata;
         int running = 0;
-        int action = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+        int action =
+            (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
 
         curl_multi_socket_action(l->multi, fd, action, &running);
         dispatch(l);

@@ -20,8 +20,7 @@ struct curl_req;
 /* A request ended: error 0 and the HTTP status with the body (NUL-terminated;
  * empty for a stream, whose lines went to the line callback), or a negative
  * errno with curl's one-line reason in body. The request is freed after. */
-typedef void (*curl_done_fn)(int error, long status, const char *body, size_t len,
-                             void *userdata);
+typedef void (*curl_done_fn)(int error, long status, const char *body, size_t len, void *userdata);
 /* One line of a streaming body, without its newline. */
 typedef void (*curl_line_fn)(const char *line, size_t len, void *userdata);
 

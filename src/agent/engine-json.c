@@ -12,7 +12,6 @@
 #include "agent/engine-json.h"
 #include "ports/ranges.h"
 
-
 static json_t *load(const char *json, size_t len, struct errbuf *e)
 {
         json_error_t jerr;
@@ -89,7 +88,8 @@ int engine_parse_inspect(const char *json, size_t len, struct engine_container *
         c.running = json_is_true(json_object_get(state, "Running"));
         c.pid = (pid_t)json_integer_value(json_object_get(state, "Pid"));
         c.exit_code = (int)json_integer_value(json_object_get(state, "ExitCode"));
-        c.host_network = str(hostcfg, "NetworkMode") && strcmp(str(hostcfg, "NetworkMode"), "host") == 0;
+        c.host_network =
+            str(hostcfg, "NetworkMode") && strcmp(str(hostcfg, "NetworkMode"), "host") == 0;
 
         label = json_object_get(json_object_get(config, "Labels"), ENGINE_PORTS_LABEL);
         if (label) {
@@ -110,8 +110,7 @@ int engine_parse_inspect(const char *json, size_t len, struct engine_container *
         return 0;
 }
 
-int engine_parse_image_exposed(const char *json, size_t len, struct portset *ret,
-                               struct errbuf *e)
+int engine_parse_image_exposed(const char *json, size_t len, struct portset *ret, struct errbuf *e)
 {
         _cleanup_(json_decrefp) json_t *j = load(json, len, e);
 

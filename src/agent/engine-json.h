@@ -26,16 +26,15 @@ struct engine_container {
         int exit_code;     /* State.ExitCode */
         bool has_label;    /* portiso.ports present (label_ports valid or label_error set) */
         struct portset label_ports;
-        char label_error[512]; /* why the label did not parse, "" if it did */
-        struct portset exposed;  /* Config.ExposedPorts */
+        char label_error[512];  /* why the label did not parse, "" if it did */
+        struct portset exposed; /* Config.ExposedPorts */
 };
 
 /* Parse GET /containers/<id>/json. -EINVAL with a line in *e. */
 int engine_parse_inspect(const char *json, size_t len, struct engine_container *ret,
                          struct errbuf *e);
 /* Ports of GET /images/<id>/json's Config.ExposedPorts into *ret. */
-int engine_parse_image_exposed(const char *json, size_t len, struct portset *ret,
-                               struct errbuf *e);
+int engine_parse_image_exposed(const char *json, size_t len, struct portset *ret, struct errbuf *e);
 /* Ids of GET /containers/json (a malloc'd array of malloc'd strings). */
 int engine_parse_list(const char *json, size_t len, char ***ret_ids, size_t *ret_n,
                       struct errbuf *e);

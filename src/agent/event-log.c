@@ -17,8 +17,8 @@ static void entry_clear(struct event_log_entry *e)
         *e = (struct event_log_entry){};
 }
 
-void event_log_add(struct event_log *l, const char *kind, const char *container,
-                   const char *source, const char *message)
+void event_log_add(struct event_log *l, const char *kind, const char *container, const char *source,
+                   const char *message)
 {
         struct timespec ts;
         struct event_log_entry *e;
@@ -41,8 +41,7 @@ void event_log_add(struct event_log *l, const char *kind, const char *container,
 }
 
 void event_log_foreach(const struct event_log *l, uint64_t after,
-                       void (*fn)(const struct event_log_entry *e, void *userdata),
-                       void *userdata)
+                       void (*fn)(const struct event_log_entry *e, void *userdata), void *userdata)
 {
         uint64_t first;
 

@@ -15,12 +15,12 @@
 #define EVENT_LOG_SIZE 1024
 
 struct event_log_entry {
-        uint64_t seq;     /* 1, 2, ... */
-        int64_t time_ns;  /* CLOCK_REALTIME */
-        char *kind;       /* "adopted", "violation", "stopped", "ended", "forgotten" */
-        char *container;  /* container id */
-        char *source;     /* "api", "docker", "podman", "cgroups" */
-        char *message;    /* one line, may be NULL */
+        uint64_t seq;    /* 1, 2, ... */
+        int64_t time_ns; /* CLOCK_REALTIME */
+        char *kind;      /* "adopted", "violation", "stopped", "ended", "forgotten" */
+        char *container; /* container id */
+        char *source;    /* "api", "docker", "podman", "cgroups" */
+        char *message;   /* one line, may be NULL */
 };
 
 struct event_log {
@@ -30,11 +30,10 @@ struct event_log {
 
 /* Append one event; the oldest is dropped when the ring is full. Running out
  * of memory drops the message only. */
-void event_log_add(struct event_log *l, const char *kind, const char *container,
-                   const char *source, const char *message);
+void event_log_add(struct event_log *l, const char *kind, const char *container, const char *source,
+                   const char *message);
 /* Call fn for every retained event with seq > after, oldest first. */
 void event_log_foreach(const struct event_log *l, uint64_t after,
-                       void (*fn)(const struct event_log_entry *e, void *userdata),
-                       void *userdata);
+                       void (*fn)(const struct event_log_entry *e, void *userdata), void *userdata);
 /* Free every entry. */
 void event_log_done(struct event_log *l);

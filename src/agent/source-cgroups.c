@@ -107,8 +107,7 @@ static void reload(struct cgroups_source *s)
                                 log_warning_errno(r, "Ignoring %s: %m", path);
                         continue;
                 }
-                if (memchr(text, '\0', len) ||
-                    (r = adopt_decl_parse(text, &decl, &e)) < 0) {
+                if (memchr(text, '\0', len) || (r = adopt_decl_parse(text, &decl, &e)) < 0) {
                         log_warning("Ignoring %s: %s", path, e.msg[0] ? e.msg : "not a text file");
                         continue;
                 }
@@ -188,8 +187,8 @@ static void adopt_one(struct cgroups_source *s, const char *rel, uint64_t cgid,
                 return;
         }
         a = &s->v[s->n];
-        *a = (struct adopted_cg){.rel = strdup(rel), .id = TAKE_PTR(id), .cgroup_id = cgid,
-                                 .seen = true};
+        *a = (struct adopted_cg){
+            .rel = strdup(rel), .id = TAKE_PTR(id), .cgroup_id = cgid, .seen = true};
         if (!a->rel || portset_copy(&a->ports, ports) < 0) {
                 (void)containerizer_forget(s->cz, a->id);
                 free(a->rel);

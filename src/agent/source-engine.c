@@ -147,8 +147,7 @@ static void send_kill(struct known *k)
         r = curl_loop_request(k->s->curl, k->s->socket, "POST", path, REQUEST_TIMEOUT_MS, NULL,
                               on_kill_done, k, &k->kill);
         if (r < 0)
-                log_warning_errno(r, "%s: cannot stop container %s: %m", k->s->name,
-                                  k->engine_id);
+                log_warning_errno(r, "%s: cannot stop container %s: %m", k->s->name, k->engine_id);
 }
 
 static void on_stop(struct containerizer *cz, const char *id, void *userdata)
@@ -265,8 +264,8 @@ static bool act(struct known *k)
         }
         if (c->has_label && c->label_error[0]) {
                 tell_once(k, "its " ENGINE_PORTS_LABEL " label is not Mesos Ranges text");
-                log_warning("%s: container %s: label " ENGINE_PORTS_LABEL ": %s", s->name,
-                            c->name, c->label_error);
+                log_warning("%s: container %s: label " ENGINE_PORTS_LABEL ": %s", s->name, c->name,
+                            c->label_error);
                 return false;
         }
         if (c->has_label) {
@@ -352,7 +351,7 @@ static void on_retry(evutil_socket_t fd, short what, void *userdata)
 
 static void on_event_line(const char *line, size_t len, void *userdata)
 {
-        static const char *const actions[] = {"start", "die",  "died", "destroy",
+        static const char *const actions[] = {"start",  "die",  "died",   "destroy",
                                               "remove", "stop", "restart"};
         struct engine_source *s = userdata;
         _cleanup_free_ char *id = NULL, *action = NULL;
@@ -398,7 +397,9 @@ static void on_list_done(int error, long status, const char *body, size_t len, v
         s->list = NULL;
         if (error < 0 || status != 200 || engine_parse_list(body, len, &ids, &n, &e) < 0) {
                 snprintf(why, sizeof(why), "%s",
-                         error < 0 ? body : status != 200 ? "listing failed" : e.msg);
+                         error < 0       ? body
+                         : status != 200 ? "listing failed"
+                                         : e.msg);
                 return lost(s, why);
         }
         log_info("%s: following the engine on %s (%zu containers)", s->name, s->socket, n);

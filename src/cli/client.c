@@ -568,7 +568,8 @@ int cmd_ps(int argc, char **argv)
         for (size_t i = 0; i < n; i++) {
                 const json_t *c = json_array_get(list, i);
                 const json_t *cid = json_object_get(c, "container_id");
-                const json_t *lim = json_object_get(json_object_get(c, "termination"), "limitation");
+                const json_t *lim =
+                    json_object_get(json_object_get(c, "termination"), "limitation");
                 struct strbuf id = STRBUF_INIT, parent = STRBUF_INIT;
                 container_id_path(cid, &id);
                 if (json_object_get(cid, "parent"))
@@ -639,10 +640,10 @@ int cmd_events(int argc, char **argv)
         }
         for (;;) {
                 _cleanup_json_ json_t *answer = NULL;
-                int r = client_call(&cl,
-                                    json_pack("{s:s, s:{s:I}}", "type", "GET_EVENTS", "get_events",
-                                              "after", after),
-                                    CLIENT_TIMEOUT_SEC, &answer, NULL);
+                int r = client_call(
+                    &cl,
+                    json_pack("{s:s, s:{s:I}}", "type", "GET_EVENTS", "get_events", "after", after),
+                    CLIENT_TIMEOUT_SEC, &answer, NULL);
                 if (r != 0)
                         return r;
                 const json_t *body = json_object_get(answer, "get_events");
