@@ -83,10 +83,10 @@ def rootfs_tar(path):
 
 
 def free_test_port(taken=()):
-    """A port in 20000-25999 free on IPv4 and IPv6 (below the ephemeral range,
+    """A port in 20000-23999 free on IPv4 and IPv6 (below the ephemeral range,
     away from the fixed ranges other tests use)."""
     for _ in range(200):
-        p = random.randint(20000, 25999)
+        p = random.randint(20000, 23999)
         if p in taken:
             continue
         try:
@@ -98,7 +98,7 @@ def free_test_port(taken=()):
             return p
         except OSError:
             continue
-    raise AssertionError("no free port in 20000-25999")
+    raise AssertionError("no free port in 20000-23999")
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):

@@ -3,7 +3,7 @@
 The test makes its own "units": cgroups below <v2 mount>/<cgroups_root>-units
 (outside the agent's cgroups root, as a systemd or Nomad cgroup would be),
 with real listeners in them, and declares them in *.conf files. Ports are
-picked free in 20000-25999 and isolated by [20000-31999].
+picked free in 20000-23999 and isolated by [20000-31999].
 """
 import os
 

@@ -3,7 +3,7 @@
 A Podman installation lives in each test's temp dir (podman_fixture.py) and
 serves the Docker-compatible API with `podman system service`; the agent
 follows it with --workload_sources=api,podman. Containers run busybox on the
-host network. Every port is picked free in 20000-25999 and isolated by the
+host network. Every port is picked free in 20000-23999 and isolated by the
 agent's --container_ports_isolated_range=[20000-31999]; a container waits
 for a go file before it listens where the test needs the agent to have
 adopted it first.

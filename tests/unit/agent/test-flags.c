@@ -413,7 +413,7 @@ static void test_foreach(void **state)
                                "--container_ports_protocols=udp,tcp"),
                          0);
         agent_flags_foreach(&f, on_flag, &s);
-        assert_int_equal(s.n, 32);
+        assert_int_equal(s.n, 36);
         assert_string_equal(s.interval, "200ms");
         assert_string_equal(s.detection, "auto");
         assert_string_equal(s.protocols, "tcp,udp");
