@@ -10,7 +10,7 @@ libbpf-dev libhttp-parser-dev libcurl4-openssl-dev bpftool libcmocka-dev python3
 gnuplot-nox \
 debhelper dpkg-dev fakeroot help2man lintian mmdebstrap systemd bash-completion \
 prometheus libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf nginx-light \
-podman runc"
+podman runc docker.io"
 
 missing=""
 for p in $PKGS; do

@@ -187,10 +187,11 @@ static void deliver_lines(struct curl_req *r, bool flush)
                 if (!alive)
                         return;
         }
+        if (off == 0)
+                return;
         memmove(r->body.buf, r->body.buf + off, r->body.len - off);
         r->body.len -= off;
-        if (r->body.buf)
-                r->body.buf[r->body.len] = '\0';
+        r->body.buf[r->body.len] = '\0';
 }
 
 static int curl_errno(CURLcode c)

@@ -8,7 +8,7 @@ picked free in 20000-23999 and isolated by [20000-31999].
 import os
 
 from agent_fixture import AgentTestCase, wait_for
-from podman_fixture import free_test_port
+from engine_fixture import free_test_port
 from portiso_test import cgroup_v2_mount, kill_cgroup_tree
 
 
