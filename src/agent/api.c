@@ -314,6 +314,11 @@ static void handle_launch(struct api *api, struct http_request *req, const struc
         _cleanup_(container_config_done) struct container_config cfg = {};
         struct errbuf e = {};
 
+        if (!(api->flags->sources & WORKLOAD_SOURCE_API))
+                return api_reply_error(req, 403,
+                                       "%s: containers are not launched here "
+                                       "(--workload_sources=%s has no 'api')",
+                                       call->type, api->flags->workload_sources);
         int r = api_json_parse_launch(body, call->field, &cfg, &e);
         if (r == -ENOMEM)
                 return api_reply_error(req, 500, "out of memory");

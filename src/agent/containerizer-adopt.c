@@ -24,11 +24,6 @@ struct cz_adopted {
         bool stop_requested;
 };
 
-bool container_is_adopted(const struct container *c)
-{
-        return c && CZC(c)->adopted;
-}
-
 const char *containerizer_cgroups_root(const struct containerizer *cz)
 {
         return cz->flags->cgroups_root;

@@ -57,8 +57,6 @@ int containerizer_adopted_ended(struct containerizer *cz, const char *id, bool h
 /* The engine removed it: drop it from the table (pending waits hear of its
  * end first). -ENOENT unknown or not adopted. */
 int containerizer_forget(struct containerizer *cz, const char *id);
-/* True when c came from a workload source. */
-bool container_is_adopted(const struct container *c);
 /* --cgroups_root: where launched containers live (a source adopts nothing there). */
 const char *containerizer_cgroups_root(const struct containerizer *cz);
 /* The agent's recent container events (GET_EVENTS). */
