@@ -63,7 +63,7 @@ class EngineSourceTests:
             if not c or c["state"] != "RUNNING":
                 return False
             if listening is not None:
-                rs = c["listening"]["range"] if "listening" in c else []
+                rs = c.get("listening", {}).get("range", [])
                 return [(r["begin"], r["end"]) for r in rs] == listening
             return True
         wait_for(ok, timeout=timeout, what=f"{self.cid(name)} adopted ({self.adopted(agent, name)})")
