@@ -114,7 +114,7 @@ class EngineSourceTests:
             self.assertTrue(self.engine.running(name), name)
         self.assertTrue(self.engine.listening(r))
         rows = self.ps_rows(a)
-        self.assertEqual(rows[self.cid("good")][2:], ["RUNNING", f"[{p}-{p}]", f"[{p}-{p}]",
+        self.assertEqual(rows[self.cid("good")][2:], ["RUNNING", f"[{p}-{p}]", f"[{p}-{p}]", "-",
                                                       self.name, "-"])
         self.assertEqual(rows[self.cid("rogue")][2], "RUNNING")
         self.assertIn(["violation", self.cid("rogue")], self.events(a))
