@@ -95,7 +95,12 @@ def main():
              f"--{a.engine}_socket={eng.socket}", "--enforce_container_ports",
              "--container_ports_isolated_range=[20000-31999]",
              "--container_ports_watch_interval=1hrs"], stdout=log, stderr=log)
-        wait_for(lambda: call(api_port, {"type": "GET_HEALTH"}), what="the agent")
+        def up():
+            try:
+                return call(api_port, {"type": "GET_HEALTH"})
+            except OSError:
+                return None
+        wait_for(up, what="the agent")
         adopt, stop = [], []
         for i in range(a.samples):
             p, q = free_test_port(), free_test_port()
