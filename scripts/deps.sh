@@ -8,7 +8,7 @@ set -eu
 PKGS="meson ninja-build pkg-config gcc clang llvm libmnl-dev libevent-dev libjansson-dev \
 libbpf-dev libhttp-parser-dev libcurl4-openssl-dev bpftool libcmocka-dev python3 curl iproute2 netcat-openbsd procps util-linux \
 gnuplot-nox \
-debhelper dpkg-dev fakeroot help2man lintian mmdebstrap systemd bash-completion \
+debhelper build-essential dpkg-dev fakeroot help2man lintian mmdebstrap systemd bash-completion \
 prometheus libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf nginx-light \
 podman runc docker.io"
 

@@ -302,6 +302,12 @@ class Engine:
         self.test.assertEqual(left, [], f"{self.NAME} cgroups left behind")
 
 
+def root_is_mount_point():
+    """True unless this process runs chrooted into a plain directory."""
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == "/" for line in f)
+
+
 class Podman(Engine):
     """One Podman installation inside test.tmp, with its API service."""
 
@@ -341,7 +347,14 @@ runroot = "{self.root}/run"
 
     def import_wrap(self):
         # An import writes a blob-info cache to /var/lib/containers/cache, a
-        # path no configuration moves: give it a private tmpfs there.
+        # path no configuration moves: give it a private tmpfs there. That
+        # needs "/" to be a mount point (unshare makes it private); in a
+        # chroot it is not, and the import writes the cache for real: remove
+        # it afterwards if it was not there before.
+        if not root_is_mount_point():
+            if not os.path.exists("/var/lib/containers"):
+                self.test.addCleanup(shutil.rmtree, "/var/lib/containers", True)
+            return ()
         hide = "/var/lib/containers" if os.path.isdir("/var/lib/containers") else "/var/lib"
         return ("unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
                 'mount -t tmpfs portiso-test "$0" && exec "$@"', hide)

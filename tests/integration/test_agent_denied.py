@@ -146,7 +146,7 @@ class DeniedBindsTest(AgentTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         row = [l.split() for l in r.stdout.splitlines() if l.startswith("p ")][0]
         self.assertEqual(row, ["p", "-", "RUNNING", f"[{allowed}-{allowed}]",
-                               f"[{allowed}-{allowed}]", f"[{refused}-{refused}]"])
+                               f"[{allowed}-{allowed}]", f"[{refused}-{refused}]", "api", "-"])
         # Three refusals of one port within the rate limit: one warning.
         self.a.wait_scans(3)
         lines = [l for l in self.a.log().splitlines() if "bind prevention refused" in l]
