@@ -63,6 +63,9 @@ time.sleep(1000)
 
 class DeniedBindsTest(AgentTestCase):
     def setUp(self):
+        # Runs last: the agent is stopped with its containers still there,
+        # so the prevention pins of this cgroups root are the test's to remove.
+        self.addCleanup(self._remove_pins)
         super().setUp()
         self.cgroup_path()  # fails in CI / skips without cgroup2
         os.chmod(self.tmp, 0o711)  # the tasks (nobody) reach their own files below
@@ -71,6 +74,10 @@ class DeniedBindsTest(AgentTestCase):
         status, body = self.a.get("/metrics")
         self.assertIn("portiso_prevent_bind_enabled 1\n", body.decode(),
                       "bind prevention must be active for these tests")
+
+    def _remove_pins(self):
+        from test_escapes import EscapeTestCase
+        EscapeTestCase._remove_pins(self)
 
     def nginx_cmd(self, name, port):
         d = os.path.join(self.tmp, f"nginx-{name}")
