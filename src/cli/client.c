@@ -260,16 +260,44 @@ static json_t *ports_resources(const char *text)
         return resources_ports_to_json(&ports);
 }
 
-static int need_one_id(const char *cmd, int argc, int first, const char *usage)
+/* Parse a command that names exactly one container. Returns 1 with *ret_id
+ * set when the command should run, 0 after --help, or -1 after printing a
+ * usage error. */
+static int client_parse_id(struct client *cl, int argc, char **argv, const char *usage,
+                           const int *allowed, const char **ret_id)
 {
-        if (first < 0)
-                return CLI_EXIT_USAGE;
+        int first = client_parse(cl, argc, argv, usage, allowed);
+        if (first <= 0)
+                return first;
         if (argc - first != 1) {
-                fprintf(stderr, "portiso %s: expected exactly one container id\nUsage: %s\n", cmd,
-                        usage);
-                return CLI_EXIT_USAGE;
+                fprintf(stderr, "portiso %s: expected exactly one container id\nUsage: %s\n",
+                        argv[0], usage);
+                return -1;
         }
-        return 0;
+        *ret_id = argv[first];
+        return 1;
+}
+
+/* Parse a command that takes flags only; returns as client_parse_id(). */
+static int client_parse_flags(struct client *cl, int argc, char **argv, const char *usage,
+                              const int *allowed)
+{
+        int first = client_parse(cl, argc, argv, usage, allowed);
+        if (first <= 0)
+                return first;
+        if (first != argc) {
+                fprintf(stderr, "portiso %s: unexpected argument '%s'\nUsage: %s\n", argv[0],
+                        argv[first], usage);
+                return -1;
+        }
+        return 1;
+}
+
+/* The agent's JSON as is, for --json. */
+static void print_json(const json_t *json, size_t flags)
+{
+        _cleanup_free_ char *s = json_dumps(json, flags);
+        printf("%s\n", s ?: "{}");
 }
 
 int cmd_launch(int argc, char **argv)
@@ -390,27 +418,24 @@ int cmd_wait(int argc, char **argv)
         static const int allowed[] = {OPT_PARENT, 0};
         _cleanup_(client_done) struct client cl = {};
         _cleanup_json_ json_t *answer = NULL;
+        const char *id;
 
-        int first = client_parse(&cl, argc, argv, usage, allowed);
-        if (first == 0)
-                return 0;
-        int r = need_one_id(argv[0], argc, first, usage);
-        if (r)
-                return r;
-        r = client_call(&cl, id_call("WAIT_CONTAINER", "wait_container", &cl, argv[first]), 0,
-                        &answer, NULL);
+        int r = client_parse_id(&cl, argc, argv, usage, allowed, &id);
+        if (r <= 0)
+                return r < 0 ? CLI_EXIT_USAGE : 0;
+        r = client_call(&cl, id_call("WAIT_CONTAINER", "wait_container", &cl, id), 0, &answer,
+                        NULL);
         if (r != 0)
                 return r;
         const json_t *w = json_object_get(answer, "wait_container");
         if (cl.json) {
-                _cleanup_free_ char *s = json_dumps(answer, JSON_INDENT(2));
-                printf("%s\n", s ?: "{}");
+                print_json(answer, JSON_INDENT(2));
         } else {
                 /* The full "root/child" id, as launch prints it. */
                 _cleanup_strbuf_ struct strbuf name = STRBUF_INIT;
                 if (cl.parent)
                         strbuf_addf(&name, "%s/", cl.parent);
-                strbuf_puts(&name, argv[first]);
+                strbuf_puts(&name, id);
                 print_termination(strbuf_str(&name), w);
         }
         return 0;
@@ -439,14 +464,12 @@ int cmd_kill(int argc, char **argv)
             "portiso kill ID [--signal=N|NAME] [--parent=ID] [--agent=HOST:PORT|SOCKET]";
         static const int allowed[] = {OPT_PARENT, OPT_SIGNAL, 0};
         _cleanup_(client_done) struct client cl = {};
+        const char *id;
 
-        int first = client_parse(&cl, argc, argv, usage, allowed);
-        if (first == 0)
-                return 0;
-        int r = need_one_id(argv[0], argc, first, usage);
-        if (r)
-                return r;
-        json_t *call = id_call("KILL_CONTAINER", "kill_container", &cl, argv[first]);
+        int r = client_parse_id(&cl, argc, argv, usage, allowed, &id);
+        if (r <= 0)
+                return r < 0 ? CLI_EXIT_USAGE : 0;
+        json_t *call = id_call("KILL_CONTAINER", "kill_container", &cl, id);
         if (cl.signal) {
                 int sig = parse_signal(cl.signal);
                 if (sig < 0) {
@@ -465,14 +488,12 @@ int cmd_remove(int argc, char **argv)
         static const char usage[] = "portiso remove ID [--parent=ID] [--agent=HOST:PORT|SOCKET]";
         static const int allowed[] = {OPT_PARENT, 0};
         _cleanup_(client_done) struct client cl = {};
+        const char *id;
 
-        int first = client_parse(&cl, argc, argv, usage, allowed);
-        if (first == 0)
-                return 0;
-        int r = need_one_id(argv[0], argc, first, usage);
-        if (r)
-                return r;
-        return client_call(&cl, id_call("REMOVE_CONTAINER", "remove_container", &cl, argv[first]),
+        int r = client_parse_id(&cl, argc, argv, usage, allowed, &id);
+        if (r <= 0)
+                return r < 0 ? CLI_EXIT_USAGE : 0;
+        return client_call(&cl, id_call("REMOVE_CONTAINER", "remove_container", &cl, id),
                            CLIENT_TIMEOUT_SEC, NULL, NULL);
 }
 
@@ -481,13 +502,11 @@ int cmd_update(int argc, char **argv)
         static const char usage[] = "portiso update ID --ports=RANGES [--agent=HOST:PORT|SOCKET]";
         static const int allowed[] = {OPT_PORTS, OPT_PARENT, 0};
         _cleanup_(client_done) struct client cl = {};
+        const char *id;
 
-        int first = client_parse(&cl, argc, argv, usage, allowed);
-        if (first == 0)
-                return 0;
-        int r = need_one_id(argv[0], argc, first, usage);
-        if (r)
-                return r;
+        int r = client_parse_id(&cl, argc, argv, usage, allowed, &id);
+        if (r <= 0)
+                return r < 0 ? CLI_EXIT_USAGE : 0;
         if (!cl.ports) {
                 fprintf(stderr, "portiso update: --ports=RANGES is required\nUsage: %s\n", usage);
                 return CLI_EXIT_USAGE;
@@ -495,7 +514,7 @@ int cmd_update(int argc, char **argv)
         json_t *res = ports_resources(cl.ports);
         if (!res)
                 return CLI_EXIT_USAGE;
-        json_t *call = id_call("UPDATE_CONTAINER", "update_container", &cl, argv[first]);
+        json_t *call = id_call("UPDATE_CONTAINER", "update_container", &cl, id);
         json_object_set_new(json_object_get(call, "update_container"), "resources", res);
         return client_call(&cl, call, CLIENT_TIMEOUT_SEC, NULL, NULL);
 }
@@ -536,21 +555,15 @@ int cmd_ps(int argc, char **argv)
         _cleanup_(client_done) struct client cl = {};
         _cleanup_json_ json_t *answer = NULL;
 
-        int first = client_parse(&cl, argc, argv, usage, NULL);
-        if (first <= 0)
-                return first < 0 ? CLI_EXIT_USAGE : 0;
-        if (first != argc) {
-                fprintf(stderr, "portiso ps: unexpected argument '%s'\nUsage: %s\n", argv[first],
-                        usage);
-                return CLI_EXIT_USAGE;
-        }
-        int r = client_call(&cl, json_pack("{s:s}", "type", "GET_PORTS"), CLIENT_TIMEOUT_SEC,
-                            &answer, NULL);
+        int r = client_parse_flags(&cl, argc, argv, usage, NULL);
+        if (r <= 0)
+                return r < 0 ? CLI_EXIT_USAGE : 0;
+        r = client_call(&cl, json_pack("{s:s}", "type", "GET_PORTS"), CLIENT_TIMEOUT_SEC, &answer,
+                        NULL);
         if (r != 0)
                 return r;
         if (cl.json) {
-                _cleanup_free_ char *s = json_dumps(answer, JSON_INDENT(2));
-                printf("%s\n", s ?: "{}");
+                print_json(answer, JSON_INDENT(2));
                 return 0;
         }
 
@@ -630,17 +643,12 @@ int cmd_events(int argc, char **argv)
         _cleanup_(client_done) struct client cl = {};
         json_int_t after = 0;
 
-        int first = client_parse(&cl, argc, argv, usage, allowed);
-        if (first <= 0)
-                return first < 0 ? CLI_EXIT_USAGE : 0;
-        if (first != argc) {
-                fprintf(stderr, "portiso events: unexpected argument '%s'\nUsage: %s\n",
-                        argv[first], usage);
-                return CLI_EXIT_USAGE;
-        }
+        int r = client_parse_flags(&cl, argc, argv, usage, allowed);
+        if (r <= 0)
+                return r < 0 ? CLI_EXIT_USAGE : 0;
         for (;;) {
                 _cleanup_json_ json_t *answer = NULL;
-                int r = client_call(
+                r = client_call(
                     &cl,
                     json_pack("{s:s, s:{s:I}}", "type", "GET_EVENTS", "get_events", "after", after),
                     CLIENT_TIMEOUT_SEC, &answer, NULL);
@@ -652,8 +660,7 @@ int cmd_events(int argc, char **argv)
                 json_array_foreach(json_object_get(body, "events"), i, ev)
                 {
                         if (cl.json) {
-                                _cleanup_free_ char *s = json_dumps(ev, JSON_COMPACT);
-                                printf("%s\n", s ?: "{}");
+                                print_json(ev, JSON_COMPACT);
                                 fflush(stdout);
                         } else
                                 print_event(ev);

@@ -134,21 +134,33 @@ int listener_table_push(struct listener_table *t, const struct listener *l)
         return ARRAY_PUSH(t->v, t->n, t->alloc, *l);
 }
 
-/* port != 0: the kernel returns only sockets whose local port is port, by
- * an INET_DIAG_REQ_BYTECODE filter (sport == port), as `ss sport = :P`. */
-static int sockdiag_send_request(struct sockdiag *sd, uint8_t family, uint8_t protocol,
-                                 uint16_t port)
+/* One request and what its replies do to the caller's result. */
+struct query {
+        struct nlmsghdr *request; /* sent again, with a new sequence number, per attempt */
+        bool lookup;              /* an exact lookup: one reply, or ENOENT for none */
+        void *userdata;
+        /* An attempt begins: forget what an earlier one collected. */
+        void (*restart)(void *userdata);
+        /* One SOCK_DIAG_BY_FAMILY reply: < 0 fails the query, else read on. */
+        int (*on_reply)(const struct nlmsghdr *nlh, void *userdata);
+};
+
+/* A dump request for (family, protocol) in the state the dump lists. With
+ * port != 0 the kernel returns only sockets whose local port is port, by an
+ * INET_DIAG_REQ_BYTECODE filter (sport == port), as `ss sport = :P`. */
+#define DUMP_REQUEST_SIZE                                                                          \
+        (MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct inet_diag_req_v2)) + MNL_ATTR_HDRLEN +         \
+         2 * sizeof(struct inet_diag_bc_op))
+static struct nlmsghdr *dump_request(char buf[static DUMP_REQUEST_SIZE], uint8_t family,
+                                     uint8_t protocol, uint16_t port)
 {
-        char req[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct inet_diag_req_v2)) + MNL_ATTR_HDRLEN +
-                 2 * sizeof(struct inet_diag_bc_op)];
         struct nlmsghdr *nlh;
         struct inet_diag_req_v2 *r;
 
-        memset(req, 0, sizeof(req));
-        nlh = mnl_nlmsg_put_header(req);
+        memset(buf, 0, DUMP_REQUEST_SIZE);
+        nlh = mnl_nlmsg_put_header(buf);
         nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        nlh->nlmsg_seq = ++sd->seq;
         r = mnl_nlmsg_put_extra_header(nlh, sizeof(*r));
         r->sdiag_family = family;
         r->sdiag_protocol = protocol;
@@ -163,13 +175,7 @@ static int sockdiag_send_request(struct sockdiag *sd, uint8_t family, uint8_t pr
                 };
                 mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, sizeof(ops), ops);
         }
-
-        for (;;) {
-                if (mnl_socket_sendto(sd->nl, nlh, nlh->nlmsg_len) >= 0)
-                        return 0;
-                if (errno != EINTR)
-                        return negative_errno();
-        }
+        return nlh;
 }
 
 static int attr_cb(const struct nlattr *a, void *data)
@@ -244,28 +250,23 @@ static ssize_t sockdiag_recv(struct sockdiag *sd, bool *ret_truncated)
         }
 }
 
-/* One attempt at one (family, protocol) dump; appends to out. */
-static int sockdiag_dump_one(struct sockdiag *sd, uint8_t family, uint8_t protocol, uint16_t port,
-                             struct listener_table *out)
+/* Read the replies to one attempt at q: DUMP_DONE, DUMP_RETRY, DUMP_REOPEN
+ * or a negative errno (the kernel's own error among them). */
+static int query_receive(struct sockdiag *sd, const struct query *q)
 {
         bool interrupted = false;
-        int r;
-
-        r = sockdiag_send_request(sd, family, protocol, port);
-        if (r < 0)
-                return r;
 
         for (;;) {
                 bool truncated;
                 ssize_t k = sockdiag_recv(sd, &truncated);
+                int r;
 
                 if (k == -ENOBUFS)
                         return DUMP_REOPEN;
                 if (k < 0)
                         return (int)k;
                 if (truncated) {
-                        size_t want = MAX((size_t)k, sd->buf_size * 2);
-                        r = sockdiag_set_buffer_size(sd, want);
+                        r = sockdiag_set_buffer_size(sd, MAX((size_t)k, sd->buf_size * 2));
                         return r < 0 ? r : DUMP_REOPEN;
                 }
 
@@ -282,16 +283,77 @@ static int sockdiag_dump_one(struct sockdiag *sd, uint8_t family, uint8_t protoc
                                 const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
                                 if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*err))
                                         return -EBADMSG;
+                                if (q->lookup && err->error == -ENOENT)
+                                        return DUMP_DONE; /* no such socket */
                                 /* An error ends the dump; 0 would be an ACK. */
                                 return err->error < 0 ? err->error : -EPROTO;
                         }
                         if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY || interrupted)
                                 continue;
-                        r = sockdiag_parse(sd, nlh, protocol, out);
+                        r = q->on_reply(nlh, q->userdata);
                         if (r < 0)
                                 return r;
+                        if (q->lookup)
+                                return DUMP_DONE; /* the only reply */
                 }
         }
+}
+
+static int sockdiag_send(struct sockdiag *sd, const struct nlmsghdr *nlh)
+{
+        while (mnl_socket_sendto(sd->nl, nlh, nlh->nlmsg_len) < 0)
+                if (errno != EINTR)
+                        return negative_errno();
+        return 0;
+}
+
+/* Send q and read its replies, again while the kernel interrupts the dump or
+ * data is lost, at most SOCKDIAG_MAX_ATTEMPTS times. */
+static int sockdiag_query(struct sockdiag *sd, const struct query *q)
+{
+        int r = -EAGAIN;
+
+        for (int attempt = 0; attempt < SOCKDIAG_MAX_ATTEMPTS; attempt++) {
+                q->restart(q->userdata);
+                q->request->nlmsg_seq = ++sd->seq;
+                r = sockdiag_send(sd, q->request);
+                if (r >= 0)
+                        r = query_receive(sd, q);
+                if (r == DUMP_REOPEN) {
+                        int k = sockdiag_open_socket(sd);
+                        r = k < 0 ? k : DUMP_RETRY;
+                }
+                if (r != DUMP_RETRY)
+                        break;
+                r = -EAGAIN; /* if this was the last attempt */
+        }
+        if (r < 0)
+                /* The socket may be mid-dump, and a netlink socket runs one
+                 * dump at a time: start the next call on a fresh one. */
+                (void)sockdiag_open_socket(sd);
+        return r;
+}
+
+/* A dump appends its listeners to out from start on. */
+struct dump {
+        struct sockdiag *sd;
+        uint8_t protocol;
+        struct listener_table *out;
+        size_t start;
+};
+
+static void dump_restart(void *userdata)
+{
+        struct dump *d = userdata;
+
+        d->out->n = d->start;
+}
+
+static int dump_reply(const struct nlmsghdr *nlh, void *userdata)
+{
+        struct dump *d = userdata;
+
+        return sockdiag_parse(d->sd, nlh, d->protocol, d->out);
 }
 
 static int sockdiag_dump_filtered(struct sockdiag *sd, unsigned protocols, uint16_t port,
@@ -302,32 +364,22 @@ static int sockdiag_dump_filtered(struct sockdiag *sd, unsigned protocols, uint1
                 unsigned mask;
                 uint8_t protocol;
         } protos[] = {{SOCKDIAG_TCP, IPPROTO_TCP}, {SOCKDIAG_UDP, IPPROTO_UDP}};
+        char req[DUMP_REQUEST_SIZE];
 
         out->n = 0;
         for (size_t p = 0; p < ELEMENTSOF(protos); p++) {
                 if (!(protocols & protos[p].mask))
                         continue;
                 for (size_t f = 0; f < ELEMENTSOF(families); f++) {
-                        size_t start = out->n;
-                        int r = -EAGAIN;
-
-                        for (int attempt = 0; attempt < SOCKDIAG_MAX_ATTEMPTS; attempt++) {
-                                out->n = start;
-                                r = sockdiag_dump_one(sd, families[f], protos[p].protocol, port,
-                                                      out);
-                                if (r == DUMP_REOPEN) {
-                                        int k = sockdiag_open_socket(sd);
-                                        r = k < 0 ? k : DUMP_RETRY;
-                                }
-                                if (r != DUMP_RETRY)
-                                        break;
-                                r = -EAGAIN; /* if this was the last attempt */
-                        }
+                        struct dump d = {sd, protos[p].protocol, out, out->n};
+                        const struct query q = {
+                            .request = dump_request(req, families[f], d.protocol, port),
+                            .userdata = &d,
+                            .restart = dump_restart,
+                            .on_reply = dump_reply,
+                        };
+                        int r = sockdiag_query(sd, &q);
                         if (r < 0) {
-                                /* The socket may be mid-dump, and a netlink
-                                 * socket runs one dump at a time: start the
-                                 * next call on a fresh one. */
-                                (void)sockdiag_open_socket(sd);
                                 out->n = 0;
                                 return r;
                         }
@@ -352,117 +404,90 @@ int sockdiag_dump_port(struct sockdiag *sd, unsigned protocols, uint16_t port,
 /* TCP states of a client socket whose request a server may be reading. */
 #define SK_STATES_OPEN ((1u << 1) | (1u << 4) | (1u << 5)) /* ESTABLISHED, FIN_WAIT1/2 */
 
-/* One attempt: DUMP_DONE with *found set or not, DUMP_RETRY, DUMP_REOPEN.
- * With server_addr, an exact lookup: one answer, a socket or -ENOENT. */
-static int find_tcp_client_one(struct sockdiag *sd, uint8_t family, const void *addr, uint16_t port,
-                               const void *server_addr, uint16_t server_port, bool *found,
-                               uint64_t *ret_cgroup_id)
+/* A search for the client socket addr:port connected to server_port. */
+struct find {
+        uint8_t family;
+        const void *addr;
+        size_t alen;
+        uint16_t port, server_port;
+        bool found;
+        uint64_t cgroup_id;
+};
+
+static void find_restart(void *userdata)
 {
-        char req[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct inet_diag_req_v2))];
-        size_t alen = family == AF_INET ? 4 : 16;
-        bool interrupted = false, exact = server_addr != NULL;
-        struct nlmsghdr *nlh;
-        struct inet_diag_req_v2 *r;
+        struct find *f = userdata;
 
-        memset(req, 0, sizeof(req));
-        nlh = mnl_nlmsg_put_header(req);
-        nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-        nlh->nlmsg_flags = NLM_F_REQUEST | (exact ? 0 : NLM_F_DUMP);
-        nlh->nlmsg_seq = ++sd->seq;
-        r = mnl_nlmsg_put_extra_header(nlh, sizeof(*r));
-        r->sdiag_family = family;
-        r->sdiag_protocol = IPPROTO_TCP;
-        r->idiag_states = SK_STATES_OPEN;
-        if (exact) {
-                r->id.idiag_sport = htons(port);
-                r->id.idiag_dport = htons(server_port);
-                memcpy(r->id.idiag_src, addr, alen);
-                memcpy(r->id.idiag_dst, server_addr, alen);
-                r->id.idiag_cookie[0] = r->id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-        }
-        while (mnl_socket_sendto(sd->nl, nlh, nlh->nlmsg_len) < 0)
-                if (errno != EINTR)
-                        return negative_errno();
+        f->found = false;
+}
 
-        *found = false;
-        for (;;) {
-                bool truncated;
-                ssize_t k = sockdiag_recv(sd, &truncated);
-                if (k == -ENOBUFS)
-                        return DUMP_REOPEN;
-                if (k < 0)
-                        return (int)k;
-                if (truncated) {
-                        int q = sockdiag_set_buffer_size(sd, MAX((size_t)k, sd->buf_size * 2));
-                        return q < 0 ? q : DUMP_REOPEN;
-                }
-                int len = (int)k;
-                for (const struct nlmsghdr *h = (const struct nlmsghdr *)sd->buf;
-                     mnl_nlmsg_ok(h, len); h = mnl_nlmsg_next(h, &len)) {
-                        if (!mnl_nlmsg_portid_ok(h, sd->portid) || h->nlmsg_seq != sd->seq)
-                                continue;
-                        if (h->nlmsg_flags & NLM_F_DUMP_INTR)
-                                interrupted = true;
-                        if (h->nlmsg_type == NLMSG_DONE)
-                                return interrupted && !*found ? DUMP_RETRY : DUMP_DONE;
-                        if (h->nlmsg_type == NLMSG_ERROR) {
-                                const struct nlmsgerr *err = mnl_nlmsg_get_payload(h);
-                                if (h->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*err))
-                                        return -EBADMSG;
-                                if (exact && err->error == -ENOENT)
-                                        return DUMP_DONE; /* no such socket */
-                                return err->error < 0 ? err->error : -EPROTO;
-                        }
-                        if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || *found ||
-                            h->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(struct inet_diag_msg))
-                                continue;
-                        const struct inet_diag_msg *m = mnl_nlmsg_get_payload(h);
-                        if (m->idiag_family != family || ntohs(m->id.idiag_sport) != port ||
-                            ntohs(m->id.idiag_dport) != server_port ||
-                            memcmp(m->id.idiag_src, addr, alen) != 0 ||
-                            !(SK_STATES_OPEN & (1u << m->idiag_state)))
-                                continue;
-                        const struct nlattr *tb[INET_DIAG_MAX + 1] = {0};
-                        mnl_attr_parse(h, sizeof(*m), attr_cb, tb);
-                        if (!tb[INET_DIAG_CGROUP_ID])
-                                return -EOPNOTSUPP;
-                        *ret_cgroup_id = mnl_attr_get_u64(tb[INET_DIAG_CGROUP_ID]);
-                        *found = true;
-                        if (exact)
-                                return DUMP_DONE; /* the only answer */
-                        /* A dump is read to its end all the same. */
-                }
-                /* An exact lookup has one answer; one that is not the socket
-                 * asked for (an IPv4 one for a v4-mapped query) means none. */
-                if (exact)
-                        return DUMP_DONE;
-        }
+/* An exact lookup has one reply; one that is not the socket asked for (an
+ * IPv4 one for a v4-mapped query) means none. A dump is read to its end. */
+static int find_reply(const struct nlmsghdr *nlh, void *userdata)
+{
+        struct find *f = userdata;
+        const struct nlattr *tb[INET_DIAG_MAX + 1] = {0};
+        const struct inet_diag_msg *m = mnl_nlmsg_get_payload(nlh);
+
+        if (f->found || nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*m))
+                return 0;
+        if (m->idiag_family != f->family || ntohs(m->id.idiag_sport) != f->port ||
+            ntohs(m->id.idiag_dport) != f->server_port ||
+            memcmp(m->id.idiag_src, f->addr, f->alen) != 0 ||
+            !(SK_STATES_OPEN & (1u << m->idiag_state)))
+                return 0;
+        mnl_attr_parse(nlh, sizeof(*m), attr_cb, tb);
+        if (!tb[INET_DIAG_CGROUP_ID])
+                return -EOPNOTSUPP;
+        f->cgroup_id = mnl_attr_get_u64(tb[INET_DIAG_CGROUP_ID]);
+        f->found = true;
+        return 0;
 }
 
 int sockdiag_find_tcp_client(struct sockdiag *sd, uint8_t family, const void *addr, uint16_t port,
                              const void *server_addr, uint16_t server_port, uint64_t *ret_cgroup_id)
 {
-        bool found = false;
-        int r = -EAGAIN;
+        char req[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct inet_diag_req_v2))];
+        struct find f = {
+            .family = family,
+            .addr = addr,
+            .alen = family == AF_INET ? 4 : 16,
+            .port = port,
+            .server_port = server_port,
+        };
+        struct query q = {
+            .lookup = server_addr != NULL,
+            .userdata = &f,
+            .restart = find_restart,
+            .on_reply = find_reply,
+        };
+        struct inet_diag_req_v2 *r;
+        int k;
 
         if (family != AF_INET && family != AF_INET6)
                 return -EAFNOSUPPORT;
-        for (int attempt = 0; attempt < SOCKDIAG_MAX_ATTEMPTS; attempt++) {
-                r = find_tcp_client_one(sd, family, addr, port, server_addr, server_port, &found,
-                                        ret_cgroup_id);
-                if (r == DUMP_REOPEN) {
-                        int k = sockdiag_open_socket(sd);
-                        r = k < 0 ? k : DUMP_RETRY;
-                }
-                if (r != DUMP_RETRY)
-                        break;
-                r = -EAGAIN;
+        memset(req, 0, sizeof(req));
+        q.request = mnl_nlmsg_put_header(req);
+        q.request->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+        q.request->nlmsg_flags = NLM_F_REQUEST | (q.lookup ? 0 : NLM_F_DUMP);
+        r = mnl_nlmsg_put_extra_header(q.request, sizeof(*r));
+        r->sdiag_family = family;
+        r->sdiag_protocol = IPPROTO_TCP;
+        r->idiag_states = SK_STATES_OPEN;
+        if (q.lookup) {
+                r->id.idiag_sport = htons(port);
+                r->id.idiag_dport = htons(server_port);
+                memcpy(r->id.idiag_src, addr, f.alen);
+                memcpy(r->id.idiag_dst, server_addr, f.alen);
+                r->id.idiag_cookie[0] = r->id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
         }
-        if (r < 0) {
-                (void)sockdiag_open_socket(sd); /* it may be mid-dump */
-                return r;
-        }
-        return found ? 0 : -ENOENT;
+        k = sockdiag_query(sd, &q);
+        if (k < 0)
+                return k;
+        if (!f.found)
+                return -ENOENT;
+        *ret_cgroup_id = f.cgroup_id;
+        return 0;
 }
 
 int sockdiag_protocols_from_string(const char *s, unsigned *ret)

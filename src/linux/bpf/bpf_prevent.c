@@ -537,28 +537,7 @@ int bpf_prevent_unset(struct bpf_prevent *bp, uint64_t root_container_cgroup_id)
 
 int bpf_prevent_ids(struct bpf_prevent *bp, uint64_t **ret, size_t *ret_n)
 {
-        int fd = bpf_map__fd(bp->skel->maps.portiso_allocs);
-        _cleanup_free_ uint64_t *v = NULL;
-        size_t n = 0, alloc = 0;
-        __u64 key, prev;
-
-        while (bpf_map_get_next_key(fd, n > 0 ? &prev : NULL, &key) == 0) {
-                if (n == alloc) {
-                        size_t want = alloc ? alloc * 2 : 16;
-                        uint64_t *nv = realloc(v, want * sizeof(*v));
-                        if (!nv)
-                                return -ENOMEM;
-                        v = nv;
-                        alloc = want;
-                }
-                v[n++] = key;
-                prev = key;
-        }
-        if (errno != ENOENT)
-                return negative_errno();
-        *ret = TAKE_PTR(v);
-        *ret_n = n;
-        return 0;
+        return bpf_util_map_keys(bpf_map__fd(bp->skel->maps.portiso_allocs), ret, ret_n);
 }
 
 int bpf_prevent_count(struct bpf_prevent *bp)

@@ -3,6 +3,7 @@
  * Each check answers with one line a user can act on ("cgroup v2 is needed",
  * "not root"), because the agent logs it once and carries on without the
  * feature. */
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/magic.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include "basic/array.h"
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "bpf_util.h"
@@ -121,5 +123,23 @@ int bpf_util_mount_bpffs(struct errbuf *e)
                 return errbuf_set(e, negative_errno(), "cannot create %s: %m", BPF_FS_PATH);
         if (mount("bpffs", BPF_FS_PATH, "bpf", 0, "mode=0700") < 0)
                 return errbuf_set(e, negative_errno(), "cannot mount bpffs at %s: %m", BPF_FS_PATH);
+        return 0;
+}
+
+int bpf_util_map_keys(int fd, uint64_t **ret_keys, size_t *ret_n)
+{
+        _cleanup_free_ uint64_t *keys = NULL;
+        size_t n = 0, alloc = 0;
+        uint64_t key;
+
+        while (bpf_map_get_next_key(fd, n > 0 ? &keys[n - 1] : NULL, &key) == 0) {
+                int r = ARRAY_PUSH(keys, n, alloc, key);
+                if (r < 0)
+                        return r;
+        }
+        if (errno != ENOENT)
+                return negative_errno();
+        *ret_keys = TAKE_PTR(keys);
+        *ret_n = n;
         return 0;
 }

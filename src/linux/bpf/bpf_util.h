@@ -6,6 +6,7 @@
  * last warning in their error line instead. */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "basic/errbuf.h"
@@ -38,3 +39,6 @@ int bpf_util_cgroup_root(const char *path, const char *name, uint64_t *ret_id, u
                          struct errbuf *e);
 /* Make sure bpffs is mounted at BPF_FS_PATH, mounting it if needed. */
 int bpf_util_mount_bpffs(struct errbuf *e);
+/* The keys of the map behind fd, whose keys are uint64_t, in the kernel's
+ * order; a key added or deleted meanwhile may be seen or not. */
+int bpf_util_map_keys(int fd, uint64_t **ret_keys, size_t *ret_n);

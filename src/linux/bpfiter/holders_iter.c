@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "basic/array.h"
+#include "basic/cmp.h"
 #include "basic/macro.h"
 #include "holders.skel.h"
 #include "holders_iter.h"
@@ -280,23 +282,13 @@ static int on_file(const void *rec, void *ud)
 {
         struct file_list *l = ud;
 
-        if (l->n == l->alloc) {
-                size_t want = l->alloc ? l->alloc * 2 : 64;
-                struct holders_file_record *nv = realloc(l->v, want * sizeof(*nv));
-                if (!nv)
-                        return -ENOMEM;
-                l->v = nv;
-                l->alloc = want;
-        }
-        memcpy(&l->v[l->n++], rec, sizeof(*l->v));
-        return 0;
+        return ARRAY_PUSH(l->v, l->n, l->alloc, *(const struct holders_file_record *)rec);
 }
 
 static int cmp_file(const void *a, const void *b)
 {
-        uint64_t x = ((const struct holders_file_record *)a)->file;
-        uint64_t y = ((const struct holders_file_record *)b)->file;
-        return x < y ? -1 : x > y;
+        return CMP(((const struct holders_file_record *)a)->file,
+                   ((const struct holders_file_record *)b)->file);
 }
 
 /* Resolve the candidate inodes to their struct file addresses, and load
@@ -399,40 +391,25 @@ int holders_iter_watch(struct holders_iter *it, const uint64_t *ids, size_t n)
         return mirror_sync(bpf_map__fd(it->skel->maps.watched), &it->watched, ids, NULL, n);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-        return x < y ? -1 : x > y;
-}
-
 int holders_iter_drain(struct holders_iter *it, uint64_t **ret, size_t *ret_n, bool *ret_lost)
 {
         int fd = bpf_map__fd(it->skel->maps.dirty);
         _cleanup_free_ uint64_t *v = NULL;
-        size_t n = 0, alloc = 0;
-        __u64 key, prev;
+        size_t n;
+        int r;
 
         /* Read the flag first: a mark lost after this is seen next time. */
         *ret_lost = __atomic_exchange_n(&it->skel->bss->dirty_lost, 0, __ATOMIC_SEQ_CST) != 0;
-        while (bpf_map_get_next_key(fd, n > 0 ? &prev : NULL, &key) == 0) {
-                if (n == alloc) {
-                        size_t want = alloc ? alloc * 2 : 16;
-                        uint64_t *nv = realloc(v, want * sizeof(*v));
-                        if (!nv)
-                                return -ENOMEM;
-                        v = nv;
-                        alloc = want;
-                }
-                v[n++] = key;
-                prev = key;
-        }
+        r = bpf_util_map_keys(fd, &v, &n);
+        if (r < 0)
+                return r;
         /* A mark made again after it was read is not lost: the walk that
          * follows starts after the event it stands for. */
         for (size_t i = 0; i < n; i++)
                 if (bpf_map_delete_elem(fd, &v[i]) < 0 && errno != ENOENT)
                         return negative_errno();
         if (n > 1)
-                qsort(v, n, sizeof(*v), cmp_u64);
+                qsort(v, n, sizeof(*v), cmp_uint64);
         *ret = TAKE_PTR(v);
         *ret_n = n;
         return 0;
