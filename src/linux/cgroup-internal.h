@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "basic/time-util.h"
@@ -18,15 +19,21 @@ struct pidv {
         size_t n, alloc;
 };
 
+static inline void pidv_done(struct pidv *p)
+{
+        free(p->v);
+        *p = (struct pidv){};
+}
+
 /* Open the cgroup directory; -ENOENT when it does not exist. */
 int cg_open(const struct cg_hierarchy *h, const char *rel);
 /* Write value to the control file `file` of the cgroup at dfd. */
 int cg_write_at(int dfd, const char *file, const char *value);
 /* Read a small control file of the cgroup at dfd into buf (NUL-terminated). */
 int cg_read_at(int dfd, const char *file, char *buf, size_t size);
-/* Append the pids of the cgroup at dfd (and its descendants when recursive),
- * sorted and without duplicates. */
-int cg_collect_pids(int dfd, bool recursive, struct pidv *out);
+/* Append the pids of the cgroup at dfd and its descendants, sorted and
+ * without duplicates. */
+int cg_collect_pids(int dfd, struct pidv *out);
 /* 1 if no process is left in the subtree at dfd, 0 if some are. */
 int cg_is_empty(int dfd);
 

@@ -28,13 +28,12 @@
 
 static int cg_kill_pids(int dfd)
 {
-        struct pidv p = {0};
-        int r = cg_collect_pids(dfd, true, &p);
+        _cleanup_(pidv_done) struct pidv p = {};
+        int r = cg_collect_pids(dfd, &p);
 
         for (size_t i = 0; r >= 0 && i < p.n; i++)
                 if (kill(p.v[i], SIGKILL) < 0 && errno != ESRCH)
                         r = negative_errno();
-        free(p.v);
         return r;
 }
 

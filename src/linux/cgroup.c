@@ -303,9 +303,9 @@ static void pidv_sort_unique(struct pidv *p)
         p->n = j;
 }
 
-int cg_collect_pids(int dfd, bool recursive, struct pidv *out)
+int cg_collect_pids(int dfd, struct pidv *out)
 {
-        int r = recursive ? collect_pids_rec(dfd, NULL, out) : read_procs_at(dfd, out);
+        int r = collect_pids_rec(dfd, NULL, out);
 
         if (r < 0)
                 return r;
@@ -320,6 +320,13 @@ struct pruned_walk {
         struct pidv out;
 };
 
+static void pruned_walk_free(struct pruned_walk *w)
+{
+        pidv_done(&w->out);
+        free(w);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct pruned_walk *, pruned_walk_free);
+
 static int collect_pruned_rec(int dfd, const char *name, void *userdata)
 {
         struct pruned_walk *w = userdata;
@@ -330,7 +337,7 @@ static int collect_pruned_rec(int dfd, const char *name, void *userdata)
                 if (len + 1 + strlen(name) >= sizeof(w->path))
                         return -ENAMETOOLONG;
                 snprintf(w->path + len, sizeof(w->path) - len, "/%s", name);
-                if (w->prune(w->path, w->userdata)) {
+                if (w->prune && w->prune(w->path, w->userdata)) {
                         w->path[len] = '\0';
                         return 0;
                 }
@@ -348,7 +355,7 @@ int cg_list_pids_pruned(const struct cg_hierarchy *h, const char *rel, cg_prune_
                         void *userdata, pid_t **ret, size_t *ret_n)
 {
         _cleanup_close_ int dfd = cg_open(h, rel);
-        struct pruned_walk *w;
+        _cleanup_(pruned_walk_freep) struct pruned_walk *w = NULL;
         int r;
 
         if (dfd < 0)
@@ -362,44 +369,33 @@ int cg_list_pids_pruned(const struct cg_hierarchy *h, const char *rel, cg_prune_
         w->userdata = userdata;
         strcpy(w->path, rel);
         r = collect_pruned_rec(dfd, NULL, w);
-        if (r < 0) {
-                free(w->out.v);
-                free(w);
+        if (r < 0)
                 return r;
-        }
         pidv_sort_unique(&w->out);
-        *ret = w->out.v;
+        *ret = TAKE_PTR(w->out.v);
         *ret_n = w->out.n;
-        free(w);
         return 0;
+}
+
+static bool prune_children(const char *rel, void *userdata)
+{
+        (void)rel;
+        (void)userdata;
+        return true;
 }
 
 int cg_list_pids(const struct cg_hierarchy *h, const char *rel, bool recursive, pid_t **ret,
                  size_t *ret_n)
 {
-        _cleanup_close_ int dfd = cg_open(h, rel);
-        struct pidv p = {0};
-        int r;
-
-        if (dfd < 0)
-                return dfd;
-        r = cg_collect_pids(dfd, recursive, &p);
-        if (r < 0) {
-                free(p.v);
-                return r;
-        }
-        *ret = p.v;
-        *ret_n = p.n;
-        return 0;
+        return cg_list_pids_pruned(h, rel, recursive ? NULL : prune_children, NULL, ret, ret_n);
 }
 
 /* Is the subtree at dfd free of processes? */
 int cg_is_empty(int dfd)
 {
-        struct pidv p = {0};
-        int r = cg_collect_pids(dfd, true, &p);
+        _cleanup_(pidv_done) struct pidv p = {};
+        int r = cg_collect_pids(dfd, &p);
 
-        free(p.v);
         return r < 0 ? r : p.n == 0;
 }
 
@@ -544,6 +540,12 @@ struct strv {
         size_t n, alloc;
 };
 
+static void strv_done(struct strv *s)
+{
+        strv_free_n(s->v, s->n);
+        *s = (struct strv){};
+}
+
 static int strv_push_path(struct strv *s, const char *prefix, const char *name)
 {
         char *p;
@@ -556,49 +558,26 @@ static int strv_push_path(struct strv *s, const char *prefix, const char *name)
         return 0;
 }
 
-/* Append dfd's child cgroups (not starting with '.') and theirs; prefix is dfd's path relative to
- * the starting cgroup. */
-static int descendants_rec(int dfd, const char *prefix, struct strv *out)
+/* A walk that lists child cgroups as paths relative to where it started. */
+struct descendants_walk {
+        struct strv *out;
+        const char *prefix; /* the path of the cgroup whose children are at hand */
+};
+
+/* Append the child name of the cgroup at hand (unless it starts with '.')
+ * and its descendants. */
+static int descendants_rec(int dfd, const char *name, void *userdata)
 {
-        _cleanup_closedir_ DIR *d = NULL;
-        int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        struct dirent *de;
-        size_t first;
+        const struct descendants_walk *w = userdata;
         int r;
 
-        if (fd < 0)
-                return negative_errno();
-        d = fdopendir(fd);
-        if (!d) {
-                close(fd);
-                return negative_errno();
-        }
-        first = out->n;
-        while ((de = readdir(d))) {
-                if (de->d_type != DT_DIR || de->d_name[0] == '.')
-                        continue;
-                r = strv_push_path(out, prefix, de->d_name);
-                if (r < 0)
-                        return r;
-        }
-        /* Recurse once this level is listed (readdir state stays simple);
-         * cg_list_descendants() puts everything in tree order afterwards. */
-        size_t last = out->n;
-        for (size_t i = first; i < last; i++) {
-                const char *base = strrchr(out->v[i], '/');
-                base = base ? base + 1 : out->v[i];
-                _cleanup_close_ int cfd =
-                    openat(dirfd(d), base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (cfd < 0) {
-                        if (errno == ENOENT)
-                                continue;
-                        return negative_errno();
-                }
-                r = descendants_rec(cfd, out->v[i], out);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        if (name[0] == '.')
+                return 0;
+        r = strv_push_path(w->out, w->prefix, name);
+        if (r < 0)
+                return r;
+        return for_each_child(dfd, descendants_rec,
+                              &(struct descendants_walk){w->out, w->out->v[w->out->n - 1]});
 }
 
 /* Order paths so each parent precedes its children and siblings stay sorted:
@@ -624,22 +603,20 @@ static int cmp_tree(const void *a, const void *b)
 int cg_list_descendants(const struct cg_hierarchy *h, const char *rel, char ***ret, size_t *ret_n)
 {
         _cleanup_close_ int dfd = cg_open(h, rel);
-        struct strv s = {0};
+        _cleanup_(strv_done) struct strv s = {};
         int r;
 
         if (dfd < 0)
                 return dfd;
-        r = descendants_rec(dfd, NULL, &s);
-        if (r < 0) {
-                strv_free_n(s.v, s.n);
+        r = for_each_child(dfd, descendants_rec, &(struct descendants_walk){&s, NULL});
+        if (r < 0)
                 return r;
-        }
         /* Depth-first, parents first, siblings sorted (no qsort of a NULL
          * array: nothing below rel leaves s.v NULL). */
         if (s.n > 1)
                 qsort(s.v, s.n, sizeof(char *), cmp_tree);
-        *ret = s.v;
         *ret_n = s.n;
+        *ret = TAKE_PTR(s.v);
         return 0;
 }
 

@@ -56,7 +56,7 @@ int cg_list_pids(const struct cg_hierarchy *h, const char *rel, bool recursive, 
  * left out of cg_list_pids_pruned(). */
 typedef bool (*cg_prune_fn)(const char *rel, void *userdata);
 /* Pids in the cgroup rel and in its descendants, except below (and at) each
- * descendant for which prune() is true; no pid twice. */
+ * descendant for which prune() is true (NULL prunes none); no pid twice. */
 int cg_list_pids_pruned(const struct cg_hierarchy *h, const char *rel, cg_prune_fn prune,
                         void *userdata, pid_t **ret, size_t *ret_n);
 /* Start killing everything in the cgroup and its descendants, without
