@@ -176,6 +176,19 @@ static void reply_ok(struct http_request *req, int code)
         http_request_reply(req, code, NULL, NULL, 0);
 }
 
+/* Answer a call that changed container id by its result r: 200 with no
+ * body, 404 for an unknown container, else api_reply_failure(). Handlers
+ * answer the codes particular to their call first. */
+static void reply_result(struct http_request *req, const char *what, const char *id, int r,
+                         const struct errbuf *e)
+{
+        if (r == -ENOENT)
+                return api_reply_error(req, 404, "container '%s' is unknown", id);
+        if (r < 0)
+                return api_reply_failure(req, what, id, r, e);
+        reply_ok(req, 200);
+}
+
 /* Wrap a call's response body as {"type": T, "<field>": body}; steals body. */
 json_t *api_response(const char *type, const char *field, json_t *body)
 {
@@ -398,14 +411,10 @@ static void handle_kill(struct api *api, struct http_request *req, const struct 
                 return;
 
         int r = containerizer_kill(api->cz, id, sig, &e);
-        if (r == -ENOENT)
-                return api_reply_error(req, 404, "container '%s' is unknown", id);
         if (r == -EINVAL)
                 return api_reply_error(req, 400, "cannot send signal %d to container '%s'", sig,
                                        id);
-        if (r < 0)
-                return api_reply_failure(req, "kill", id, r, &e);
-        reply_ok(req, 200);
+        reply_result(req, "kill", id, r, &e);
 }
 
 static void handle_remove(struct api *api, struct http_request *req, const struct api_call *call,
@@ -436,9 +445,7 @@ static void handle_remove(struct api *api, struct http_request *req, const struc
         if (r == -EBUSY)
                 return api_reply_error(
                     req, 500, "container '%s' has not terminated: kill it and wait first", id);
-        if (r < 0)
-                return api_reply_failure(req, "remove", id, r, &e);
-        reply_ok(req, 200);
+        reply_result(req, "remove", id, r, &e);
 }
 
 static void handle_update(struct api *api, struct http_request *req, const struct api_call *call,
@@ -464,8 +471,6 @@ static void handle_update(struct api *api, struct http_request *req, const struc
                 return;
 
         r = containerizer_update(api->cz, id, &ports, has_ports, &e);
-        if (r == -ENOENT)
-                return api_reply_error(req, 404, "container '%s' is unknown", id);
         if (r == -EINVAL)
                 return api_reply_error(
                     req, 400, "container '%s' is nested: update its root container instead", id);
@@ -474,9 +479,7 @@ static void handle_update(struct api *api, struct http_request *req, const struc
         if (r == -EPERM)
                 return api_reply_error(
                     req, 409, "container '%s' is adopted: its ports come from its source", id);
-        if (r < 0)
-                return api_reply_failure(req, "update", id, r, &e);
-        reply_ok(req, 200);
+        reply_result(req, "update", id, r, &e);
 }
 
 static const struct api_call api_calls[] = {

@@ -264,6 +264,20 @@ static void end_recovered(struct containerizer *cz, struct cz_container *c)
         c->killed_by_agent = c->pub.termination.destroyed;
 }
 
+/* Add a recovered container to the table, with its cgroup id when it runs
+ * on v2 and its cgroup is there; frees it when that fails. */
+static int insert_recovered(struct containerizer *cz, struct cz_container *c)
+{
+        int r;
+
+        if (cz->h.mode == CG_V2 && cg_exists(&cz->h, c->cgroup))
+                (void)cg_get_id(&cz->h, c->cgroup, &c->cgroup_id);
+        r = cz_insert(cz, c);
+        if (r < 0)
+                cz_container_free(c, false);
+        return r;
+}
+
 /* A checkpoint whose config.json or supervisor record cannot be read
  * (problem says why). If anything of it runs, it is listed as UNKNOWN and
  * left alone until the operator kills it; if nothing runs, it is listed as
@@ -307,13 +321,9 @@ static int recover_unreadable(struct containerizer *cz, const char *id, const ch
         c->pub.problem = strdup(problem);
         read_end_records(c);
         bool alive = has_sup && adopt(c, &sup);
-        if (cz->h.mode == CG_V2 && cg_exists(&cz->h, c->cgroup))
-                (void)cg_get_id(&cz->h, c->cgroup, &c->cgroup_id);
-        r = cz_insert(cz, c);
-        if (r < 0) {
-                cz_container_free(c, false);
+        r = insert_recovered(cz, c);
+        if (r < 0)
                 return r;
-        }
         if (live || alive) {
                 (void)cz_set_state(cz, c, CONTAINER_UNKNOWN);
                 log_warning("Container %s is running but its checkpoint is unreadable (%s): "
@@ -399,13 +409,9 @@ static int recover_one(struct containerizer *cz, const char *id, struct recovere
                              (int)sup.pid, (int)sup.main_pid) < 0)
                         c->lost = NULL;
         }
-        if (cz->h.mode == CG_V2 && cg_exists(&cz->h, c->cgroup))
-                (void)cg_get_id(&cz->h, c->cgroup, &c->cgroup_id);
-        r = cz_insert(cz, c);
-        if (r < 0) {
-                cz_container_free(c, false);
+        r = insert_recovered(cz, c);
+        if (r < 0)
                 return r;
-        }
 
         if (!alive) {
                 /* Ended while we were away (or the machine rebooted). */
@@ -483,12 +489,8 @@ static void adopt_orphans(struct containerizer *cz)
                         continue;
                 c->pub.problem = strdup("no checkpoint: its cgroup has processes but nothing "
                                         "records what runs there");
-                if (cz->h.mode == CG_V2)
-                        (void)cg_get_id(&cz->h, c->cgroup, &c->cgroup_id);
-                if (cz_insert(cz, c) < 0) {
-                        cz_container_free(c, false);
+                if (insert_recovered(cz, c) < 0)
                         continue;
-                }
                 (void)cz_set_state(cz, c, CONTAINER_UNKNOWN);
                 log_warning("Cgroup %s has processes but no checkpoint: listed as UNKNOWN "
                             "container %s, not isolated; KILL_CONTAINER ends it",

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/cmp.h"
 #include "isolator/holders-bpf.h"
 #include "linux/bpfiter/holders_iter.h"
 #include "linux/procfd.h"
@@ -41,24 +42,15 @@ struct hit_ctx {
 
 static int cmp_cgid(const void *a, const void *b)
 {
-        uint64_t x = ((const struct cgid_entry *)a)->cgroup_id;
-        uint64_t y = ((const struct cgid_entry *)b)->cgroup_id;
-        return x < y ? -1 : x > y;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-        return x < y ? -1 : x > y;
+        return CMP(((const struct cgid_entry *)a)->cgroup_id,
+                   ((const struct cgid_entry *)b)->cgroup_id);
 }
 
 static int cmp_pair(const void *a, const void *b)
 {
         const struct holders_pair *x = a, *y = b;
 
-        if (x->cgroup_id != y->cgroup_id)
-                return x->cgroup_id < y->cgroup_id ? -1 : 1;
-        return x->inode < y->inode ? -1 : x->inode > y->inode;
+        return CMP(x->cgroup_id, y->cgroup_id) ?: CMP(x->inode, y->inode);
 }
 
 static int add_hit(struct hit_ctx *ctx, uint64_t cgroup_id, uint64_t inode)
@@ -85,7 +77,8 @@ static int look_at_pid(struct hit_ctx *ctx, uint64_t cgroup_id, pid_t pid)
         if (r == -ENOENT || r == -ESRCH)
                 return 0;
         for (size_t k = 0; r >= 0 && k < n_held; k++)
-                if (bsearch(&ctx->held[k], ctx->inodes, ctx->n_inodes, sizeof(uint64_t), cmp_u64))
+                if (bsearch(&ctx->held[k], ctx->inodes, ctx->n_inodes, sizeof(uint64_t),
+                            cmp_uint64))
                         r = add_hit(ctx, cgroup_id, ctx->held[k]);
         return r;
 }
@@ -192,7 +185,7 @@ static bool candidates_grew(const struct holders_bpf_state *s, const uint64_t *i
 
 static bool in_sorted(const uint64_t *v, size_t n, uint64_t x)
 {
-        return n > 0 && bsearch(&x, v, n, sizeof(*v), cmp_u64);
+        return n > 0 && bsearch(&x, v, n, sizeof(*v), cmp_uint64);
 }
 
 /* held := held minus the pairs of the walked containers, plus the hits. */

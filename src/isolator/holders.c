@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/cmp.h"
 #include "isolator/holders-bpf.h"
 #include "isolator/holders.h"
 #include "linux/procfd.h"
@@ -51,12 +52,6 @@ void holders_walks(const struct holders *hs, uint64_t *ret_full, uint64_t *ret_p
 {
         *ret_full = hs ? hs->bpf.full_walks : 0;
         *ret_partial = hs ? hs->bpf.partial_walks : 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-        return x < y ? -1 : x > y;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -116,7 +111,7 @@ static int walk_proc(struct holders *hs, const struct cg_hierarchy *h,
                                 return r;
                         for (size_t k = 0; k < n_held; k++) {
                                 if (!bsearch(&hs->inodes[k], sorted_inodes, n_inodes,
-                                             sizeof(*sorted_inodes), cmp_u64))
+                                             sizeof(*sorted_inodes), cmp_uint64))
                                         continue;
                                 r = found(cs[i], hs->inodes[k], userdata);
                                 if (r < 0)
