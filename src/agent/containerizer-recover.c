@@ -303,7 +303,7 @@ static int recover_unreadable(struct containerizer *cz, const char *id, const ch
                 r = sandbox_dir(cz->flags->work_dir, id, &sandbox);
                 if (r < 0)
                         return r;
-                (void)cg_remove(&cz->h, cgroup);
+                cz_reap_cgroup(cz, cgroup); /* empty: removes it, or retries on a timer */
                 r = checkpoint_remove(cz->flags->work_dir, id);
                 if (r >= 0)
                         r = remove_tree_durably(sandbox);

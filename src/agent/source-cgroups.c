@@ -15,7 +15,12 @@
  * A matched cgroup is identified by its path and its cgroup id (on v2), so
  * one removed and created again between two rescans is a new container. A
  * stopped one stays TERMINATED (with its limitation) until its cgroup goes,
- * or is adopted again when processes run in it again. */
+ * or is adopted again when processes run in it again.
+ *
+ * Stopping one kills what runs in its cgroup through a cgroup reaper,
+ * stepped from the loop and bounded by STOP_TIMEOUT_USEC, and reports the
+ * end once the cgroup is empty (or the bound passed, with a warning that
+ * names what is left). The cgroup itself stays: it belongs to its owner. */
 #include <dirent.h>
 #include <glob.h>
 #include <stdlib.h>
@@ -23,6 +28,7 @@
 #include <sys/inotify.h>
 
 #include "agent/adopt-decl.h"
+#include "agent/cgroup-reaper.h"
 #include "agent/containerizer-adopt.h"
 #include "agent/engine-json.h"
 #include "agent/source-cgroups.h"
@@ -32,6 +38,7 @@
 
 #define SOURCE "cgroups"
 #define RESCAN_USEC 1000000
+#define STOP_TIMEOUT_USEC (5 * 1000 * 1000ULL)
 
 struct decl_file {
         char *name;
@@ -44,9 +51,11 @@ struct adopted_cg {
         uint64_t cgroup_id;
         struct portset ports;
         bool seen;
+        struct cgroup_reaper *stopping; /* killing what runs in it */
 };
 
 struct cgroups_source {
+        struct event_base *base;
         struct containerizer *cz;
         const struct cg_hierarchy *h;
         char *dir;
@@ -133,29 +142,59 @@ static struct adopted_cg *find(struct cgroups_source *s, const char *rel)
         return NULL;
 }
 
+static void on_stopped(struct cgroup_reaper *rp, int r, void *userdata)
+{
+        struct cgroups_source *s = userdata;
+        const char *rel = cgroup_reaper_cgroup(rp);
+        struct adopted_cg *a = find(s, rel);
+
+        if (r == -ETIMEDOUT) {
+                _cleanup_free_ char *left = cgroup_reaper_describe_leftovers(rp);
+                log_warning("Cgroup %s still holds %s %llu s after the kill; reporting its "
+                            "container ended",
+                            rel, left ?: "processes", STOP_TIMEOUT_USEC / 1000000);
+        } else if (r < 0)
+                log_warning_errno(r, "Failed to kill what runs in cgroup %s: %m", rel);
+        if (!a || a->stopping != rp)
+                return;
+        a->stopping = NULL;
+        (void)containerizer_adopted_ended(s->cz, a->id, false, 0);
+}
+
 static void on_stop(struct containerizer *cz, const char *id, void *userdata)
 {
         struct cgroups_source *s = userdata;
 
+        (void)cz;
         for (size_t i = 0; i < s->n; i++) {
-                if (strcmp(s->v[i].id, id) != 0)
+                struct adopted_cg *a = &s->v[i];
+
+                if (strcmp(a->id, id) != 0 || a->stopping)
                         continue;
-                /* There is no engine to ask: end what runs in the cgroup. */
-                int r = cg_kill(s->h, s->v[i].rel);
-                if (r < 0 && r != -ENOENT)
-                        log_warning_errno(r, "Failed to kill what runs in cgroup %s: %m",
-                                          s->v[i].rel);
-                (void)containerizer_adopted_ended(cz, id, false, 0);
+                /* There is no engine to ask: end what runs in the cgroup,
+                 * and leave the cgroup to its owner. */
+                int r = cgroup_reaper_start(s->base, s->h, a->rel, 0, STOP_TIMEOUT_USEC, on_stopped,
+                                            s, &a->stopping);
+                if (r < 0) {
+                        log_warning_errno(r, "Failed to kill what runs in cgroup %s: %m", a->rel);
+                        (void)containerizer_adopted_ended(s->cz, id, false, 0);
+                }
                 return;
         }
+}
+
+static void adopted_cg_done(struct adopted_cg *a)
+{
+        cgroup_reaper_free(a->stopping);
+        free(a->rel);
+        free(a->id);
+        portset_clear(&a->ports);
 }
 
 static void forget_at(struct cgroups_source *s, size_t i)
 {
         (void)containerizer_forget(s->cz, s->v[i].id);
-        free(s->v[i].rel);
-        free(s->v[i].id);
-        portset_clear(&s->v[i].ports);
+        adopted_cg_done(&s->v[i]);
         s->v[i] = s->v[--s->n];
 }
 
@@ -191,9 +230,7 @@ static void adopt_one(struct cgroups_source *s, const char *rel, uint64_t cgid,
             .rel = strdup(rel), .id = TAKE_PTR(id), .cgroup_id = cgid, .seen = true};
         if (!a->rel || portset_copy(&a->ports, ports) < 0) {
                 (void)containerizer_forget(s->cz, a->id);
-                free(a->rel);
-                free(a->id);
-                portset_clear(&a->ports);
+                adopted_cg_done(a);
                 return;
         }
         s->n++;
@@ -346,6 +383,7 @@ int cgroups_source_new(struct event_base *base, struct containerizer *cz, const 
 
         if (!s)
                 return -ENOMEM;
+        s->base = base;
         s->cz = cz;
         s->h = containerizer_hierarchy(cz);
         s->wd = -1;
@@ -384,11 +422,8 @@ void cgroups_source_free(struct cgroups_source *s)
         if (s->ifd >= 0)
                 close(s->ifd);
         files_clear(s);
-        for (size_t i = 0; i < s->n; i++) {
-                free(s->v[i].rel);
-                free(s->v[i].id);
-                portset_clear(&s->v[i].ports);
-        }
+        for (size_t i = 0; i < s->n; i++)
+                adopted_cg_done(&s->v[i]);
         free(s->v);
         free(s->dir);
         free(s);

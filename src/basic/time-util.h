@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/time.h>
 #include <time.h>
 
 /* CLOCK_MONOTONIC in nanoseconds. */
@@ -15,6 +16,13 @@ static inline uint64_t now_nsec(void)
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* A delay in microseconds as the struct timeval libevent takes. */
+static inline struct timeval timeval_from_usec(uint64_t usec)
+{
+        return (struct timeval){.tv_sec = (time_t)(usec / 1000000),
+                                .tv_usec = (suseconds_t)(usec % 1000000)};
 }
 
 /* An exponential backoff: each backoff_next() returns the current delay and

@@ -119,6 +119,18 @@ int cg_kill_step(const struct cg_hierarchy *h, const char *rel)
         return gone_is_done(cg_kill_step_at(h, dfd));
 }
 
+int cg_kill_abandon(const struct cg_hierarchy *h, const char *rel)
+{
+        _cleanup_close_ int dfd = -EBADF;
+
+        if (h->mode != CG_V1_FREEZER)
+                return 0;
+        dfd = cg_open(h, rel);
+        if (dfd < 0)
+                return gone_is_done(dfd);
+        return gone_is_done(cg_write_at(dfd, "freezer.state", "THAWED"));
+}
+
 int cg_kill(const struct cg_hierarchy *h, const char *rel)
 {
         _cleanup_close_ int dfd = cg_open(h, rel);

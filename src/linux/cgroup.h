@@ -66,6 +66,10 @@ int cg_kill_begin(const struct cg_hierarchy *h, const char *rel);
  * again later, e.g. when cgroup.events changes), 0 once the subtree is
  * empty or gone. */
 int cg_kill_step(const struct cg_hierarchy *h, const char *rel);
+/* Give up a kill that did not finish: on v1 thaw the subtree (a step may
+ * have frozen it again) so what is left is not left frozen; nothing to do on
+ * v2. 0 also when the cgroup is gone. */
+int cg_kill_abandon(const struct cg_hierarchy *h, const char *rel);
 /* cg_kill_begin() and steps until empty, waiting in between (bounded):
  * -ETIMEDOUT after 5 s. For processes that may block, not an event loop. */
 int cg_kill(const struct cg_hierarchy *h, const char *rel);

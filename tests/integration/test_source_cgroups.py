@@ -6,6 +6,8 @@ with real listeners in them, and declares them in *.conf files. Ports are
 picked free in 20000-23999 and isolated by [20000-31999].
 """
 import os
+import threading
+import time
 
 from agent_fixture import AgentTestCase, wait_for
 from engine_fixture import free_test_port
@@ -85,6 +87,55 @@ class TestCgroupsSource(AgentTestCase):
         os.unlink(os.path.join(self.adopt_dir, "web.conf"))
         wait_for(lambda: cid not in a.containers(), what=f"{cid} forgotten")
         self.assertIn(f"Forgot adopted container {cid}", a.log())
+
+    def cgroup_procs(self, path):
+        with open(os.path.join(path, "cgroup.procs")) as f:
+            return f.read().split()
+
+    def health_prober(self, agent):
+        """Poll /health until the returned event is set; the answers (a status
+        or the error) land in the returned list."""
+        done, answers = threading.Event(), []
+
+        def probe():
+            while not done.is_set():
+                try:
+                    answers.append(agent.request("GET", "/health", timeout=2)[0])
+                except OSError as e:
+                    answers.append(repr(e))
+                done.wait(0.01)
+        t = threading.Thread(target=probe)
+        t.start()
+        self.addCleanup(t.join)
+        self.addCleanup(done.set)
+        return done, answers
+
+    def test_violation_ends_the_whole_unit_and_keeps_its_cgroup(self):
+        p, q = self.port(), self.port()
+        a = self.start()
+        path, web = self.unit("api.service", p)
+        helper = self.spawn_in_cgroup(path, ["/bin/sleep", "600"])
+        self.declare("api.conf", f"cgroup = {self.units_rel}/api.service\nports = [{p}-{p}]\n")
+        cid = self.cid("api.service")
+        wait_for(lambda: (a.containers().get(cid) or {}).get("listening", {}).get("range")
+                 == [{"begin": p, "end": p}], what=f"{cid} adopted and listening")
+        wait_for(lambda: len(self.cgroup_procs(path)) == 2, what="the helper in the unit's cgroup")
+
+        done, answers = self.health_prober(a)
+        # Not waited for: the agent may kill it before it says it is ready.
+        violator = self.spawn_in_cgroup(path, ["/usr/bin/python3", self.LISTEN, f"tcp4:{q}"])
+        a.wait_state(cid, "TERMINATED")
+        done.set()
+        for proc in (violator, web, helper):
+            proc.wait(timeout=10)
+        self.assertEqual(self.cgroup_procs(path), [], "everything in the unit is killed")
+        self.assertTrue(os.path.isdir(path), "the unit's cgroup belongs to its owner")
+        t = a.containers()[cid]["termination"]
+        self.assertEqual(t["limitation"]["resources"][0]["ranges"]["range"],
+                         [{"begin": q, "end": q}])
+        self.assertTrue(answers)
+        self.assertEqual(set(answers), {200}, "/health answers while the unit is stopped")
+        self.assertNotIn("after the kill", a.log())
 
     def test_glob_follows_cgroups(self):
         p, q = self.port(), self.port()
