@@ -42,8 +42,7 @@ int bpf_detect_supported(struct errbuf *e)
         struct stat st;
         int r;
 
-        bpf_util_quiet_libbpf();
-        r = bpf_util_check_privileges(e);
+        r = bpf_util_setup(e);
         if (r < 0)
                 return 0;
         if (stat("/sys/kernel/btf/vmlinux", &st) < 0)
@@ -75,8 +74,7 @@ int bpf_detect_open(const char *cgroups_root_path, const char *cgroups_root_name
         uint32_t level = 0;
         int r;
 
-        bpf_util_quiet_libbpf();
-        r = bpf_util_check_privileges(e);
+        r = bpf_util_setup(e);
         if (r < 0)
                 return r;
         if (cgroups_root_path) {

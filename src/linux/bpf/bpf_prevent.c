@@ -295,8 +295,7 @@ int bpf_prevent_supported(struct errbuf *e)
 {
         int r;
 
-        bpf_util_quiet_libbpf();
-        r = bpf_util_check_privileges(e);
+        r = bpf_util_setup(e);
         if (r < 0)
                 return 0;
         r = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, NULL);
@@ -404,8 +403,7 @@ int bpf_prevent_open(const char *cgroups_root_path, const char *cgroups_root_nam
         uint32_t level;
         int r;
 
-        bpf_util_quiet_libbpf();
-        r = bpf_util_check_privileges(e);
+        r = bpf_util_setup(e);
         if (r < 0)
                 return r;
         r = bpf_util_cgroup_root(cgroups_root_path, cgroups_root_name, &root_id, &level, e);

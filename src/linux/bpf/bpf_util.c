@@ -45,15 +45,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
         return 0;
 }
 
-void bpf_util_quiet_libbpf(void)
-{
-        static bool done;
-
-        if (done)
-                return;
-        done = true;
-        libbpf_set_print(libbpf_print);
-}
 
 const char *bpf_util_libbpf_last(void)
 {
@@ -74,8 +65,14 @@ static unsigned long long effective_caps(void)
         return strtoull(p + strlen("\nCapEff:"), NULL, 16);
 }
 
-int bpf_util_check_privileges(struct errbuf *e)
+int bpf_util_setup(struct errbuf *e)
 {
+        static bool quiet;
+
+        if (!quiet) {
+                quiet = true;
+                libbpf_set_print(libbpf_print);
+        }
         if (effective_caps() & (1ULL << CAP_SYS_ADMIN_BIT))
                 return 0;
         return errbuf_set(e, -EPERM, "loading eBPF programs needs root (CAP_SYS_ADMIN)");

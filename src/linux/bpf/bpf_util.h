@@ -25,14 +25,13 @@ static inline unsigned bpf_protocols_for(unsigned udp)
 /* Where bpffs is expected (and mounted when missing). */
 #define BPF_FS_PATH "/sys/fs/bpf"
 
-/* Route libbpf's messages into an internal buffer (idempotent). Debug output
- * goes to stderr when PORTISO_LIBBPF_DEBUG is set. */
-void bpf_util_quiet_libbpf(void);
+/* What every loader does first: route libbpf's messages into an internal
+ * buffer (debug output goes to stderr when PORTISO_LIBBPF_DEBUG is set),
+ * then check that the caller may load programs: 0, else -EPERM with a line
+ * in *e. */
+int bpf_util_setup(struct errbuf *e);
 /* libbpf's last warning line ("" if none), for error messages. */
 const char *bpf_util_libbpf_last(void);
-/* 0 when the caller may use bpf() for loading programs, else -EPERM with
- * a line in *e. */
-int bpf_util_check_privileges(struct errbuf *e);
 /* Check that path is a directory on a cgroup2 file system; return its cgroup
  * id and its level (number of components of name below the v2 mount). */
 int bpf_util_cgroup_root(const char *path, const char *name, uint64_t *ret_id, uint32_t *ret_level,

@@ -141,8 +141,7 @@ int holders_iter_new(struct holders_iter **ret, bool events, struct errbuf *e)
         _cleanup_(holders_iter_freep) struct holders_iter *it = NULL;
         int r;
 
-        bpf_util_quiet_libbpf();
-        r = bpf_util_check_privileges(e);
+        r = bpf_util_setup(e);
         if (r < 0)
                 return r;
         it = calloc(1, sizeof(*it));
