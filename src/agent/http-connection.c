@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "agent/http-private.h"
+#include "basic/array.h"
 #include "basic/log.h"
 
 #define READ_CHUNK 65536
@@ -370,15 +371,9 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
         struct http_conn *c = conn_of(p);
 
         if (req->n_headers == 0 || c->header_value_last) {
-                if (req->n_headers == req->alloc_headers) {
-                        size_t n = req->alloc_headers ? req->alloc_headers * 2 : 16;
-                        struct http_header *h = reallocarray(req->headers, n, sizeof(*h));
-                        if (!h)
-                                return -1;
-                        req->headers = h;
-                        req->alloc_headers = n;
-                }
-                req->headers[req->n_headers++] = (struct http_header){};
+                if (ARRAY_PUSH(req->headers, req->n_headers, req->alloc_headers,
+                               (struct http_header){}) < 0)
+                        return -1;
                 c->header_value_last = false;
         }
         struct strbuf *name = &req->headers[req->n_headers - 1].name;

@@ -32,6 +32,7 @@
 #include "agent/containerizer-adopt.h"
 #include "agent/engine-json.h"
 #include "agent/source-cgroups.h"
+#include "basic/array.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "linux/cgroup.h"
@@ -62,9 +63,9 @@ struct cgroups_source {
         int ifd, wd;
         struct event *inotify_ev, *rescan_ev, *reload_ev;
         struct decl_file *files;
-        size_t n_files;
+        size_t n_files, alloc_files;
         struct adopted_cg *v;
-        size_t n;
+        size_t n, alloc;
         bool missing_logged;
 };
 
@@ -76,7 +77,7 @@ static void files_clear(struct cgroups_source *s)
         }
         free(s->files);
         s->files = NULL;
-        s->n_files = 0;
+        s->n_files = s->alloc_files = 0;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -120,14 +121,12 @@ static void reload(struct cgroups_source *s)
                         log_warning("Ignoring %s: %s", path, e.msg[0] ? e.msg : "not a text file");
                         continue;
                 }
-                struct decl_file *v = reallocarray(s->files, s->n_files + 1, sizeof(*v));
-                if (!v || !(v[s->n_files].name = strdup(de->d_name))) {
-                        s->files = v ? v : s->files;
+                struct decl_file f = {.name = strdup(de->d_name), .d = decl};
+                if (!f.name || ARRAY_PUSH(s->files, s->n_files, s->alloc_files, f) < 0) {
+                        free(f.name);
                         adopt_decl_done(&decl);
                         return;
                 }
-                s->files = v;
-                s->files[s->n_files++].d = decl;
         }
         if (s->n_files > 1)
                 qsort(s->files, s->n_files, sizeof(*s->files), cmp_names);
@@ -202,16 +201,12 @@ static void adopt_one(struct cgroups_source *s, const char *rel, uint64_t cgid,
                       const struct portset *ports)
 {
         _cleanup_free_ char *id = engine_container_id(SOURCE, rel);
-        struct adopted_cg *v, *a;
+        struct adopted_cg *a;
         struct errbuf e = {};
         int r;
 
-        if (!id)
+        if (!id || GREEDY_REALLOC(s->v, s->alloc, s->n + 1) < 0)
                 return;
-        v = reallocarray(s->v, s->n + 1, sizeof(*v));
-        if (!v)
-                return;
-        s->v = v;
         struct container_adoption ad = {
             .source = SOURCE,
             .cgroup = rel,

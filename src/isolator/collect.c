@@ -27,6 +27,7 @@
 
 #include <netinet/in.h>
 
+#include "basic/array.h"
 #include "basic/cmp.h"
 #include "basic/sorted-array.h"
 #include "isolator/holders.h"
@@ -52,14 +53,8 @@ static int cgid_index_update(struct ports_isolator *pi, const struct cg_hierarch
 
         if (!pi->index_stale)
                 return 0;
-        if (pi->n_containers > pi->alloc_index) {
-                struct ports_cgroup_entry *v =
-                    reallocarray(pi->index, pi->n_containers, sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                pi->index = v;
-                pi->alloc_index = pi->n_containers;
-        }
+        if (GREEDY_REALLOC(pi->index, pi->alloc_index, pi->n_containers) < 0)
+                return -ENOMEM;
         pi->n_index = 0;
         for (size_t i = 0; i < pi->n_containers; i++) {
                 struct ports_container *c = pi->containers[i];
@@ -172,13 +167,8 @@ int ports_collect(struct ports_isolator *pi, struct sockdiag *sd, const struct c
         r = cgid_index_update(pi, h);
         if (r < 0)
                 return r;
-        if (t->n > pi->alloc_candidates) {
-                struct ports_candidate *v = reallocarray(pi->candidates, t->n, sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                pi->candidates = v;
-                pi->alloc_candidates = t->n;
-        }
+        if (GREEDY_REALLOC(pi->candidates, pi->alloc_candidates, t->n) < 0)
+                return -ENOMEM;
 
         for (size_t i = 0; i < pi->n_containers; i++)
                 portset_reset(&pi->containers[i]->listening);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/array.h"
 #include "basic/cmp.h"
 #include "isolator/holders-bpf.h"
 #include "linux/bpfiter/holders_iter.h"
@@ -55,16 +56,8 @@ static int cmp_pair(const void *a, const void *b)
 
 static int add_hit(struct hit_ctx *ctx, uint64_t cgroup_id, uint64_t inode)
 {
-        if (ctx->n_hits == ctx->alloc_hits) {
-                size_t want = ctx->alloc_hits ? 2 * ctx->alloc_hits : 16;
-                struct holders_pair *v = reallocarray(ctx->hits, want, sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                ctx->hits = v;
-                ctx->alloc_hits = want;
-        }
-        ctx->hits[ctx->n_hits++] = (struct holders_pair){cgroup_id, inode};
-        return 0;
+        return ARRAY_PUSH(ctx->hits, ctx->n_hits, ctx->alloc_hits,
+                          ((struct holders_pair){cgroup_id, inode}));
 }
 
 /* A process holding more candidates than the kernel side reports at once:
@@ -200,14 +193,8 @@ static int merge_hits(struct holders_bpf_state *s, struct hit_ctx *ctx, const ui
                 if (!in_sorted(walked, n_walked, s->held[i].cgroup_id))
                         s->held[j++] = s->held[i];
         s->n_held = j;
-        if (s->n_held + ctx->n_hits > s->alloc_held) {
-                size_t want = MAX(s->n_held + ctx->n_hits, 2 * s->alloc_held);
-                struct holders_pair *v = reallocarray(s->held, want, sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
-                s->held = v;
-                s->alloc_held = want;
-        }
+        if (GREEDY_REALLOC(s->held, s->alloc_held, s->n_held + ctx->n_hits) < 0)
+                return -ENOMEM;
         if (ctx->n_hits > 0)
                 memcpy(s->held + s->n_held, ctx->hits, ctx->n_hits * sizeof(*ctx->hits));
         s->n_held += ctx->n_hits;
