@@ -12,6 +12,7 @@
 
 #include "agent/http-server.h"
 #include "basic/strbuf.h"
+#include "basic/time-util.h"
 
 struct http_header {
         struct strbuf name;
@@ -70,8 +71,8 @@ struct http_server {
         size_t n_listeners;
         LIST_HEAD(, http_conn) conns;
         size_t n_conns;
-        struct event *backoff; /* accept() failed for lack of fds: retry later */
-        uint64_t backoff_ns;
+        struct event *backoff;       /* accept() failed for lack of fds: retry later */
+        struct backoff accept_delay; /* microseconds */
         bool at_cap;
         uint64_t last_accept_log_ns;
         unsigned accept_failures; /* since the last log line */

@@ -18,8 +18,9 @@
 #include "basic/log.h"
 #include "basic/time-util.h"
 
-#define BACKOFF_MIN_NS (10ULL * 1000 * 1000)
-#define BACKOFF_MAX_NS (1000ULL * 1000 * 1000)
+#define ACCEPT_DELAY_FIRST_USEC (10ULL * 1000)
+#define ACCEPT_DELAY_MAX_USEC (1000ULL * 1000)
+#define ACCEPT_DELAY_INIT BACKOFF_INIT(ACCEPT_DELAY_FIRST_USEC, ACCEPT_DELAY_MAX_USEC)
 #define LOG_INTERVAL_NS (1000ULL * 1000 * 1000)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct http_server *, http_server_free);
@@ -47,9 +48,8 @@ static void on_backoff_done(evutil_socket_t fd, short what, void *userdata)
 static void accept_failed(struct http_server *s, struct http_listener *l, int r)
 {
         bool resources = r == -EMFILE || r == -ENFILE || r == -ENOBUFS || r == -ENOMEM;
-        uint64_t now = now_nsec();
+        uint64_t now = now_nsec(), delay = backoff_next(&s->accept_delay);
 
-        s->backoff_ns = s->backoff_ns ? MIN(s->backoff_ns * 2, BACKOFF_MAX_NS) : BACKOFF_MIN_NS;
         s->accept_failures++;
         if (now - s->last_accept_log_ns >= LOG_INTERVAL_NS) {
                 char more[64] = "";
@@ -60,7 +60,7 @@ static void accept_failed(struct http_server *s, struct http_listener *l, int r)
                                   "Cannot accept API connections on %s (%zu open): %m; "
                                   "retrying in %llu ms%s%s",
                                   http_listener_name(l), s->n_conns,
-                                  (unsigned long long)(s->backoff_ns / 1000000),
+                                  (unsigned long long)(delay / 1000),
                                   resources ? "; raise the open file limit or lower "
                                               "--http_max_connections"
                                             : "",
@@ -69,8 +69,7 @@ static void accept_failed(struct http_server *s, struct http_listener *l, int r)
                 s->accept_failures = 0;
         }
         server_pause(s);
-        struct timeval tv = {.tv_sec = s->backoff_ns / 1000000000ULL,
-                             .tv_usec = (s->backoff_ns % 1000000000ULL) / 1000};
+        struct timeval tv = timeval_from_usec(delay);
         evtimer_add(s->backoff, &tv);
 }
 
@@ -81,7 +80,7 @@ static void on_accept(struct http_listener *l, int fd, const struct http_peer *p
 
         if (r < 0)
                 return accept_failed(s, l, r);
-        s->backoff_ns = 0;
+        s->accept_delay = ACCEPT_DELAY_INIT;
         if (http_conn_new(s, fd, peer) < 0) {
                 log_warning("Dropping an API connection from %s: out of memory", peer->text);
                 return;
@@ -130,6 +129,7 @@ int http_server_new(struct event_base *base, const struct http_server_config *cf
         /* The parser's head limit is a library-wide setting; this process has
          * one server. It counts the request line and every header line. */
         http_parser_set_max_header_size(cfg->max_header_size);
+        s->accept_delay = ACCEPT_DELAY_INIT;
         s->backoff = evtimer_new(base, on_backoff_done, s);
         if (!s->backoff)
                 return -ENOMEM;

@@ -22,11 +22,11 @@
 #include "agent/engine-json.h"
 #include "agent/source-engine.h"
 #include "basic/log.h"
+#include "basic/time-util.h"
 #include "linux/cgroup.h"
 
 #define API "/v1.40"
-#define BACKOFF_MIN_MS 250
-#define BACKOFF_MAX_MS 5000
+#define RETRY_INIT BACKOFF_INIT(250 * 1000, 5000 * 1000) /* microseconds */
 #define REQUEST_TIMEOUT_MS 10000
 /* Replay this much of the past when (re)subscribing to events. */
 #define EVENTS_REPLAY_SEC 2
@@ -52,7 +52,7 @@ struct engine_source {
         char *socket;
         struct curl_req *events, *list;
         struct event *retry;
-        unsigned backoff_ms;
+        struct backoff retry_delay;
         bool lost_logged;
         struct known **v;
         size_t n;
@@ -330,7 +330,7 @@ static void connect_engine(struct engine_source *s);
 
 static void lost(struct engine_source *s, const char *why)
 {
-        struct timeval tv = {s->backoff_ms / 1000, (s->backoff_ms % 1000) * 1000};
+        struct timeval tv = timeval_from_usec(backoff_next(&s->retry_delay));
 
         curl_req_cancel(TAKE_PTR(s->events));
         curl_req_cancel(TAKE_PTR(s->list));
@@ -339,7 +339,6 @@ static void lost(struct engine_source *s, const char *why)
                             why);
         s->lost_logged = true;
         evtimer_add(s->retry, &tv);
-        s->backoff_ms = MIN(s->backoff_ms * 2, (unsigned)BACKOFF_MAX_MS);
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *userdata)
@@ -404,7 +403,7 @@ static void on_list_done(int error, long status, const char *body, size_t len, v
         }
         log_info("%s: following the engine on %s (%zu containers)", s->name, s->socket, n);
         s->lost_logged = false;
-        s->backoff_ms = BACKOFF_MIN_MS;
+        s->retry_delay = RETRY_INIT;
         for (size_t i = 0; i < s->n; i++)
                 s->v[i]->seen = false;
         for (size_t i = 0; i < n; i++) {
@@ -447,7 +446,7 @@ int engine_source_new(struct event_base *base, struct curl_loop *curl, struct co
                 return -ENOMEM;
         s->curl = curl;
         s->cz = cz;
-        s->backoff_ms = BACKOFF_MIN_MS;
+        s->retry_delay = RETRY_INIT;
         s->name = strdup(name);
         s->socket = strdup(socket_path);
         s->retry = evtimer_new(base, on_retry, s);
