@@ -54,11 +54,6 @@ void holders_walks(const struct holders *hs, uint64_t *ret_full, uint64_t *ret_p
         *ret_partial = hs ? hs->bpf.partial_walks : 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-        return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* The cgroup paths of the checked containers, sorted: a walk stops where
  * another container begins, that container's own walk covers it. */
 struct container_paths {
@@ -70,7 +65,7 @@ static bool is_container(const char *rel, void *userdata)
 {
         const struct container_paths *p = userdata;
 
-        return bsearch(&rel, p->v, p->n, sizeof(*p->v), cmp_str) != NULL;
+        return bsearch(&rel, p->v, p->n, sizeof(*p->v), cmp_string) != NULL;
 }
 
 static int walk_proc(struct holders *hs, const struct cg_hierarchy *h,
@@ -86,7 +81,7 @@ static int walk_proc(struct holders *hs, const struct cg_hierarchy *h,
                 if (!cs[i]->ignored)
                         paths[cp.n++] = cs[i]->cgroup;
         if (cp.n > 1)
-                qsort(paths, cp.n, sizeof(*paths), cmp_str);
+                qsort(paths, cp.n, sizeof(*paths), cmp_string);
 
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ pid_t *pids = NULL;
