@@ -18,15 +18,16 @@ the events the agent counted (network_ports/listen_events), is the per-event
 CPU; the same over the wall time is the CPU share of one core.
 
 Then two storms, with GET_HEALTH timed sequentially all along (p50, p99,
-max): --storm-n KILL_CONTAINER calls over 8 connections against an agent
-holding --storm-n containers, and --launches concurrent LAUNCH_CONTAINER
-calls (one connection each).
+max) by a process of its own: --storm-n KILL_CONTAINER calls over 8
+connections against an agent holding --storm-n containers, and --launches
+concurrent LAUNCH_CONTAINER calls (one connection each).
 
 Prints one table per part and writes bench/out/churn.csv. Teardown on every
 path: the agent is stopped, its cgroups killed and removed, its dirs deleted.
 """
 import argparse
 import csv
+import json
 import os
 import socket
 import subprocess
@@ -159,27 +160,46 @@ class Agent:
         subprocess.run(["rm", "-rf", self.work])
 
 
-class HealthSampler(threading.Thread):
-    """GET_HEALTH calls one after another until stopped; latencies in ms."""
+# argv: port authorization. GET_HEALTH one call after another (a new
+# connection each, as a monitoring probe does) until stdin closes; then the
+# latencies in ms, one line of JSON. A process of its own: timed in the
+# storm's client process, it would time that process' 100 threads too.
+SAMPLER = """
+import http.client, json, select, sys, time
+port, auth = int(sys.argv[1]), sys.argv[2]
+ms = []
+while not select.select([sys.stdin], [], [], 0)[0]:
+    t0 = time.monotonic()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("POST", "/api/v1", body=b'{"type": "GET_HEALTH"}',
+              headers={"Authorization": auth, "Content-Type": "application/json"})
+    r = c.getresponse()
+    r.read()
+    c.close()
+    ms.append((time.monotonic() - t0) * 1e3)
+    assert r.status == 200, r.status
+    time.sleep(0.002)
+print(json.dumps(ms))
+"""
+
+
+class HealthSampler:
+    """GET_HEALTH timed from a process of its own until finish(); in ms."""
 
     def __init__(self, agent):
-        super().__init__(daemon=True)
-        self.agent, self.stop_ev, self.ms = agent, threading.Event(), []
+        self.p = subprocess.Popen([sys.executable, "-c", SAMPLER, str(agent.port), agent.cl.auth],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
-    def run(self):
-        body = b'{"type": "GET_HEALTH"}'
-        while not self.stop_ev.is_set():
-            t0 = time.monotonic()
-            status, _ = self.agent.cl.request("POST", "/api/v1", body)
-            self.ms.append((time.monotonic() - t0) * 1e3)
-            assert status == 200, status
-            time.sleep(0.002)
+    def start(self):
+        pass  # it runs from its creation on
 
     def finish(self):
-        self.stop_ev.set()
-        self.join()
-        return {"n": len(self.ms), "p50": percentile(self.ms, 0.5),
-                "p99": percentile(self.ms, 0.99), "max": max(self.ms) if self.ms else 0}
+        out, _ = self.p.communicate("stop\n", timeout=60)
+        if self.p.returncode != 0:
+            raise RuntimeError("the GET_HEALTH sampler failed")
+        ms = json.loads(out)
+        return {"n": len(ms), "p50": percentile(ms, 0.5),
+                "p99": percentile(ms, 0.99), "max": max(ms) if ms else 0}
 
 
 def churn(agent, rate, seconds):

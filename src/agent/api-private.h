@@ -98,6 +98,12 @@ void api_waiter_defer(struct api_waiter *w);
 struct http_request *api_waiter_answer(struct api_waiter *w);
 /* Forget a waiter that was never deferred (the call failed at once). */
 void api_waiter_drop(struct api_waiter *w);
+/* Answer code with response (an agent.Response, stolen; NULL for no body)
+ * once every checkpoint written so far is on disk: at once when none is
+ * pending, later from the loop otherwise (500 if the flush failed). For
+ * the answers that tell of a change (KILL, REMOVE, UPDATE). */
+void api_reply_durable(struct api *api, struct http_request *req, const struct api_call *call,
+                       int code, json_t *response);
 
 /* WAIT_CONTAINER / WAIT_NESTED_CONTAINER: answer now or park a long poll. */
 void api_handle_wait(struct api *api, struct http_request *req, const struct api_call *call,

@@ -1,5 +1,6 @@
-/* api-wait.c - requests answered later: WAIT_CONTAINER long polls, and
- * LAUNCH_CONTAINER, whose answer comes with the supervisor's report; see
+/* api-wait.c - requests answered later: WAIT_CONTAINER long polls,
+ * LAUNCH_CONTAINER, whose answer comes with the supervisor's report, and
+ * every answer that must wait until what it tells is on disk; see
  * api-private.h.
  *
  * Such a request is deferred in a waiter until the containerizer calls
@@ -9,6 +10,7 @@
  * callback is cancelled then. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "agent/api-json.h"
 #include "agent/api-private.h"
@@ -20,6 +22,8 @@ struct api_waiter {
         void *handle; /* containerizer wait or launch, NULL once answered */
         void (*cancel)(struct containerizer *cz, void *handle);
         const struct api_call *call;
+        int code;         /* the answer held back until it is durable */
+        json_t *response; /* its agent.Response, NULL for none */
         LIST_ENTRY(api_waiter) link;
 };
 
@@ -30,6 +34,7 @@ static void waiter_free(struct api_waiter *w)
         LIST_REMOVE(w, link);
         if (w->call->handler == api_handle_wait)
                 w->api->n_waiters--;
+        json_decref(w->response);
         free(w);
 }
 
@@ -72,16 +77,82 @@ void api_waiter_drop(struct api_waiter *w)
         waiter_free(w);
 }
 
-static void waiter_done(const struct container *c, void *userdata)
+static void reply_held(struct http_request *req, int code, json_t *response)
+{
+        if (response)
+                api_reply_response(req, code, response);
+        else
+                http_request_reply(req, code, NULL, NULL, 0);
+}
+
+static void durable_done(int r, void *userdata)
 {
         struct api_waiter *w = userdata;
         struct http_request *req = w->req;
+        json_t *response = TAKE_PTR(w->response);
+        int code = w->code;
 
         w->handle = NULL;
-        const struct api_call *call = w->call;
         waiter_free(w);
-        api_reply_response(req, 200,
-                           api_response(call->type, call->field, api_json_termination(c)));
+        if (r < 0) {
+                json_decref(response);
+                return api_reply_error(req, 500, "cannot flush the checkpoint to disk: %s",
+                                       strerror(-r));
+        }
+        reply_held(req, code, response);
+}
+
+/* Hold w's answer (code, response) until the checkpoints are on disk; the
+ * waiter is answered now when nothing is pending. */
+static void waiter_hold(struct api_waiter *w, int code, json_t *response, bool deferred)
+{
+        struct http_request *req = w->req;
+        int r;
+
+        w->code = code;
+        w->response = response;
+        w->cancel = containerizer_durable_cancel;
+        r = containerizer_when_durable(w->api->cz, durable_done, w, &w->handle);
+        if (r == 0) {
+                if (!deferred)
+                        api_waiter_defer(w);
+                return;
+        }
+        response = TAKE_PTR(w->response);
+        waiter_free(w);
+        if (r < 0) {
+                json_decref(response);
+                return api_reply_error(req, 500, "out of memory");
+        }
+        reply_held(req, code, response);
+}
+
+void api_reply_durable(struct api *api, struct http_request *req, const struct api_call *call,
+                       int code, json_t *response)
+{
+        struct api_waiter *w = api_waiter_new(api, req, call, containerizer_durable_cancel);
+
+        if (!w) {
+                json_decref(response);
+                return api_reply_error(req, 500, "out of memory");
+        }
+        waiter_hold(w, code, response, false);
+}
+
+static void waiter_done(const struct container *c, void *userdata)
+{
+        struct api_waiter *w = userdata;
+
+        json_t *response = api_response(w->call->type, w->call->field, api_json_termination(c));
+
+        w->handle = NULL;
+        if (!response) {
+                struct http_request *req = w->req;
+                waiter_free(w);
+                return api_reply_error(req, 500, "out of memory");
+        }
+        /* The termination it tells may have been written a moment ago. */
+        waiter_hold(w, 200, response, true);
 }
 
 /* The client hung up: forget the wait. */

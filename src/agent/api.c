@@ -177,16 +177,17 @@ static void reply_ok(struct http_request *req, int code)
 }
 
 /* Answer a call that changed container id by its result r: 200 with no
- * body, 404 for an unknown container, else api_reply_failure(). Handlers
- * answer the codes particular to their call first. */
-static void reply_result(struct http_request *req, const char *what, const char *id, int r,
-                         const struct errbuf *e)
+ * body once the change is on disk, 404 for an unknown container, else
+ * api_reply_failure(). Handlers answer the codes particular to their call
+ * first. */
+static void reply_result(struct api *api, struct http_request *req, const struct api_call *call,
+                         const char *what, const char *id, int r, const struct errbuf *e)
 {
         if (r == -ENOENT)
                 return api_reply_error(req, 404, "container '%s' is unknown", id);
         if (r < 0)
                 return api_reply_failure(req, what, id, r, e);
-        reply_ok(req, 200);
+        api_reply_durable(api, req, call, 200, NULL);
 }
 
 /* Wrap a call's response body as {"type": T, "<field>": body}; steals body. */
@@ -414,7 +415,7 @@ static void handle_kill(struct api *api, struct http_request *req, const struct 
         if (r == -EINVAL)
                 return api_reply_error(req, 400, "cannot send signal %d to container '%s'", sig,
                                        id);
-        reply_result(req, "kill", id, r, &e);
+        reply_result(api, req, call, "kill", id, r, &e);
 }
 
 static void handle_remove(struct api *api, struct http_request *req, const struct api_call *call,
@@ -445,7 +446,7 @@ static void handle_remove(struct api *api, struct http_request *req, const struc
         if (r == -EBUSY)
                 return api_reply_error(
                     req, 500, "container '%s' has not terminated: kill it and wait first", id);
-        reply_result(req, "remove", id, r, &e);
+        reply_result(api, req, call, "remove", id, r, &e);
 }
 
 static void handle_update(struct api *api, struct http_request *req, const struct api_call *call,
@@ -479,7 +480,7 @@ static void handle_update(struct api *api, struct http_request *req, const struc
         if (r == -EPERM)
                 return api_reply_error(
                     req, 409, "container '%s' is adopted: its ports come from its source", id);
-        reply_result(req, "update", id, r, &e);
+        reply_result(api, req, call, "update", id, r, &e);
 }
 
 static const struct api_call api_calls[] = {

@@ -67,7 +67,7 @@ int sandbox_dir(const char *work_dir, const char *id, char **ret)
         return nested_path(base, id, ret);
 }
 
-static int write_in(const char *dir, const char *name, const char *text)
+static int write_in(const char *dir, const char *name, const char *text, struct sync_later *later)
 {
         _cleanup_free_ char *path = NULL;
         int r;
@@ -77,7 +77,7 @@ static int write_in(const char *dir, const char *name, const char *text)
                 return r;
         if (asprintf(&path, "%s/%s", dir, name) < 0)
                 return -ENOMEM;
-        return write_file_atomic(path, text, strlen(text), 0600);
+        return write_file_atomic(path, text, strlen(text), 0600, later);
 }
 
 static int read_in(const char *dir, const char *name, char **ret)
@@ -98,16 +98,17 @@ static int read_in(const char *dir, const char *name, char **ret)
 
 /* Overwrite a reserved record; one that was never reserved (a container of
  * an older agent) or that it does not fit is written atomically instead. */
-static int write_record(const char *dir, const char *name, const char *text)
+static int write_record(const char *dir, const char *name, const char *text,
+                        struct sync_later *later)
 {
         _cleanup_free_ char *path = NULL;
         int r;
 
         if (asprintf(&path, "%s/%s", dir, name) < 0)
                 return -ENOMEM;
-        r = write_record_file(path, text, strlen(text));
+        r = write_record_file(path, text, strlen(text), later);
         if (r == -ENOENT || r == -E2BIG)
-                return write_in(dir, name, text);
+                return write_in(dir, name, text, later);
         return r;
 }
 
@@ -127,7 +128,7 @@ static int read_record(const char *dir, const char *name, char **ret)
         return 0;
 }
 
-int checkpoint_reserve(const char *dir)
+int checkpoint_reserve(const char *dir, struct sync_later *later)
 {
         static const struct {
                 const char *name;
@@ -143,7 +144,7 @@ int checkpoint_reserve(const char *dir)
                 _cleanup_free_ char *path = NULL;
                 if (asprintf(&path, "%s/%s", dir, records[i].name) < 0)
                         return -ENOMEM;
-                r = reserve_record_file(path, records[i].size, 0600);
+                r = reserve_record_file(path, records[i].size, 0600, later);
                 if (r < 0)
                         return r;
         }
@@ -153,16 +154,7 @@ int checkpoint_reserve(const char *dir)
         if (!slash)
                 return parent ? 0 : -ENOMEM;
         *slash = '\0';
-        return fsync_directory(parent);
-}
-
-static int write_json(const char *dir, const char *name, json_t *j)
-{
-        _cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-
-        if (!text)
-                return -ENOMEM;
-        return write_in(dir, name, text);
+        return sync_path(parent, true, later);
 }
 
 static json_t *strv_to_json(char **v)
@@ -203,7 +195,7 @@ static int strv_from_json(const json_t *a, char ***ret)
         return 0;
 }
 
-int checkpoint_write_config(const char *dir, const struct container_config *cfg)
+char *checkpoint_format_config(const struct container_config *cfg)
 {
         _cleanup_(json_decrefp) json_t *j = NULL;
 
@@ -212,9 +204,22 @@ int checkpoint_write_config(const char *dir, const struct container_config *cfg)
                       "arguments", strv_to_json(cfg->arguments), "env", strv_to_json(cfg->env),
                       "has_ports", cfg->has_ports, "ports", ranges_to_json(&cfg->ports), "network",
                       cfg->network, "user", cfg->user);
-        if (!j)
+        return j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+}
+
+int checkpoint_write_config_text(const char *dir, const char *text, struct sync_later *later)
+{
+        return write_in(dir, "config.json", text, later);
+}
+
+int checkpoint_write_config(const char *dir, const struct container_config *cfg,
+                            struct sync_later *later)
+{
+        _cleanup_free_ char *text = checkpoint_format_config(cfg);
+
+        if (!text)
                 return -ENOMEM;
-        return write_json(dir, "config.json", j);
+        return checkpoint_write_config_text(dir, text, later);
 }
 
 static char *strdup_or_null(const char *s)
@@ -279,13 +284,14 @@ int checkpoint_read_config(const char *dir, struct container_config *ret, struct
         return 0;
 }
 
-int checkpoint_write_supervisor(const char *dir, const struct checkpoint_supervisor *s)
+int checkpoint_write_supervisor(const char *dir, const struct checkpoint_supervisor *s,
+                                struct sync_later *later)
 {
         char line[160];
 
         snprintf(line, sizeof(line), "%d %" PRIu64 " %d %s\n", (int)s->pid, s->start_time,
                  (int)s->main_pid, s->boot_id[0] ? s->boot_id : "-");
-        return write_record(dir, "supervisor", line);
+        return write_record(dir, "supervisor", line, later);
 }
 
 int checkpoint_read_supervisor(const char *dir, struct checkpoint_supervisor *ret, struct errbuf *e)
@@ -313,12 +319,12 @@ int checkpoint_read_supervisor(const char *dir, struct checkpoint_supervisor *re
         return 0;
 }
 
-int checkpoint_write_exit_status(const char *dir, int status)
+int checkpoint_write_exit_status(const char *dir, int status, struct sync_later *later)
 {
         char line[32];
 
         snprintf(line, sizeof(line), "%d\n", status);
-        return write_record(dir, "exit_status", line);
+        return write_record(dir, "exit_status", line, later);
 }
 
 int checkpoint_read_exit_status(const char *dir, int *ret, struct errbuf *e)
@@ -358,7 +364,8 @@ static char *termination_text(const struct container_termination *t, size_t mess
         return json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 }
 
-int checkpoint_write_termination(const char *dir, const struct container_termination *t)
+int checkpoint_write_termination(const char *dir, const struct container_termination *t,
+                                 struct sync_later *later)
 {
         /* The record has a fixed size: a message too long for it is cut, the
          * limitation (what a client acts on) never. */
@@ -367,7 +374,7 @@ int checkpoint_write_termination(const char *dir, const struct container_termina
                 if (!text)
                         return -ENOMEM;
                 if (strlen(text) < TERMINATION_SIZE - 1 || max == 0)
-                        return write_record(dir, "termination.json", text);
+                        return write_record(dir, "termination.json", text, later);
         }
 }
 
@@ -523,7 +530,7 @@ int checkpoint_list(const char *work_dir, char ***ret, size_t *ret_n)
 
 #define REMOVED_SUFFIX ".removed"
 
-int remove_tree_durably(const char *dir)
+int remove_tree_durably(const char *dir, struct sync_later *later)
 {
         _cleanup_free_ char *tomb = NULL;
         int r;
@@ -533,7 +540,7 @@ int remove_tree_durably(const char *dir)
         r = rm_rf(tomb); /* left by an earlier attempt */
         if (r < 0)
                 return r;
-        r = rename_durably(dir, tomb);
+        r = rename_durably(dir, tomb, later);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
@@ -543,7 +550,7 @@ int remove_tree_durably(const char *dir)
         return 0;
 }
 
-int checkpoint_remove(const char *work_dir, const char *id)
+int checkpoint_remove(const char *work_dir, const char *id, struct sync_later *later)
 {
         _cleanup_free_ char *dir = NULL;
         int r;
@@ -551,7 +558,7 @@ int checkpoint_remove(const char *work_dir, const char *id)
         r = checkpoint_dir(work_dir, id, &dir);
         if (r < 0)
                 return r;
-        return remove_tree_durably(dir);
+        return remove_tree_durably(dir, later);
 }
 
 static bool is_tombstone(const char *name)

@@ -23,7 +23,12 @@
  * as corrupt rather than as a shorter value. A removed container's
  * directory is first renamed to "<name>.removed" (a name no id can have),
  * so that the removal is one durable step, then deleted; recovery deletes
- * any such directory left by a crash. */
+ * any such directory left by a crash.
+ *
+ * Every write takes a struct sync_later (fileio.h): NULL flushes before it
+ * returns (the supervisor, a separate process, writes so); the agent passes
+ * its syncer's, so that its event loop never waits for a disk and its
+ * answers wait for the flush instead. */
 #pragma once
 
 #include <stdint.h>
@@ -31,6 +36,7 @@
 
 #include "agent/container.h"
 #include "basic/errbuf.h"
+#include "basic/fileio.h"
 
 /* Path of a container's checkpoint directory ("a/b" -> <meta>/a/containers/b). */
 int checkpoint_dir(const char *work_dir, const char *id, char **ret);
@@ -38,7 +44,12 @@ int checkpoint_dir(const char *work_dir, const char *id, char **ret);
 int sandbox_dir(const char *work_dir, const char *id, char **ret);
 
 /* Write config.json (the directory is created). */
-int checkpoint_write_config(const char *dir, const struct container_config *cfg);
+int checkpoint_write_config(const char *dir, const struct container_config *cfg,
+                            struct sync_later *later);
+/* The same in two halves, for a write away from the config: its text
+ * (malloc'd, NULL when out of memory), and the write of that text. */
+char *checkpoint_format_config(const struct container_config *cfg);
+int checkpoint_write_config_text(const char *dir, const char *text, struct sync_later *later);
 /* Read config.json into *ret (replaced); -EINVAL etc. with a line in *e. */
 int checkpoint_read_config(const char *dir, struct container_config *ret, struct errbuf *e);
 
@@ -50,20 +61,22 @@ struct checkpoint_supervisor {
 };
 /* Reserve the supervisor, exit_status and termination.json records (blank,
  * full size) in dir, which must exist. */
-int checkpoint_reserve(const char *dir);
+int checkpoint_reserve(const char *dir, struct sync_later *later);
 /* Write the supervisor record. */
-int checkpoint_write_supervisor(const char *dir, const struct checkpoint_supervisor *s);
+int checkpoint_write_supervisor(const char *dir, const struct checkpoint_supervisor *s,
+                                struct sync_later *later);
 /* Read it; -ENOENT if absent, -EINVAL (line in *e) if corrupt. */
 int checkpoint_read_supervisor(const char *dir, struct checkpoint_supervisor *ret,
                                struct errbuf *e);
 
 /* Write the main process' wait status. */
-int checkpoint_write_exit_status(const char *dir, int status);
+int checkpoint_write_exit_status(const char *dir, int status, struct sync_later *later);
 /* Read it; -ENOENT if absent, -EINVAL (line in *e) if corrupt. */
 int checkpoint_read_exit_status(const char *dir, int *ret, struct errbuf *e);
 
 /* Write termination.json (state, reason, message, limitation). */
-int checkpoint_write_termination(const char *dir, const struct container_termination *t);
+int checkpoint_write_termination(const char *dir, const struct container_termination *t,
+                                 struct sync_later *later);
 /* Read it into *t (its state/reason/message/limitation are set; the exit
  * status is left alone). -ENOENT if absent. */
 int checkpoint_read_termination(const char *dir, struct container_termination *t, struct errbuf *e);
@@ -73,11 +86,12 @@ int checkpoint_read_termination(const char *dir, struct container_termination *t
  * not valid ids are skipped. */
 int checkpoint_list(const char *work_dir, char ***ret, size_t *ret_n);
 /* Remove a container's checkpoint (and its nested ones') durably: once this
- * returns 0 no restart sees it again. A failure removes nothing. */
-int checkpoint_remove(const char *work_dir, const char *id);
+ * returns 0 (and later has flushed) no restart sees it again. A failure
+ * removes nothing. */
+int checkpoint_remove(const char *work_dir, const char *id, struct sync_later *later);
 /* The same for any directory (a sandbox): rename to "<dir>.removed" and fsync,
  * then delete. 0 once the rename is durable (a missing dir is fine). */
-int remove_tree_durably(const char *dir);
+int remove_tree_durably(const char *dir, struct sync_later *later);
 /* Delete the "*.removed" directories a crash left below the checkpoints and
  * sandboxes; the number deleted. */
 size_t checkpoint_sweep(const char *work_dir);

@@ -212,7 +212,7 @@ static void termination_from_denials(struct containerizer *cz, struct cz_contain
                 t->has_limitation = true;
         }
 write:;
-        int r = checkpoint_write_termination(c->meta, t);
+        int r = checkpoint_write_termination(c->meta, t, cz_later(cz));
         if (r < 0)
                 log_error_errno(r, "Failed to checkpoint the termination of %s: %m",
                                 c->pub.config.id);
@@ -346,7 +346,7 @@ static void cz_end(struct containerizer *cz, struct cz_container *c)
                  * there died of that SIGKILL. Nobody else will record it. */
                 t->has_exit_status = true;
                 t->exit_status = SIGKILL;
-                r = checkpoint_write_exit_status(c->meta, SIGKILL);
+                r = checkpoint_write_exit_status(c->meta, SIGKILL, cz_later(cz));
                 if (r < 0)
                         log_warning_errno(r, "Failed to checkpoint the exit status of %s: %m",
                                           c->pub.config.id);
@@ -357,7 +357,7 @@ static void cz_end(struct containerizer *cz, struct cz_container *c)
         if (c->escaped)
                 termination_add_message(t, c->escaped);
         if (c->escaped || c->deadline_passed) {
-                r = checkpoint_write_termination(c->meta, t);
+                r = checkpoint_write_termination(c->meta, t, cz_later(cz));
                 if (r < 0)
                         log_error_errno(r, "Failed to checkpoint the termination of %s: %m",
                                         c->pub.config.id);
@@ -500,7 +500,7 @@ int cz_record_termination(struct cz_container *c, const struct container_termina
         own->has_limitation = t->has_limitation;
         own->limitation = lim;
         own->destroyed = t->destroyed;
-        r = checkpoint_write_termination(c->meta, own);
+        r = checkpoint_write_termination(c->meta, own, cz_later(c->cz));
         if (r < 0) {
                 free(own->message);
                 portset_clear(&own->limitation);

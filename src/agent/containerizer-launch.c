@@ -5,15 +5,18 @@
  * its end are reserved right after config.json, before anything runs, so a
  * launch on a disk too full for them fails (507) rather than a later exit
  * status going unrecorded. The container is LAUNCHING from the call until
- * its supervisor's report, which comes as an event: the call
- * returns at once and its answer follows (a frozen parent cgroup that keeps
- * the main process from starting delays only this launch). The work before
- * the supervisor starts and after it reports (each writes a checkpoint and
- * waits for it to be durable) is queued, one step per loop turn, so a burst
- * of launches leaves room for every other request between its steps. A failure undoes
- * every step: no cgroup, checkpoint, sandbox or process of a failed launch
- * stays behind; once a supervisor exists, the undoing is a destroy (killing
- * it and the cgroup, from the loop) before the answer. */
+ * its supervisor's report, which comes as an event, and its checkpoints are
+ * on disk: the call returns at once and its answer follows (a frozen parent
+ * cgroup that keeps the main process from starting delays only this
+ * launch). The work before the supervisor starts and after it reports is
+ * queued, one step per loop turn, so a burst of launches leaves room for
+ * every other request between its steps; the checkpoints those steps write
+ * are flushed by the syncer's thread, and the last step (RUNNING, the
+ * answer) waits for that flush, never the loop. A failure undoes every
+ * step: no cgroup, checkpoint, sandbox or process of a failed launch stays
+ * behind; once a supervisor exists, the undoing is a destroy (killing it
+ * and the cgroup, from the loop) before the answer. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -53,43 +56,114 @@ static int validate_config(struct containerizer *cz, const struct container_conf
 }
 
 static void on_launched(int r, struct launch_report *rep, const char *error, void *userdata);
+static void launch_step_running(struct containerizer *cz, struct cz_container *c);
 
-/* Everything up to the supervisor's start; undone by launch_rollback(). */
+/* ---- the files of a launch, on the syncer's worker ---------------------- */
+
+/* A launch's first job: what it owns, the container it reports to (NULL
+ * once that no longer wants it), how it went. */
+struct launch_files {
+        struct cz_job job; /* first */
+        char *meta, *sandbox, *config;
+        struct errbuf e;
+};
+
+static void launch_files_free(struct launch_files *f)
+{
+        free(f->meta);
+        free(f->sandbox);
+        free(f->config);
+        free(f);
+}
+
+/* On the worker: the checkpoint, the reserved records, the sandbox. */
+static int launch_files_work(void *userdata, struct sync_later *later)
+{
+        struct launch_files *f = userdata;
+        struct errbuf *e = &f->e;
+        int r;
+
+        r = rm_rf(f->meta);
+        if (r >= 0)
+                r = rm_rf(f->sandbox);
+        if (r < 0)
+                return errbuf_set(e, r, "cannot remove the stale files at %s: %s", f->meta,
+                                  strerror(-r));
+        r = checkpoint_write_config_text(f->meta, f->config, later);
+        if (r < 0)
+                return errbuf_set(e, r, "cannot checkpoint %s: %s", f->meta, strerror(-r));
+        /* What the container must be able to record at its end, however full
+         * the disk is by then. */
+        r = checkpoint_reserve(f->meta, later);
+        if (r < 0)
+                return errbuf_set(e, r,
+                                  "cannot reserve the exit status and termination records "
+                                  "in %s: %s",
+                                  f->meta, strerror(-r));
+        /* After config.json: whatever a crash before it leaves, recovery
+         * knows as a launch that never completed. */
+        r = mkdir_p(f->sandbox, 0755);
+        if (r < 0)
+                return errbuf_set(e, r, "cannot create sandbox %s: %s", f->sandbox, strerror(-r));
+        /* The supervisor's log is opened between its spawn and its exec,
+         * while the loop waits: created here, that open allocates nothing. */
+        _cleanup_free_ char *log = NULL;
+        if (asprintf(&log, "%s/" LAUNCHER_LOG, f->meta) < 0)
+                return errbuf_set(e, -ENOMEM, "out of memory");
+        _cleanup_close_ int fd = open(log, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0)
+                return errbuf_set(e, negative_errno(), "cannot create %s: %m", log);
+        return 0;
+}
+
+struct remove_files {
+        char *meta, *sandbox;
+};
+
+static int remove_files_work(void *userdata, struct sync_later *later)
+{
+        struct remove_files *f = userdata;
+
+        (void)later;
+        (void)rm_rf(f->meta);
+        (void)rm_rf(f->sandbox);
+        return 0;
+}
+
+static void remove_files_done(int r, void *userdata)
+{
+        struct remove_files *f = userdata;
+
+        (void)r;
+        free(f->meta);
+        free(f->sandbox);
+        free(f);
+}
+
+/* Remove what a failed launch wrote, on the worker: after any job of it
+ * still queued there (its files job may not have run yet). */
+static void remove_files(struct containerizer *cz, struct cz_container *c)
+{
+        struct remove_files *f = calloc(1, sizeof(*f));
+
+        if (f && (f->meta = strdup(c->meta)) && (f->sandbox = strdup(c->sandbox)) &&
+            syncer_run(cz->sync, remove_files_work, remove_files_done, f) >= 0)
+                return;
+        if (f)
+                remove_files_done(0, f);
+        /* Out of memory: here, then. */
+        (void)rm_rf(c->meta);
+        (void)rm_rf(c->sandbox);
+}
+
+/* Everything from the cgroup to the supervisor's start; undone by
+ * launch_rollback(). */
 static int do_launch(struct containerizer *cz, struct cz_container *c, struct errbuf *e)
 {
         struct isolator_launch_info info = {};
         struct cz_container *parent = cz_find(cz, c->pub.config.parent_id);
         int r;
 
-        /* The id is unknown, so whatever lies at its paths belongs to a
-         * container whose checkpoint could not be recovered: the new one
-         * must not inherit its output, exit status or termination. */
-        if (access(c->meta, F_OK) == 0 || access(c->sandbox, F_OK) == 0)
-                log_warning("Container %s: removing the files of an earlier, unrecovered "
-                            "container of that id",
-                            c->pub.config.id);
-        r = rm_rf(c->meta);
-        if (r >= 0)
-                r = rm_rf(c->sandbox);
-        if (r < 0)
-                return errbuf_set(e, r, "cannot remove the stale files of %s: %s", c->pub.config.id,
-                                  strerror(-r));
-        r = checkpoint_write_config(c->meta, &c->pub.config);
-        if (r < 0)
-                return errbuf_set(e, r, "cannot checkpoint %s: %s", c->meta, strerror(-r));
-        /* What the container must be able to record at its end, however full
-         * the disk is by then. */
-        r = checkpoint_reserve(c->meta);
-        if (r < 0)
-                return errbuf_set(e, r,
-                                  "cannot reserve the exit status and termination records "
-                                  "in %s: %s",
-                                  c->meta, strerror(-r));
-        /* After config.json: whatever a crash before it leaves, recovery
-         * knows as a launch that never completed. */
-        r = mkdir_p(c->sandbox, 0755);
-        if (r < 0)
-                return errbuf_set(e, r, "cannot create sandbox %s: %s", c->sandbox, strerror(-r));
         c->isolated = true; /* from the first prepare on, cleanup must run */
         r = cg_create(&cz->h, c->cgroup);
         if (r < 0)
@@ -129,8 +203,7 @@ static void launch_rollback(struct containerizer *cz, struct cz_container *c)
 {
         cz_cleanup_isolators(cz, c);
         cz_reap_cgroup(cz, c->cgroup);
-        (void)rm_rf(c->meta);
-        (void)rm_rf(c->sandbox);
+        remove_files(cz, c);
 }
 
 /* After the report: record the supervisor, isolate, watch. */
@@ -139,7 +212,7 @@ static int launch_adopt(struct containerizer *cz, struct cz_container *c, struct
         struct isolator_container view = cz_isolator_view(c);
         int r;
 
-        r = checkpoint_write_supervisor(c->meta, &c->sup);
+        r = checkpoint_write_supervisor(c->meta, &c->sup, cz_later(cz));
         if (r < 0)
                 return errbuf_set(e, r, "cannot checkpoint the supervisor of %s: %s",
                                   c->pub.config.id, strerror(-r));
@@ -171,16 +244,33 @@ static void launch_fail(struct containerizer *cz, struct cz_container *c, int r,
         cz_destroy(cz, c, NULL);
 }
 
-/* A queued step: record the supervisor, isolate, RUNNING, answer. */
+/* A queued step: record the supervisor, isolate; RUNNING once on disk. */
 static void launch_step_adopt(struct containerizer *cz, struct cz_container *c)
 {
         struct errbuf e = {};
         int r;
 
-        c->adopt_pending = false;
         r = launch_adopt(cz, c, &e);
-        if (r < 0)
+        if (r < 0) {
+                c->adopt_pending = false;
                 return launch_fail(cz, c, r, e.msg);
+        }
+        /* Still adopt_pending: a limitation meanwhile destroys it once it is
+         * RUNNING, a destroy cancels the wait. */
+        cz_queue_step_when_durable(cz, c, launch_step_running);
+}
+
+/* The last step, once its checkpoints are on disk: RUNNING, answer. */
+static void launch_step_running(struct containerizer *cz, struct cz_container *c)
+{
+        char error[256];
+
+        c->adopt_pending = false;
+        if (c->sync_r < 0) {
+                snprintf(error, sizeof(error), "cannot flush the checkpoint of %s to disk: %s",
+                         c->pub.config.id, strerror(-c->sync_r));
+                return launch_fail(cz, c, c->sync_r, error);
+        }
         if (cz_set_state(cz, c, CONTAINER_RUNNING) < 0)
                 return;
         log_info("Launched container %s (main pid %d, supervisor pid %d)", c->pub.config.id,
@@ -219,8 +309,7 @@ void cz_launch_undone(struct containerizer *cz, struct cz_container *c)
 
         /* The supervisor has exited (or was killed at the bound): nothing
          * writes into these any more. */
-        (void)rm_rf(c->meta);
-        (void)rm_rf(c->sandbox);
+        remove_files(cz, c);
         cz_erase(cz, c);
         if (c->pub.config.parent_id)
                 parent = strdup(c->pub.config.parent_id);
@@ -234,21 +323,68 @@ void cz_launch_undone(struct containerizer *cz, struct cz_container *c)
                 cz_maybe_end(cz, p); /* it may have waited for this one */
 }
 
-/* A queued step: everything up to the supervisor's start. */
-static void launch_step_start(struct containerizer *cz, struct cz_container *c)
+/* No process of c exists yet: undone at once, answered. */
+static void launch_undo_early(struct containerizer *cz, struct cz_container *c, int r,
+                              const char *error)
+{
+        log_error("Failed to launch container %s: %s", c->pub.config.id, error);
+        launch_rollback(cz, c);
+        cz_erase(cz, c);
+        launch_answer(c, r, error);
+        cz_container_free(c, true);
+}
+
+/* A queued step, once the files are there: cgroup, isolators, supervisor. */
+static void launch_step_process(struct containerizer *cz, struct cz_container *c)
 {
         struct errbuf e = {};
         int r;
 
         r = do_launch(cz, c, &e);
-        if (r >= 0)
-                return;
-        /* No process of it exists yet: undone at once. */
-        log_error("Failed to launch container %s: %s", c->pub.config.id, e.msg);
-        launch_rollback(cz, c);
-        cz_erase(cz, c);
-        launch_answer(c, r, e.msg);
-        cz_container_free(c, true);
+        if (r < 0)
+                launch_undo_early(cz, c, r, e.msg);
+}
+
+static void launch_files_done(int r, void *userdata)
+{
+        struct launch_files *f = userdata;
+        struct cz_container *c = f->job.c;
+        char error[sizeof(f->e.msg)];
+
+        snprintf(error, sizeof(error), "%s",
+                 f->e.msg[0] ? f->e.msg : "cannot flush the checkpoint to disk");
+        launch_files_free(f);
+        if (!c)
+                return; /* destroyed meanwhile: its undoing removes the files */
+        c->job = NULL;
+        if (r < 0)
+                return launch_undo_early(c->cz, c, r, error);
+        cz_queue_step(c->cz, c, launch_step_process);
+}
+
+/* The first queued step: hand the files to the worker. */
+static void launch_step_start(struct containerizer *cz, struct cz_container *c)
+{
+        struct launch_files *f = calloc(1, sizeof(*f));
+
+        /* The id is unknown, so whatever lies at its paths belongs to a
+         * container whose checkpoint could not be recovered: the new one
+         * must not inherit its output, exit status or termination. */
+        if (access(c->meta, F_OK) == 0 || access(c->sandbox, F_OK) == 0)
+                log_warning("Container %s: removing the files of an earlier, unrecovered "
+                            "container of that id",
+                            c->pub.config.id);
+        if (!f || !(f->meta = strdup(c->meta)) || !(f->sandbox = strdup(c->sandbox)) ||
+            !(f->config = checkpoint_format_config(&c->pub.config)) ||
+            syncer_run(cz->sync, launch_files_work, launch_files_done, f) < 0) {
+                if (f)
+                        launch_files_free(f);
+                return launch_undo_early(cz, c, -ENOMEM, "out of memory");
+        }
+        /* Waiting for the job counts as its step: a destroy detaches it. */
+        f->job.c = c;
+        c->job = &f->job;
+        c->step = launch_step_process;
 }
 
 int containerizer_launch(struct containerizer *cz, struct container_config *cfg,

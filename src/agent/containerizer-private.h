@@ -11,6 +11,7 @@
 #include "agent/containerizer.h"
 #include "agent/event-log.h"
 #include "agent/launcher.h"
+#include "agent/syncer.h"
 #include "basic/time-util.h"
 #include "isolator/isolator.h"
 #include "linux/cgroup.h"
@@ -21,6 +22,12 @@ struct waiter {
         container_wait_fn fn;
         void *userdata;
         struct event *fire; /* zero-timeout event: callbacks run from the loop */
+};
+
+/* A job of a container's on the syncer's worker (its struct begins with
+ * this): c, or NULL once the container no longer wants its result. */
+struct cz_job {
+        struct cz_container *c;
 };
 
 struct cz_container {
@@ -50,6 +57,9 @@ struct cz_container {
         bool destroy_when_running; /* a limitation came before the report */
         bool adopt_pending;        /* reported; its adopt step is queued */
         void (*step)(struct containerizer *cz, struct cz_container *c); /* queued */
+        void *sync_wait;   /* the flush its step waits for, NULL when none */
+        struct cz_job *job; /* the job its step waits for, NULL when none */
+        int sync_r;      /* how that flush went */
         struct cz_container *step_next;
         container_launch_fn launch_done;
         void *launch_userdata;
@@ -98,6 +108,7 @@ struct containerizer {
         struct cz_listen_note notes[CZ_MAX_LISTEN_NOTES]; /* oldest first */
         size_t n_notes;
         struct event_log *events;
+        struct syncer *sync; /* flushes the checkpoints, off the loop */
 };
 
 static inline struct cz_container *CZC(const struct container *c)
@@ -152,6 +163,15 @@ void cz_reaps_free(struct containerizer *cz);
  * it, one per loop turn. c must not have a step queued. */
 void cz_queue_step(struct containerizer *cz, struct cz_container *c,
                    void (*step)(struct containerizer *cz, struct cz_container *c));
+/* Queue step for when every checkpoint written so far is on disk; the step
+ * finds how the flush went in c->sync_r. */
+void cz_queue_step_when_durable(struct containerizer *cz, struct cz_container *c,
+                                void (*step)(struct containerizer *cz, struct cz_container *c));
+/* Where the agent's checkpoint writes hand their flushes. */
+static inline struct sync_later *cz_later(const struct containerizer *cz)
+{
+        return syncer_later(cz->sync);
+}
 /* Forget c's queued step (it is freed, or no longer wants it). */
 void cz_unqueue_step(struct containerizer *cz, struct cz_container *c);
 /* Forget every queued step (the agent stops). */

@@ -93,6 +93,12 @@ int containerizer_new(struct event_base *base, const struct agent_flags *flags,
                 return -ENOMEM;
         }
         cz_metrics_init(&cz->m);
+        r = syncer_new(base, &cz->sync);
+        if (r < 0) {
+                free(cz->events);
+                free(cz);
+                return errbuf_set(e, r, "cannot start the checkpoint flusher: %s", strerror(-r));
+        }
 
         /* The work dir first: an agent refused there creates no cgroup. */
         r = cg_hierarchy_detect(flags->cgroups_hierarchy, &cz->h, e);
@@ -147,9 +153,6 @@ void containerizer_free(struct containerizer *cz)
 {
         if (!cz)
                 return;
-        for (size_t i = 0; i < ELEMENTSOF(cz->lock_fds); i++)
-                if (cz->lock_fds[i] >= 0)
-                        close(cz->lock_fds[i]);
         if (cz->watch_ev)
                 event_free(cz->watch_ev);
         cz_reaps_free(cz);
@@ -157,6 +160,11 @@ void containerizer_free(struct containerizer *cz)
         for (size_t i = 0; i < cz->n; i++)
                 cz_container_free(CZC(cz->v[i]), false);
         free(cz->v);
+        /* What was written reaches the disk before the locks go. */
+        syncer_free(TAKE_PTR(cz->sync));
+        for (size_t i = 0; i < ELEMENTSOF(cz->lock_fds); i++)
+                if (cz->lock_fds[i] >= 0)
+                        close(cz->lock_fds[i]);
         for (size_t i = 0; i < cz->n_isolators; i++)
                 isolator_free(cz->isolators[i]);
         free(cz->isolators);
@@ -304,9 +312,9 @@ static int recover_unreadable(struct containerizer *cz, const char *id, const ch
                 if (r < 0)
                         return r;
                 cz_reap_cgroup(cz, cgroup); /* empty: removes it, or retries on a timer */
-                r = checkpoint_remove(cz->flags->work_dir, id);
+                r = checkpoint_remove(cz->flags->work_dir, id, cz_later(cz));
                 if (r >= 0)
-                        r = remove_tree_durably(sandbox);
+                        r = remove_tree_durably(sandbox, cz_later(cz));
                 if (r < 0)
                         return log_warning_errno(r, "Failed to remove the leftovers of %s: %m", id);
                 log_info("Removed the leftovers of container %s, whose launch never completed "

@@ -260,9 +260,52 @@ void cz_queue_step(struct containerizer *cz, struct cz_container *c,
                 event_add(cz->steps_ev, &now);
 }
 
+static void on_step_durable(int r, void *userdata)
+{
+        struct cz_container *c = userdata;
+
+        c->sync_wait = NULL;
+        c->sync_r = r;
+        cz_queue_step(c->cz, c, c->step);
+}
+
+void cz_queue_step_when_durable(struct containerizer *cz, struct cz_container *c,
+                                void (*step)(struct containerizer *cz, struct cz_container *c))
+{
+        int r;
+
+        c->step = step;
+        c->sync_r = 0;
+        r = syncer_barrier(cz->sync, on_step_durable, c, &c->sync_wait);
+        if (r != 0) {
+                c->sync_r = r < 0 ? r : 0;
+                cz_queue_step(cz, c, step);
+        }
+}
+
+int containerizer_when_durable(struct containerizer *cz, void (*fn)(int r, void *userdata),
+                               void *userdata, void **ret_handle)
+{
+        return syncer_barrier(cz->sync, fn, userdata, ret_handle);
+}
+
+void containerizer_durable_cancel(struct containerizer *cz, void *handle)
+{
+        syncer_cancel(cz->sync, handle);
+}
+
 void cz_unqueue_step(struct containerizer *cz, struct cz_container *c)
 {
         struct cz_container *prev = NULL;
+
+        if (c->sync_wait) { /* not in the queue yet: waiting for a flush */
+                syncer_cancel(cz->sync, TAKE_PTR(c->sync_wait));
+                return;
+        }
+        if (c->job) { /* or for a job: it runs on, to no one */
+                TAKE_PTR(c->job)->c = NULL;
+                return;
+        }
 
         for (struct cz_container *k = cz->steps_head; k; prev = k, k = k->step_next) {
                 if (k != c)
@@ -375,7 +418,8 @@ int containerizer_kill(struct containerizer *cz, const char *id, int signal, str
                  * That it was the agent's doing is recorded all the same, and
                  * answered only once a restarted agent would know it too. */
                 struct container_termination t = {.destroyed = true};
-                if (!c->launch && !c->pub.termination.state && !c->pub.termination.destroyed &&
+                /* One still launching fails instead (its answer says so). */
+                if (!c->in_launch && !c->pub.termination.state && !c->pub.termination.destroyed &&
                     (r = cz_record_termination(c, &t)) < 0)
                         return errbuf_set(e, r, "cannot checkpoint the termination of %s: %s", id,
                                           strerror(-r));
@@ -416,12 +460,12 @@ int containerizer_remove(struct containerizer *cz, const char *id, struct errbuf
                     n->state != CONTAINER_TERMINATED)
                         return -EBUSY;
         }
-        r = c->adopted ? 0 : checkpoint_remove(cz->flags->work_dir, id);
+        r = c->adopted ? 0 : checkpoint_remove(cz->flags->work_dir, id, cz_later(cz));
         if (r < 0)
                 return errbuf_set(e, r, "cannot remove the checkpoint of %s: %s", id, strerror(-r));
         /* The checkpoint decides: without it, what a failure here leaves of
          * the sandbox is swept as debris at the next start. */
-        r = c->adopted ? 0 : remove_tree_durably(c->sandbox);
+        r = c->adopted ? 0 : remove_tree_durably(c->sandbox, cz_later(cz));
         if (r < 0)
                 log_warning_errno(r, "Failed to remove the sandbox of %s: %m", id);
         /* Deepest first (reverse id order puts "a/b" before "a"). */
@@ -461,7 +505,7 @@ int containerizer_update(struct containerizer *cz, const char *id, const struct 
         next = c->pub.config;
         next.ports = copy;
         next.has_ports = has_ports;
-        r = checkpoint_write_config(c->meta, &next);
+        r = checkpoint_write_config(c->meta, &next, cz_later(cz));
         if (r < 0)
                 return errbuf_set(e, r, "cannot checkpoint the allocation of %s: %s", id,
                                   strerror(-r));
@@ -495,6 +539,7 @@ size_t containerizer_list(const struct containerizer *cz, const struct container
 void containerizer_metrics(const struct containerizer *cz, struct containerizer_metrics *ret)
 {
         *ret = cz->m;
+        syncer_stats(cz->sync, &ret->flush_batches, &ret->flush_paths);
         ret->containers = cz->n;
         ret->containers_adopted = 0;
         for (size_t i = 0; i < cz->n; i++)

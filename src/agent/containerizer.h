@@ -59,6 +59,8 @@ struct containerizer_metrics {
         uint64_t listen_events;         /* counter: listeners reported by eBPF */
         uint64_t events_dropped;        /* counter: events the ring buffer lost */
         uint64_t event_checks;          /* counter: single-container checks of an event */
+        uint64_t flush_batches;         /* counter: checkpoint flushes done off the loop */
+        uint64_t flush_paths;           /* counter: files and directories they flushed */
         bool instant_detection;         /* feature active */
         bool prevent_bind;              /* feature active */
 
@@ -102,6 +104,14 @@ int containerizer_wait(struct containerizer *cz, const char *id, container_wait_
                        void *userdata, void **ret_handle);
 /* Forget a pending wait (e.g. the HTTP client went away). */
 void containerizer_wait_cancel(struct containerizer *cz, void *handle);
+/* Call fn(r, userdata) from the loop once every checkpoint written so far is
+ * on disk (r < 0: a flush failed). Returns 1 when nothing is pending (fn is
+ * not called: answer at once), 0 with *ret_handle set for
+ * containerizer_durable_cancel(), or -ENOMEM. Whatever a client is told
+ * after a change (KILL, REMOVE, UPDATE, a WAIT's answer) waits for this. */
+int containerizer_when_durable(struct containerizer *cz, void (*fn)(int r, void *userdata),
+                               void *userdata, void **ret_handle);
+void containerizer_durable_cancel(struct containerizer *cz, void *handle);
 /* Send signal to the main process; SIGKILL destroys the container and its
  * nested ones, once that is checkpointed (else the error, a line in *e, and
  * nothing happened). -ENOENT unknown. */

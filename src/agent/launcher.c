@@ -1,23 +1,22 @@
 /* launcher.c - the agent's side of the Linux launcher; see launcher.h for
  * the process tree and why the supervisor (supervisor.c) re-execs the agent.
  *
- * A launch never waits on the agent's loop: launcher_launch() forks and
- * returns, and the report is read from a socketpair as it comes (an event),
- * bounded by a timer. Two messages come on it:
- *  - from the helper, "sup <pid>" with the supervisor's pidfd (SCM_RIGHTS),
- *    opened while the supervisor is the helper's unreaped child, so that a
- *    supervisor that never reports (its main process stuck entering a frozen
- *    cgroup) can still be killed without any pid reuse race;
- *  - from the supervisor, "ok <pid> <start time> <main pid>" or "error
- *    <message>". The supervisor then blocks until the agent closes its end,
- *    and only then reaps its main process, so pidfds opened on both here
- *    cannot race with their exit. If the agent dies instead, EOF comes all
- *    the same. */
+ * A launch never waits on the agent's loop: launcher_launch() spawns the
+ * supervisor with posix_spawn(3) (a vfork-style clone that shares the
+ * agent's memory until the exec, so the loop pays neither a copy of its page
+ * tables nor the copy-on-write faults a fork leaves behind), opens its pidfd
+ * while it is our unreaped child (no pid reuse race, so a supervisor that
+ * never reports can still be killed) and returns. The report is read from a
+ * socketpair as it comes (an event), bounded by a timer: "ok <pid> <start
+ * time> <main pid>" or "error <message>". The supervisor then blocks until
+ * the agent closes its end, and only then reaps its main process, so pidfds
+ * opened on both here cannot race with their exit. If the agent dies
+ * instead, EOF comes all the same. */
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/close_range.h>
 #include <event2/event.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -118,10 +117,7 @@ struct launch {
         char *id;
         int fd; /* our end of the status socket */
         struct event *read_ev, *timeout_ev;
-        pid_t helper;
-        int helper_pidfd;
-        struct event *helper_ev;
-        int sup_pidfd; /* from the helper, -1 until it arrives */
+        int sup_pidfd;
         char buf[512];
         size_t n;
         launch_done_fn done; /* NULL once finished */
@@ -134,48 +130,12 @@ static void launch_free(struct launch *l)
                 event_free(l->read_ev);
         if (l->timeout_ev)
                 event_free(l->timeout_ev);
-        if (l->helper_ev)
-                event_free(l->helper_ev);
-        if (l->helper_pidfd >= 0)
-                close(l->helper_pidfd);
         if (l->fd >= 0)
                 close(l->fd);
         if (l->sup_pidfd >= 0)
                 close(l->sup_pidfd);
         free(l->id);
         free(l);
-}
-
-/* Freed once finished and its helper reaped, whichever comes last. */
-static void launch_maybe_free(struct launch *l)
-{
-        if (!l->done && l->helper_pidfd < 0)
-                launch_free(l);
-}
-
-/* Reap the helper: called once its pidfd is readable (it has exited) or
- * when it only has a fork and one message left to go. */
-static void launch_reap_helper(struct launch *l)
-{
-        siginfo_t si;
-
-        if (l->helper_pidfd < 0)
-                return;
-        while (waitid(P_PID, (id_t)l->helper, &si, WEXITED) < 0 && errno == EINTR)
-                ;
-        if (l->helper_ev)
-                event_free(TAKE_PTR(l->helper_ev));
-        close(TAKE_FD(l->helper_pidfd));
-}
-
-static void on_helper_exit(evutil_socket_t fd, short what, void *userdata)
-{
-        struct launch *l = userdata;
-
-        (void)fd;
-        (void)what;
-        launch_reap_helper(l); /* readable pidfd: it has exited */
-        launch_maybe_free(l);
 }
 
 static void launch_finish(struct launch *l, int r, struct launch_report *rep, const char *error)
@@ -192,19 +152,17 @@ static void launch_finish(struct launch *l, int r, struct launch_report *rep, co
         /* The supervisor blocks until this end closes, then goes on. */
         close(TAKE_FD(l->fd));
         done(r, rep, error, l->userdata);
-        launch_maybe_free(l);
+        launch_free(l);
 }
 
-/* A line from the helper ("sup <pid>" with the supervisor's pidfd) or the
- * supervisor ("ok ..." or "error ..."): 1 when the launch is decided. */
+/* A line from the supervisor ("ok ..." or "error ..."): 1 when the launch
+ * is decided. */
 static int launch_line(struct launch *l, const char *line)
 {
         struct launch_report rep = {.main_pidfd = -1};
         char error[600];
-        int pid, main_pid, fd;
+        int pid, main_pid;
 
-        if (strncmp(line, "sup ", 4) == 0)
-                return 0; /* its pidfd came with it */
         if (strncmp(line, "error ", 6) == 0) {
                 launch_finish(l, -EIO, NULL, line + 6);
                 return 1;
@@ -219,17 +177,7 @@ static int launch_line(struct launch *l, const char *line)
         rep.sup.main_pid = main_pid;
         read_boot_id(rep.sup.boot_id, sizeof(rep.sup.boot_id));
         /* The supervisor blocks until our end closes and only then reaps its
-         * main process: both are alive (or not yet reaped), no pid reused. */
-        if (l->sup_pidfd < 0) {
-                fd = pidfd_open_pid(pid);
-                if (fd < 0) {
-                        (void)kill(pid, SIGKILL); /* unwatched, it must not run on */
-                        snprintf(error, sizeof(error), "pidfd_open(%d): %s", pid, strerror(-fd));
-                        launch_finish(l, fd, NULL, error);
-                        return 1;
-                }
-                l->sup_pidfd = fd;
-        }
+         * main process: it is alive (or not yet reaped), no pid reused. */
         rep.main_pidfd = pidfd_open_pid(main_pid);
         if (rep.main_pidfd < 0)
                 rep.main_pidfd = -1;
@@ -240,25 +188,12 @@ static int launch_line(struct launch *l, const char *line)
 static void on_status_readable(evutil_socket_t fd, short what, void *userdata)
 {
         struct launch *l = userdata;
-        char cbuf[CMSG_SPACE(sizeof(int))];
-        struct iovec iov = {.iov_base = l->buf + l->n, .iov_len = sizeof(l->buf) - 1 - l->n};
-        struct msghdr msg = {
-            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
         char error[600];
 
         (void)what;
-        ssize_t k = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        ssize_t k = recv(fd, l->buf + l->n, sizeof(l->buf) - 1 - l->n, MSG_DONTWAIT);
         if (k < 0 && (errno == EAGAIN || errno == EINTR))
                 return;
-        for (struct cmsghdr *c = k > 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c))
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                        int got;
-                        memcpy(&got, CMSG_DATA(c), sizeof(got));
-                        if (l->sup_pidfd < 0)
-                                l->sup_pidfd = got;
-                        else
-                                close(got);
-                }
         if (k <= 0) {
                 snprintf(error, sizeof(error), "no report from the supervisor of %s: %s", l->id,
                          k < 0 ? strerror(errno) : "it exited");
@@ -302,37 +237,49 @@ void launcher_launch_abort(struct launch *l, int *ret_sup_pidfd)
                 return;
         *ret_sup_pidfd = TAKE_FD(l->sup_pidfd);
         l->done = NULL;
-        /* Its helper only forks and sends one message: it is gone by now or
-         * in a moment, so this wait is as short as a fork. */
-        launch_reap_helper(l);
         launch_free(l);
 }
 
-/* In the helper: fork the supervisor (returns there, 0) and send the agent
- * its pidfd, opened while it is our unreaped child (no pid reuse). */
-static pid_t helper_fork_supervisor(int status_fd)
+void launcher_reap_children(void)
 {
-        pid_t p = fork();
-        char line[32];
+        /* Supervisors are the agent's children until it restarts; their own
+         * exit status says nothing (the main process' is checkpointed). */
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+}
 
-        if (p <= 0)
-                return p;
-        int fd = pidfd_open_pid(p);
-        int n = snprintf(line, sizeof(line), "sup %d\n", (int)p);
-        char cbuf[CMSG_SPACE(sizeof(int))] = {};
-        struct iovec iov = {.iov_base = line, .iov_len = (size_t)n};
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-        if (fd >= 0) {
-                msg.msg_control = cbuf;
-                msg.msg_controllen = sizeof(cbuf);
-                struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(c), &fd, sizeof(int));
+/* Spawn the supervisor: argv, fds 0-2 to /dev/null and its log, the status
+ * socket at STATUS_FD, nothing else; its own session, default signals. */
+static int spawn_supervisor(char *const argv[], const char *log_path, int status_fd,
+                            pid_t *ret_pid)
+{
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t all, none;
+        int r;
+
+        sigfillset(&all);
+        sigemptyset(&none);
+        if ((r = posix_spawn_file_actions_init(&fa)) != 0)
+                return -r;
+        if ((r = posix_spawnattr_init(&attr)) != 0) {
+                posix_spawn_file_actions_destroy(&fa);
+                return -r;
         }
-        (void)sendmsg(status_fd, &msg, MSG_NOSIGNAL);
-        _exit(0);
+        if ((r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0)) == 0 &&
+            (r = posix_spawn_file_actions_addopen(&fa, 1, log_path, O_WRONLY | O_CREAT | O_APPEND,
+                                                  0600)) == 0 &&
+            (r = posix_spawn_file_actions_adddup2(&fa, 1, 2)) == 0 &&
+            (r = posix_spawn_file_actions_adddup2(&fa, status_fd, STATUS_FD)) == 0 &&
+            (r = posix_spawn_file_actions_addclosefrom_np(&fa, STATUS_FD + 1)) == 0 &&
+            (r = posix_spawnattr_setsigdefault(&attr, &all)) == 0 &&
+            (r = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
+            (r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
+                                                     POSIX_SPAWN_SETSIGMASK)) == 0)
+                r = posix_spawn(ret_pid, "/proc/self/exe", &fa, &attr, argv, environ);
+        posix_spawnattr_destroy(&attr);
+        posix_spawn_file_actions_destroy(&fa);
+        return -r;
 }
 
 int launcher_launch(struct event_base *base, const struct launch_request *req, launch_done_fn done,
@@ -341,8 +288,9 @@ int launcher_launch(struct event_base *base, const struct launch_request *req, l
         _cleanup_close_ int ours = -1, theirs = -1;
         _cleanup_free_ char *log_path = NULL;
         struct launch *l;
-        char netns[32];
-        pid_t helper;
+        char netns[32], nofile[64] = "-";
+        pid_t pid;
+        int r;
 
         if (req->new_netns)
                 snprintf(netns, sizeof(netns), "new");
@@ -350,7 +298,11 @@ int launcher_launch(struct event_base *base, const struct launch_request *req, l
                 snprintf(netns, sizeof(netns), "%d", (int)req->join_netns_pid);
         else
                 snprintf(netns, sizeof(netns), "host");
-        if (asprintf(&log_path, "%s/supervisor.log", req->meta_dir) < 0)
+        if (nofile_raised)
+                snprintf(nofile, sizeof(nofile), "%llu:%llu",
+                         (unsigned long long)startup_nofile.rlim_cur,
+                         (unsigned long long)startup_nofile.rlim_max);
+        if (asprintf(&log_path, "%s/" LAUNCHER_LOG, req->meta_dir) < 0)
                 return errbuf_set(e, -ENOMEM, "out of memory");
 
         const char *argv[] = {"portiso-agent",
@@ -363,6 +315,7 @@ int launcher_launch(struct event_base *base, const struct launch_request *req, l
                               req->meta_dir,
                               req->sandbox,
                               netns,
+                              nofile,
                               NULL};
 
         int sp[2];
@@ -370,11 +323,18 @@ int launcher_launch(struct event_base *base, const struct launch_request *req, l
                 return errbuf_set(e, negative_errno(), "socketpair: %m");
         ours = sp[0];
         theirs = sp[1];
+        if (theirs == STATUS_FD) { /* dup2 onto itself would keep O_CLOEXEC */
+                int fd = fcntl(theirs, F_DUPFD_CLOEXEC, STATUS_FD + 1);
+                if (fd < 0)
+                        return errbuf_set(e, negative_errno(), "fcntl: %m");
+                close(theirs);
+                theirs = fd;
+        }
 
         l = calloc(1, sizeof(*l));
         if (!l)
                 return errbuf_set(e, -ENOMEM, "out of memory");
-        *l = (struct launch){.fd = -1, .helper_pidfd = -1, .sup_pidfd = -1};
+        *l = (struct launch){.fd = -1, .sup_pidfd = -1};
         l->id = strdup(req->id);
         l->read_ev = event_new(base, ours, EV_READ | EV_PERSIST, on_status_readable, l);
         l->timeout_ev = evtimer_new(base, on_launch_timeout, l);
@@ -383,54 +343,22 @@ int launcher_launch(struct event_base *base, const struct launch_request *req, l
                 return errbuf_set(e, -ENOMEM, "out of memory");
         }
 
-        helper = fork();
-        if (helper < 0) {
+        r = spawn_supervisor((char *const *)argv, log_path, theirs, &pid);
+        if (r < 0) {
                 launch_free(l);
-                return errbuf_set(e, negative_errno(), "fork: %m");
+                return errbuf_set(e, r, "cannot start the supervisor: %s", strerror(-r));
         }
-        if (helper == 0) {
-                /* Helper: new session, fork the supervisor, vanish. */
-                if (setsid() < 0)
-                        _exit(1);
-                pid_t p = helper_fork_supervisor(theirs);
-                if (p < 0)
-                        _exit(1);
-                /* Supervisor, before exec: fds 0-2 and the status fd only. */
-                int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-                int logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-                if (devnull < 0 || dup2(devnull, 0) < 0 ||
-                    dup2(logfd >= 0 ? logfd : devnull, 1) < 0 ||
-                    dup2(logfd >= 0 ? logfd : devnull, 2) < 0 || dup2(theirs, STATUS_FD) < 0)
-                        _exit(127);
-                close_range(STATUS_FD + 1, ~0U, 0);
-                process_reset_signals();
-                if (nofile_raised)
-                        (void)setrlimit(RLIMIT_NOFILE, &startup_nofile);
-                execv("/proc/self/exe", (char **)argv);
-                dprintf(STATUS_FD, "error cannot exec the supervisor: %s\n", strerror(errno));
-                _exit(127);
+        /* Our child, not reaped yet: its pidfd is its own. */
+        l->sup_pidfd = pidfd_open_pid(pid);
+        if (l->sup_pidfd < 0) {
+                r = l->sup_pidfd;
+                (void)kill(pid, SIGKILL); /* unwatched, it must not run on */
+                launch_free(l);
+                return errbuf_set(e, r, "pidfd_open(%d): %s", (int)pid, strerror(-r));
         }
-
         l->fd = TAKE_FD(ours);
-        l->helper = helper;
         l->done = done;
         l->userdata = userdata;
-        /* Our child, not reaped yet: its pidfd is its own. Without one (an
-         * old kernel) it is reaped when the launch ends. */
-        l->helper_pidfd = pidfd_open_pid(helper);
-        if (l->helper_pidfd >= 0) {
-                l->helper_ev = event_new(base, l->helper_pidfd, EV_READ, on_helper_exit, l);
-                if (!l->helper_ev || event_add(l->helper_ev, NULL) < 0) {
-                        if (l->helper_ev)
-                                event_free(TAKE_PTR(l->helper_ev));
-                        close(TAKE_FD(l->helper_pidfd));
-                }
-        }
-        if (l->helper_pidfd < 0) {
-                /* Reaped now: it only forks and sends one message. */
-                while (waitpid(helper, NULL, 0) < 0 && errno == EINTR)
-                        ;
-        }
         struct timeval tv = {.tv_sec = LAUNCH_TIMEOUT_SEC};
         if (event_add(l->read_ev, NULL) < 0 || event_add(l->timeout_ev, &tv) < 0) {
                 int fd = -1;

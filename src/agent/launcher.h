@@ -1,14 +1,16 @@
 /* launcher.h - the Linux launcher: one supervisor process per container.
  *
- *   agent --fork--> helper --setsid, fork--> supervisor (exec portiso-agent --supervise)
- *                    exits                     |  moves itself to <root>/.supervisors
- *                                              +--fork--> main: enter cgroup, sandbox, exec
+ *   agent --posix_spawn, setsid--> supervisor (exec portiso-agent --supervise)
+ *                                    |  moves itself to <root>/.supervisors
+ *                                    +--fork--> main: enter cgroup, sandbox, exec
  *
- * The supervisor is not the agent's child (the helper exits) and sits in its
- * own session, so stopping or restarting the agent leaves it and the container
- * alone. It waits for the main process, records its wait(2) status in the
- * checkpoint (exit_status), kills whatever is left in the container's cgroup
- * and exits. The agent watches it with a pidfd, which works for non-children.
+ * The supervisor sits in its own session, so stopping or restarting the
+ * agent leaves it and the container alone (it is then init's child). It
+ * waits for the main process, records its wait(2) status in the checkpoint
+ * (exit_status), kills whatever is left in the container's cgroup and exits.
+ * The agent watches it with a pidfd, which works the same for its own
+ * children and for those a restarted agent adopts; its own it reaps on
+ * SIGCHLD (launcher_reap_children()).
  *
  * The supervisor re-executes the agent binary in a hidden mode rather than
  * staying in the forked image: a forked copy would pin a snapshot of the
@@ -39,6 +41,11 @@ struct launch_request {
         pid_t join_netns_pid;           /* else join this process' netns (0 = host) */
 };
 
+/* The supervisor's own log, in the checkpoint directory. */
+#define LAUNCHER_LOG "supervisor.log"
+
+/* Reap every exited child of the agent (its supervisors), from SIGCHLD. */
+void launcher_reap_children(void);
 /* Raise the agent's soft RLIMIT_NOFILE to the hard limit (each container
  * holds a pidfd); supervisors and their tasks get back the limit the agent
  * started with. 1 if raised, 0 if already at the hard limit. */

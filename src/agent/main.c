@@ -40,10 +40,19 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *userdata)
         event_base_loopbreak(userdata);
 }
 
+static void on_child_signal(evutil_socket_t sig, short what, void *userdata)
+{
+        (void)sig;
+        (void)what;
+        (void)userdata;
+        launcher_reap_children();
+}
+
 static int run(int argc, char **argv)
 {
         _cleanup_(agent_flags_donep) struct agent_flags flags = {};
         _cleanup_(event_base_freep) struct event_base *base = NULL;
+        _cleanup_(event_freep) struct event *sigchld = NULL;
         _cleanup_(event_freep) struct event *sigterm = NULL;
         _cleanup_(event_freep) struct event *sigint = NULL;
         _cleanup_(containerizer_freep) struct containerizer *cz = NULL;
@@ -72,9 +81,11 @@ static int run(int argc, char **argv)
                 log_error("Failed to create the event loop");
                 return 1;
         }
+        sigchld = evsignal_new(base, SIGCHLD, on_child_signal, NULL);
         sigterm = evsignal_new(base, SIGTERM, on_stop_signal, base);
         sigint = evsignal_new(base, SIGINT, on_stop_signal, base);
-        if (!sigterm || !sigint || event_add(sigterm, NULL) < 0 || event_add(sigint, NULL) < 0) {
+        if (!sigchld || !sigterm || !sigint || event_add(sigchld, NULL) < 0 ||
+            event_add(sigterm, NULL) < 0 || event_add(sigint, NULL) < 0) {
                 log_error("Failed to install signal handlers");
                 return 1;
         }

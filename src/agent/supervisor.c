@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -196,7 +197,7 @@ int supervisor_main(int argc, char **argv)
         pid_t main_pid;
         char buf[256];
 
-        if (argc != 10)
+        if (argc != 11)
                 return 2;
         id = argv[2];
         if (strcmp(argv[3], cg_mode_to_string(CG_V2)) == 0)
@@ -211,6 +212,14 @@ int supervisor_main(int argc, char **argv)
         meta = argv[7];
         sandbox = argv[8];
         netns = argv[9];
+        /* The RLIMIT_NOFILE the agent started with ("-": the same as now). */
+        if (strcmp(argv[10], "-") != 0) {
+                unsigned long long cur, max;
+                if (sscanf(argv[10], "%llu:%llu", &cur, &max) != 2)
+                        return 2;
+                struct rlimit rl = {.rlim_cur = (rlim_t)cur, .rlim_max = (rlim_t)max};
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
 
         /* A write to a vanished agent must fail, not kill us. */
         signal(SIGPIPE, SIG_IGN);
@@ -289,7 +298,7 @@ int supervisor_main(int argc, char **argv)
                         break;
                 }
         if (status != -1) {
-                r = checkpoint_write_exit_status(meta, status);
+                r = checkpoint_write_exit_status(meta, status, NULL);
                 if (r < 0)
                         log_error_errno(r, "Container %s: cannot record exit status: %m", id);
         }

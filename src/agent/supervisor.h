@@ -1,6 +1,8 @@
 /* supervisor.h - the per-container supervisor program,
  * `portiso-agent --supervise <id> <cgroup mode> <mount> <cgroup>
- * <supervisors cgroup> <meta dir> <sandbox> <netns>`.
+ * <supervisors cgroup> <meta dir> <sandbox> <netns> <nofile>`, nofile being
+ * the RLIMIT_NOFILE "<soft>:<hard>" to restore (the agent raised its own) or
+ * "-".
  *
  * It is the far side of the launcher (launcher.h): it moves itself into the
  * supervisors' cgroup, forks the main process, which enters the container's

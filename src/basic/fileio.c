@@ -82,15 +82,23 @@ static int write_all(int fd, const void *data, size_t len)
         return 0;
 }
 
-int fsync_directory(const char *path)
+int sync_path(const char *path, bool is_dir, struct sync_later *later)
 {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int fd = -1;
 
+        if (later)
+                return later->add(later, path, is_dir);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | (is_dir ? O_DIRECTORY : 0));
         if (fd < 0)
                 return negative_errno();
         if (fsync(fd) < 0)
                 return negative_errno();
         return 0;
+}
+
+int fsync_directory(const char *path)
+{
+        return sync_path(path, true, NULL);
 }
 
 static int parent_dir(const char *path, char **ret)
@@ -110,7 +118,8 @@ static int parent_dir(const char *path, char **ret)
         return 0;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                      struct sync_later *later)
 {
         _cleanup_free_ char *dir = NULL, *tmp = NULL;
         _cleanup_close_ int fd = -1;
@@ -127,7 +136,7 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
         if (fd < 0)
                 return negative_errno();
         r = write_all(fd, data, len);
-        if (r >= 0 && fsync(fd) < 0)
+        if (r >= 0 && !later && fsync(fd) < 0)
                 r = negative_errno();
         if (r >= 0 && close(TAKE_FD(fd)) < 0)
                 r = negative_errno();
@@ -137,7 +146,10 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
                 unlink(tmp);
                 return r;
         }
-        return fsync_directory(dir);
+        /* Later: the content, then the name (both before anyone is told). */
+        if (later && (r = later->add(later, path, false)) < 0)
+                return r;
+        return sync_path(dir, true, later);
 }
 
 /* data padded with blanks to size bytes, the last one a newline. */
@@ -153,7 +165,7 @@ static char *padded(const void *data, size_t len, size_t size)
         return buf;
 }
 
-int reserve_record_file(const char *path, size_t size, mode_t mode)
+int reserve_record_file(const char *path, size_t size, mode_t mode, struct sync_later *later)
 {
         _cleanup_free_ char *buf = NULL;
 
@@ -162,10 +174,10 @@ int reserve_record_file(const char *path, size_t size, mode_t mode)
         buf = padded("", 0, size);
         if (!buf)
                 return -ENOMEM;
-        return write_file_atomic(path, buf, size, mode);
+        return write_file_atomic(path, buf, size, mode, later);
 }
 
-int write_record_file(const char *path, const void *data, size_t len)
+int write_record_file(const char *path, const void *data, size_t len, struct sync_later *later)
 {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
@@ -194,12 +206,14 @@ int write_record_file(const char *path, const void *data, size_t len)
                 return negative_errno();
         if ((size_t)k != size)
                 return -EIO;
+        if (later)
+                return later->add(later, path, false);
         if (fdatasync(fd) < 0)
                 return negative_errno();
         return 0;
 }
 
-int rename_durably(const char *oldpath, const char *newpath)
+int rename_durably(const char *oldpath, const char *newpath, struct sync_later *later)
 {
         _cleanup_free_ char *a = NULL, *b = NULL;
         int r;
@@ -211,9 +225,9 @@ int rename_durably(const char *oldpath, const char *newpath)
                 return r;
         if (rename(oldpath, newpath) < 0)
                 return negative_errno();
-        r = fsync_directory(a);
+        r = sync_path(a, true, later);
         if (r >= 0 && strcmp(a, b) != 0)
-                r = fsync_directory(b);
+                r = sync_path(b, true, later);
         return r;
 }
 
@@ -228,8 +242,18 @@ int write_string_file(const char *path, const char *s)
 
 int mkdir_p(const char *path, mode_t mode)
 {
-        _cleanup_free_ char *p = strdup(path);
+        _cleanup_free_ char *p = NULL;
+        struct stat st;
 
+        /* Mostly the directory, or all but its last component, exists: one
+         * or two system calls then, not one per component. */
+        if (stat(path, &st) == 0)
+                return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+        if (mkdir(path, mode) == 0)
+                return 0;
+        if (errno != ENOENT && errno != EEXIST)
+                return negative_errno();
+        p = strdup(path);
         if (!p)
                 return -ENOMEM;
         for (char *s = p + 1; *s; s++) {
@@ -241,8 +265,6 @@ int mkdir_p(const char *path, mode_t mode)
                 *s = '/';
         }
         if (mkdir(p, mode) < 0) {
-                struct stat st;
-
                 if (errno != EEXIST)
                         return negative_errno();
                 if (stat(p, &st) < 0)

@@ -11,27 +11,51 @@
  * one pwrite(2) and an fdatasync(2), which on a file system that overwrites
  * in place (ext4, xfs, tmpfs) allocates nothing. Its unused tail is padded
  * with spaces, so a record that was reserved but never written reads as
- * blank. */
+ * blank.
+ *
+ * Each write either flushes before it returns or, given a struct
+ * sync_later, stops at the page cache and names what must still be flushed.
+ * The page cache is all another process, or this one restarted after a crash
+ * of its own, needs to read the write; only a crash of the machine can lose
+ * it. The owner of the sync_later flushes the named paths off the caller's
+ * path and holds back whatever depends on them (an answer) until then
+ * (agent/syncer.h). A machine crash before that flush may leave such a file
+ * empty or torn, as if the write had half happened: its reader must reject
+ * that (the checkpoint parsers demand a record's end marker), and nothing
+ * that depended on the write has been told. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+struct sync_later {
+        /* Remember that path (a file, or a directory whose entries changed)
+         * must be flushed; < 0 if it cannot be remembered. */
+        int (*add)(struct sync_later *l, const char *path, bool is_dir);
+};
 
 /* Read a whole file into a NUL-terminated malloc'd buffer. */
 int read_full_file(const char *path, char **ret, size_t *ret_len);
 /* Read a file and strip one trailing newline. */
 int read_one_line_file(const char *path, char **ret);
-/* Write data to path atomically and durably (temp + fsync + rename + dir fsync). */
-int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Write data to path atomically and durably (temp + fsync + rename + dir
+ * fsync; with later, the two flushes are handed to it). */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                      struct sync_later *later);
 /* Create path as a record of exactly size bytes of blanks (atomically and
  * durably, as write_file_atomic()); an existing file is replaced. */
-int reserve_record_file(const char *path, size_t size, mode_t mode);
+int reserve_record_file(const char *path, size_t size, mode_t mode, struct sync_later *later);
 /* Overwrite a reserved record in place with data padded to its size, then
- * fdatasync. -ENOENT if it was never reserved, -E2BIG if data does not fit
- * (len must be below the size: the last byte is always a newline). */
-int write_record_file(const char *path, const void *data, size_t len);
-/* Rename oldpath to newpath and fsync the directories of both. */
-int rename_durably(const char *oldpath, const char *newpath);
+ * fdatasync (or hand that to later). -ENOENT if it was never reserved,
+ * -E2BIG if data does not fit (len must be below the size: the last byte is
+ * always a newline). */
+int write_record_file(const char *path, const void *data, size_t len, struct sync_later *later);
+/* Rename oldpath to newpath and fsync the directories of both (or hand
+ * them to later). */
+int rename_durably(const char *oldpath, const char *newpath, struct sync_later *later);
+/* fsync a file or a directory now (later == NULL) or hand it to later. */
+int sync_path(const char *path, bool is_dir, struct sync_later *later);
 /* Write a string to an existing file (e.g. cgroup control files), no O_CREAT. */
 int write_string_file(const char *path, const char *s);
 /* mkdir -p with the given mode; existing directories are fine. */

@@ -21,6 +21,9 @@ import time
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Where an agent with bind prevention pins its programs, one directory per
+# cgroups root.
+PIN_BASE = "/sys/fs/bpf/portiso"
 BUILD = os.environ.get("PORTISO_BUILD", os.path.join(ROOT, "build"))
 AGENT = os.path.join(BUILD, "portiso-agent")
 CLI = os.path.join(BUILD, "portiso")
@@ -142,7 +145,23 @@ class PortisoTestCase(unittest.TestCase):
                     stream.close()
         for base in filter(None, (cgroup_v2_mount(), cgroup_v1_freezer())):
             kill_cgroup_tree(os.path.join(base, self.cgroups_root))
+        self.remove_pins()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def remove_pins(self):
+        """An agent keeps its prevention pins while it has containers (they
+        outlive it on purpose); a test's agent stops with containers left,
+        so the pins of the test's cgroups root are the test's to remove."""
+        pins = os.path.join(PIN_BASE, self.cgroups_root)
+        if not os.path.isdir(pins):
+            return
+        bpfctl = os.path.join(os.environ.get("PORTISO_BUILD", os.path.join(ROOT, "build")),
+                              "tests", "helpers", "bpfctl")
+        if os.path.exists(bpfctl):
+            subprocess.run([bpfctl, f"--cgroups-root={self.cgroups_root}", "prevent-destroy"],
+                           capture_output=True, timeout=60)
+        # Unpinning a link detaches it; whatever bpfctl left goes so.
+        shutil.rmtree(pins, ignore_errors=True)
 
     def spawn(self, argv, **kw):
         """Start a process that tearDown kills."""

@@ -76,8 +76,7 @@ class DeniedBindsTest(AgentTestCase):
                       "bind prevention must be active for these tests")
 
     def _remove_pins(self):
-        from test_escapes import EscapeTestCase
-        EscapeTestCase._remove_pins(self)
+        self.remove_pins()
 
     def nginx_cmd(self, name, port):
         d = os.path.join(self.tmp, f"nginx-{name}")

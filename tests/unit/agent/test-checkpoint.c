@@ -80,7 +80,7 @@ static void test_config_round_trip(void **state)
         assert_int_equal(portset_add(&in.ports, 33010), 0);
         in.network = strdup("net1");
         in.user = strdup("nobody");
-        assert_int_equal(checkpoint_write_config(dir, &in), 0);
+        assert_int_equal(checkpoint_write_config(dir, &in, NULL), 0);
 
         assert_int_equal(checkpoint_read_config(dir, &out, &e), 0);
         assert_string_equal(out.id, "root");
@@ -105,7 +105,7 @@ static void test_config_round_trip(void **state)
         in.parent_id = strdup("root");
         in.shell = true;
         in.value = strdup("sleep 1");
-        assert_int_equal(checkpoint_write_config(dir, &in), 0);
+        assert_int_equal(checkpoint_write_config(dir, &in, NULL), 0);
         assert_int_equal(checkpoint_read_config(dir, &out, &e), 0);
         assert_string_equal(out.parent_id, "root");
         assert_true(out.shell);
@@ -133,17 +133,17 @@ static void test_records(void **state)
         assert_int_equal(checkpoint_read_exit_status(dir, &status, &e), -ENOENT);
 
         snprintf(s.boot_id, sizeof(s.boot_id), "0b3f2a1c-aaaa-bbbb-cccc-0123456789ab");
-        assert_int_equal(checkpoint_write_supervisor(dir, &s), 0);
+        assert_int_equal(checkpoint_write_supervisor(dir, &s, NULL), 0);
         assert_int_equal(checkpoint_read_supervisor(dir, &r, &e), 0);
         assert_int_equal(r.pid, 4242);
         assert_int_equal(r.start_time, 123456789);
         assert_int_equal(r.main_pid, 4243);
         assert_string_equal(r.boot_id, s.boot_id);
 
-        assert_int_equal(checkpoint_write_exit_status(dir, 9), 0);
+        assert_int_equal(checkpoint_write_exit_status(dir, 9, NULL), 0);
         assert_int_equal(checkpoint_read_exit_status(dir, &status, &e), 0);
         assert_int_equal(status, 9);
-        assert_int_equal(checkpoint_write_exit_status(dir, 256), 0);
+        assert_int_equal(checkpoint_write_exit_status(dir, 256, NULL), 0);
         assert_int_equal(checkpoint_read_exit_status(dir, &status, &e), 0);
         assert_int_equal(status, 256);
 
@@ -154,7 +154,7 @@ static void test_records(void **state)
                                           .has_limitation = true},
                                      u = {};
         assert_int_equal(portset_add(&t.limitation, 33005), 0);
-        assert_int_equal(checkpoint_write_termination(dir, &t), 0);
+        assert_int_equal(checkpoint_write_termination(dir, &t, NULL), 0);
         assert_int_equal(checkpoint_read_termination(dir, &u, &e), 0);
         assert_string_equal(u.state, "TASK_FAILED");
         assert_string_equal(u.reason, "REASON_CONTAINER_LIMITATION");
@@ -172,7 +172,7 @@ static void write_raw(const char *dir, const char *name, const char *text)
 
         assert_int_equal(mkdir_p(dir, 0700), 0);
         snprintf(path, sizeof(path), "%s/%s", dir, name);
-        assert_int_equal(write_file_atomic(path, text, strlen(text), 0600), 0);
+        assert_int_equal(write_file_atomic(path, text, strlen(text), 0600, NULL), 0);
 }
 
 static off_t file_size(const char *dir, const char *name)
@@ -198,7 +198,7 @@ static void test_reserved_records(void **state)
 
         assert_int_equal(checkpoint_dir(work, "reserved", &dir), 0);
         assert_int_equal(mkdir_p(dir, 0700), 0);
-        assert_int_equal(checkpoint_reserve(dir), 0);
+        assert_int_equal(checkpoint_reserve(dir, NULL), 0);
         off_t sizes[] = {file_size(dir, "exit_status"), file_size(dir, "supervisor"),
                          file_size(dir, "termination.json")};
         assert_true(sizes[0] > 0 && sizes[1] > 0 && sizes[2] >= 4096);
@@ -208,15 +208,15 @@ static void test_reserved_records(void **state)
         assert_int_equal(checkpoint_read_termination(dir, &u, &e), -ENOENT);
 
         /* Written in place: same sizes, values read back. */
-        assert_int_equal(checkpoint_write_exit_status(dir, 7 << 8), 0);
-        assert_int_equal(checkpoint_write_supervisor(dir, &s), 0);
+        assert_int_equal(checkpoint_write_exit_status(dir, 7 << 8, NULL), 0);
+        assert_int_equal(checkpoint_write_supervisor(dir, &s, NULL), 0);
         big = malloc(10000);
         assert_non_null(big);
         memset(big, 'x', 9999);
         big[9999] = '\0';
         t.message = big;
         t.destroyed = true;
-        assert_int_equal(checkpoint_write_termination(dir, &t), 0);
+        assert_int_equal(checkpoint_write_termination(dir, &t, NULL), 0);
         assert_int_equal(file_size(dir, "exit_status"), sizes[0]);
         assert_int_equal(file_size(dir, "supervisor"), sizes[1]);
         assert_int_equal(file_size(dir, "termination.json"), sizes[2]);
@@ -313,7 +313,7 @@ static void test_list_and_remove(void **state)
                 struct container_config cfg = {.id = (char *)ids[i], .value = (char *)"true"};
                 char *dir = NULL;
                 assert_int_equal(checkpoint_dir(work, ids[i], &dir), 0);
-                assert_int_equal(checkpoint_write_config(dir, &cfg), 0);
+                assert_int_equal(checkpoint_write_config(dir, &cfg, NULL), 0);
                 free(dir);
         }
         /* A stray file with an id's name and a dotted directory are not containers. */
@@ -342,7 +342,7 @@ static void test_list_and_remove(void **state)
                 free(v[i]);
         free(v);
 
-        assert_int_equal(checkpoint_remove(work, "a"), 0);
+        assert_int_equal(checkpoint_remove(work, "a", NULL), 0);
         assert_int_equal(checkpoint_list(work, &v, &n), 0);
         assert_int_equal(n, 2);
         assert_string_equal(v[0], "b");

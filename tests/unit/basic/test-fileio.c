@@ -166,7 +166,7 @@ static void test_write_file_atomic(void **state)
         snprintf(p, sizeof(p), "%s/state.json", dir);
 
         mode_t old = umask(022);
-        assert_int_equal(write_file_atomic(p, "{\"a\":1}", 7, 0640), 0);
+        assert_int_equal(write_file_atomic(p, "{\"a\":1}", 7, 0640, NULL), 0);
         umask(old);
         assert_int_equal(read_full_file(p, &s, NULL), 0);
         assert_string_equal(s, "{\"a\":1}");
@@ -176,7 +176,7 @@ static void test_write_file_atomic(void **state)
 
         /* Replacing: new content, a new inode (renamed over), no temp left. */
         ino_t first = st.st_ino;
-        assert_int_equal(write_file_atomic(p, "{\"a\":2,\"b\":true}", 16, 0600), 0);
+        assert_int_equal(write_file_atomic(p, "{\"a\":2,\"b\":true}", 16, 0600, NULL), 0);
         assert_int_equal(read_full_file(p, &s, NULL), 0);
         assert_string_equal(s, "{\"a\":2,\"b\":true}");
         free(s);
@@ -185,10 +185,10 @@ static void test_write_file_atomic(void **state)
         assert_int_equal(count_entries(dir), 1);
 
         /* Binary data with NULs and zero length. */
-        assert_int_equal(write_file_atomic(p, "x\0y", 3, 0600), 0);
+        assert_int_equal(write_file_atomic(p, "x\0y", 3, 0600, NULL), 0);
         assert_int_equal(stat(p, &st), 0);
         assert_int_equal(st.st_size, 3);
-        assert_int_equal(write_file_atomic(p, "", 0, 0600), 0);
+        assert_int_equal(write_file_atomic(p, "", 0, 0600, NULL), 0);
         assert_int_equal(stat(p, &st), 0);
         assert_int_equal(st.st_size, 0);
 
@@ -196,7 +196,7 @@ static void test_write_file_atomic(void **state)
         int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         assert_true(cwd >= 0);
         assert_int_equal(chdir(dir), 0);
-        int r = write_file_atomic("plain", "p", 1, 0600);
+        int r = write_file_atomic("plain", "p", 1, 0600, NULL);
         assert_int_equal(fchdir(cwd), 0);
         close(cwd);
         assert_int_equal(r, 0);
@@ -207,7 +207,7 @@ static void test_write_file_atomic(void **state)
 
         /* Missing directory: the error, and nothing created. */
         snprintf(p, sizeof(p), "%s/nodir/state.json", tmpdir);
-        assert_int_equal(write_file_atomic(p, "x", 1, 0600), -ENOENT);
+        assert_int_equal(write_file_atomic(p, "x", 1, 0600, NULL), -ENOENT);
         assert_false(exists(p));
         assert_int_equal(count_entries(dir), 2);
 }
@@ -301,16 +301,16 @@ static void test_record_files(void **state)
         struct stat st;
 
         path_of(p, sizeof(p), "record");
-        assert_int_equal(write_record_file(p, "x", 1), -ENOENT); /* never reserved */
-        assert_int_equal(reserve_record_file(p, 32, 0600), 0);
+        assert_int_equal(write_record_file(p, "x", 1, NULL), -ENOENT); /* never reserved */
+        assert_int_equal(reserve_record_file(p, 32, 0600, NULL), 0);
         assert_int_equal(read_full_file(p, &text, &len), 0);
         assert_int_equal(len, 32);
         assert_int_equal(strspn(text, " "), 31); /* blanks, then a newline */
         assert_int_equal(text[31], '\n');
         free(text);
 
-        assert_int_equal(write_record_file(p, "hello\n", 6), 0);
-        assert_int_equal(write_record_file(p, "hi\n", 3), 0); /* shorter: no tail left */
+        assert_int_equal(write_record_file(p, "hello\n", 6, NULL), 0);
+        assert_int_equal(write_record_file(p, "hi\n", 3, NULL), 0); /* shorter: no tail left */
         assert_int_equal(read_full_file(p, &text, &len), 0);
         assert_int_equal(len, 32);
         assert_int_equal(strncmp(text, "hi\n", 3), 0);
@@ -322,8 +322,8 @@ static void test_record_files(void **state)
         /* What does not fit is refused, the record untouched. */
         char big[40];
         memset(big, 'y', sizeof(big));
-        assert_int_equal(write_record_file(p, big, 32), -E2BIG);
-        assert_int_equal(write_record_file(p, big, sizeof(big)), -E2BIG);
+        assert_int_equal(write_record_file(p, big, 32, NULL), -E2BIG);
+        assert_int_equal(write_record_file(p, big, sizeof(big), NULL), -E2BIG);
         assert_int_equal(read_full_file(p, &text, NULL), 0);
         assert_int_equal(strncmp(text, "hi\n", 3), 0);
         free(text);
@@ -335,10 +335,76 @@ static void test_rename_durably(void **state)
         char a[512], b[512];
 
         put(path_of(a, sizeof(a), "ren-a"), "a");
-        assert_int_equal(rename_durably(a, path_of(b, sizeof(b), "ren-b")), 0);
+        assert_int_equal(rename_durably(a, path_of(b, sizeof(b), "ren-b"), NULL), 0);
         assert_false(exists(a));
         assert_true(exists(b));
-        assert_int_equal(rename_durably(a, b), -ENOENT);
+        assert_int_equal(rename_durably(a, b, NULL), -ENOENT);
+}
+
+/* A sync_later that records what it is handed. */
+struct collect {
+        struct sync_later later;
+        char paths[8][512];
+        bool dirs[8];
+        size_t n;
+        int fail; /* what add() returns when non-zero */
+};
+
+static int collect_add(struct sync_later *l, const char *path, bool is_dir)
+{
+        struct collect *c = (struct collect *)l;
+
+        if (c->fail)
+                return c->fail;
+        assert_true(c->n < 8);
+        snprintf(c->paths[c->n], sizeof(c->paths[c->n]), "%s", path);
+        c->dirs[c->n++] = is_dir;
+        return 0;
+}
+
+static void test_writes_later(void **state)
+{
+        (void)state;
+        struct collect c = {.later = {collect_add}};
+        char p[512], q[512], *text = NULL;
+
+        /* The content is there at once; file, then directory, to flush. */
+        path_of(p, sizeof(p), "later");
+        assert_int_equal(write_file_atomic(p, "{}", 2, 0600, &c.later), 0);
+        assert_int_equal(read_full_file(p, &text, NULL), 0);
+        assert_string_equal(text, "{}");
+        free(text);
+        assert_int_equal(c.n, 2);
+        assert_string_equal(c.paths[0], p);
+        assert_false(c.dirs[0]);
+        assert_string_equal(c.paths[1], tmpdir);
+        assert_true(c.dirs[1]);
+
+        /* A record overwritten in place names itself only. */
+        c.n = 0;
+        path_of(q, sizeof(q), "later-record");
+        assert_int_equal(reserve_record_file(q, 16, 0600, &c.later), 0);
+        assert_int_equal(c.n, 2);
+        c.n = 0;
+        assert_int_equal(write_record_file(q, "r\n", 2, &c.later), 0);
+        assert_int_equal(c.n, 1);
+        assert_string_equal(c.paths[0], q);
+        assert_false(c.dirs[0]);
+
+        /* A rename names both directories (one here). */
+        c.n = 0;
+        char renamed[512];
+        assert_int_equal(
+            rename_durably(q, path_of(renamed, sizeof(renamed), "later-renamed"), &c.later), 0);
+        assert_int_equal(c.n, 1);
+        assert_true(c.dirs[0]);
+        assert_int_equal(sync_path(tmpdir, true, &c.later), 0);
+        assert_int_equal(c.n, 2);
+
+        /* What cannot be remembered fails the write. */
+        c.fail = -ENOMEM;
+        assert_int_equal(write_file_atomic(p, "{}", 2, 0600, &c.later), -ENOMEM);
+        assert_int_equal(sync_path(tmpdir, true, NULL), 0); /* now */
 }
 
 int main(void)
@@ -348,7 +414,7 @@ int main(void)
             cmocka_unit_test(test_write_file_atomic), cmocka_unit_test(test_write_string_file),
             cmocka_unit_test(test_mkdir_p),           cmocka_unit_test(test_rm_rf),
             cmocka_unit_test(test_fsync_directory),   cmocka_unit_test(test_record_files),
-            cmocka_unit_test(test_rename_durably),
+            cmocka_unit_test(test_rename_durably),    cmocka_unit_test(test_writes_later),
         };
 
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
