@@ -137,6 +137,30 @@ class TestCgroupsSource(AgentTestCase):
         self.assertEqual(set(answers), {200}, "/health answers while the unit is stopped")
         self.assertNotIn("after the kill", a.log())
 
+    def test_kill_container_ends_an_adopted_unit(self):
+        p = self.port()
+        a = self.start()
+        path, web = self.unit("job.scope", p)
+        self.declare("job.conf", f"cgroup = {self.units_rel}/job.scope\nports = [{p}-{p}]\n")
+        cid = self.cid("job.scope")
+        a.wait_state(cid, "RUNNING")
+
+        waiter = {}
+        t = threading.Thread(target=lambda: waiter.update(a.wait(cid)))
+        t.start()
+        self.addCleanup(t.join)
+        wait_for(lambda: a.metrics().get("api/pending_waits", 0) >= 1 or "state" in waiter,
+                 what="the WAIT_CONTAINER call to be waiting")
+        a.kill(cid)
+        web.wait(timeout=10)
+        t.join(timeout=20)
+        self.assertIn("state", waiter, "WAIT_CONTAINER answers once the unit ended")
+        self.assertNotIn("limitation", waiter)
+        self.assertEqual(a.state(cid), "TERMINATED")
+        self.assertEqual(self.cgroup_procs(path), [])
+        self.assertTrue(os.path.isdir(path), "the unit's cgroup belongs to its owner")
+        self.assertIn(f"Stopping cgroups container {cid} through cgroups", a.log())
+
     def test_glob_follows_cgroups(self):
         p, q = self.port(), self.port()
         self.declare("scopes.conf", f"cgroup = {self.units_rel}/*.web.scope\nports = [{p}-{p}]\n")
