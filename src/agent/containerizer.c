@@ -419,7 +419,8 @@ int containerizer_kill(struct containerizer *cz, const char *id, int signal, str
                  * answered only once a restarted agent would know it too. */
                 struct container_termination t = {.destroyed = true};
                 /* One still launching fails instead (its answer says so). */
-                if (!c->in_launch && !c->pub.termination.state && !c->pub.termination.destroyed &&
+                if (!c->in_launch && !c->adopted && !c->pub.termination.state &&
+                    !c->pub.termination.destroyed &&
                     (r = cz_record_termination(c, &t)) < 0)
                         return errbuf_set(e, r, "cannot checkpoint the termination of %s: %s", id,
                                           strerror(-r));
