@@ -10,10 +10,15 @@ serves the Docker-compatible API on a unix socket in that dir.
 Docker: Debian's dockerd (docker.io) with its data root, exec root, pid
 file and API socket in the test's dir, the vfs driver, cgroupfs, no bridge
 and no iptables rules, --live-restore (so containers outlive a daemon
-restart, as Podman's outlive its service). It runs in a private mount
-namespace with directories of the test bound over /etc/docker and /run,
-where dockerd and containerd write a few fixed paths (a key, plugin and
-shim sockets).
+restart, as Podman's outlive its service).
+
+Each podman command and dockerd run in a private mount namespace where
+directories of the test are bound over the few fixed paths the engines
+write (/run for runc's and containerd's state and shim sockets,
+/etc/docker for dockerd's key), so a test leaves nothing behind. In a
+chroot into a plain directory (a fresh Debian root) that namespace also
+gets a "/" that is a mount point, without which no engine can apply an
+image layer or start a container (in_own_mount_ns()).
 
 The image is a busybox rootfs made from Debian's busybox-static (fetched
 with `apt-get download`, unpacked with `dpkg-deb -x`, never installed) and
@@ -148,8 +153,8 @@ class Engine:
         self.start_service()
         self.import_image(self.IMAGE)
 
-    def cli(self, *args, check=True, timeout=60, wrap=()):
-        r = subprocess.run(list(wrap) + [self.CLI] + list(args), env=self.env,
+    def cli(self, *args, check=True, timeout=60):
+        r = subprocess.run(self.wrap([self.CLI] + list(args)), env=self.env,
                            capture_output=True, text=True, timeout=timeout)
         if check and r.returncode != 0:
             raise AssertionError(f"{self.CLI} {' '.join(args)}: {r.returncode}: {r.stderr}")
@@ -162,12 +167,13 @@ class Engine:
         changes = ["--change", 'CMD ["/bin/sh"]']
         for p in expose:
             changes += ["--change", f"EXPOSE {p}/tcp"]
-        self.cli("import", *changes, tar, name, wrap=self.import_wrap())
+        self.cli("import", *changes, tar, name)
         os.unlink(tar)
         return name
 
-    def import_wrap(self):
-        return ()
+    def wrap(self, argv):
+        """argv of an engine command as it is run (in a mount namespace?)."""
+        return argv
 
     # -- the API service ------------------------------------------------------
     def start_service(self):
@@ -308,13 +314,36 @@ def root_is_mount_point():
         return any(line.split()[4] == "/" for line in f)
 
 
+def in_own_mount_ns(scratch, setup, argv):
+    """argv run in a private mount namespace of its own, after the shell
+    commands `setup` (mounts that only argv sees), with "/" a mount point.
+
+    Engines need the latter: containers/storage and moby remount "/"
+    private before they apply an image layer, runc remounts it slave before
+    it pivots into a container, and `unshare --propagation private` does
+    the same; each fails with EINVAL when the process is chrooted into a
+    plain directory (a fresh Debian root entered with chroot, where "/" is
+    no mount point). There the namespace first makes every mount it can see
+    private (so nothing it mounts propagates back out), binds "/"
+    recursively at `scratch` and chroots into that bind, which is a mount.
+    """
+    run = (setup + " && " if setup else "") + 'exec "$@"'
+    if root_is_mount_point():
+        return ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", run, "sh"] + list(argv)
+    enter = ('for m in $(cut -d" " -f5 /proc/self/mountinfo); do mount --make-private "$m" || exit 1; done'
+             f' && mkdir -p "$1" && mount --rbind / "$1" && cd "$1" && shift'
+             ' && exec chroot . /bin/sh -c "mount --make-rprivate / && $0" sh "$@"')
+    return ["unshare", "--mount", "--propagation", "unchanged", "/bin/sh", "-c", enter, run,
+            scratch] + list(argv)
+
+
 class Podman(Engine):
     """One Podman installation inside test.tmp, with its API service."""
 
     NAME = CLI = "podman"
 
     def configure(self):
-        for d in ("storage", "run", "tmp", "net", "static", "volumes"):
+        for d in ("storage", "run", "tmp", "net", "static", "volumes", "sysrun"):
             os.makedirs(os.path.join(self.root, d))
         conf = os.path.join(self.root, "containers.conf")
         with open(conf, "w") as f:
@@ -343,21 +372,18 @@ runroot = "{self.root}/run"
                         TMPDIR=os.path.join(self.root, "tmp"))
 
     def service_argv(self):
-        return ["podman", "system", "service", "--time=0", f"unix://{self.socket}"]
+        return self.wrap(["podman", "system", "service", "--time=0", f"unix://{self.socket}"])
 
-    def import_wrap(self):
-        # An import writes a blob-info cache to /var/lib/containers/cache, a
-        # path no configuration moves: give it a private tmpfs there. That
-        # needs "/" to be a mount point (unshare makes it private); in a
-        # chroot it is not, and the import writes the cache for real: remove
-        # it afterwards if it was not there before.
-        if not root_is_mount_point():
-            if not os.path.exists("/var/lib/containers"):
-                self.test.addCleanup(shutil.rmtree, "/var/lib/containers", True)
-            return ()
+    def wrap(self, argv):
+        # Two paths no configuration moves: an import writes a blob-info
+        # cache to /var/lib/containers/cache (a private tmpfs there instead),
+        # and runc keeps its state in /run/runc (a directory of the test over
+        # /run, as for Docker). Every podman command, and so the conmon and
+        # runc it starts, runs in such a namespace.
         hide = "/var/lib/containers" if os.path.isdir("/var/lib/containers") else "/var/lib"
-        return ("unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
-                'mount -t tmpfs portiso-test "$0" && exec "$@"', hide)
+        return in_own_mount_ns(os.path.join(self.root, "ns-root"),
+                               f"mount -t tmpfs portiso-test {hide}"
+                               f" && mount --bind {self.root}/sysrun /run", argv)
 
 
 class Docker(Engine):
@@ -374,12 +400,12 @@ class Docker(Engine):
 
     def service_argv(self):
         # Bind mounts, not tmpfs: a restarted daemon finds containerd's state.
-        return ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
-                f"mount --bind {self.root}/etc /etc/docker && mount --bind {self.root}/run /run"
-                ' && exec "$@"', "sh",
-                "dockerd", f"--data-root={self.root}/data", f"--exec-root={self.root}/exec",
-                f"--pidfile={self.root}/docker.pid", f"--host=unix://{self.socket}",
-                "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
-                "--storage-driver=vfs", "--exec-opt=native.cgroupdriver=cgroupfs",
-                f"--cgroup-parent=/{self.cgroup_parent}", "--userland-proxy=false",
-                "--live-restore"]
+        return in_own_mount_ns(
+            os.path.join(self.root, "ns-root"),
+            f"mount --bind {self.root}/etc /etc/docker && mount --bind {self.root}/run /run",
+            ["dockerd", f"--data-root={self.root}/data", f"--exec-root={self.root}/exec",
+             f"--pidfile={self.root}/docker.pid", f"--host=unix://{self.socket}",
+             "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
+             "--storage-driver=vfs", "--exec-opt=native.cgroupdriver=cgroupfs",
+             f"--cgroup-parent=/{self.cgroup_parent}", "--userland-proxy=false",
+             "--live-restore"])
