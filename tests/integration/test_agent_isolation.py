@@ -195,7 +195,9 @@ class TestBeyondMesos(AgentTestCase):
         a.launch("top", SLEEP, ports=[31198])
         a.launch("top/kid", SLEEP)
         a.wait_state("top/kid", "RUNNING")
-        self.listen(["tcp4:31199"], cgdir=self.cgroup_path("top/kid/own"))
+        # Not waited for: instant detection may kill it before it says so.
+        self.spawn_in_cgroup(self.cgroup_path("top/kid/own"),
+                             ["/usr/bin/python3", self.LISTEN, "tcp4:31199"])
         w = a.wait("top")
         self.assertEqual(w["reason"], "REASON_CONTAINER_LIMITATION")
         self.assertEqual(limitation_ports(w), [(31199, 31199)])
