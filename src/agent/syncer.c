@@ -16,11 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "agent/syncer.h"
 #include "basic/log.h"
 #include "basic/macro.h"
+
+#define WORKER_NICE 10
 
 /* A path to flush, or a job (work set). */
 struct entry {
@@ -176,6 +179,9 @@ static void *worker(void *userdata)
 {
         struct syncer *s = userdata;
 
+        /* Background work: when the CPUs are busy, the loop (every API
+         * answer, every kill) goes first. Nice values are per thread. */
+        (void)setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
         pthread_mutex_lock(&s->lock);
         for (;;) {
                 while (s->n_queue == 0 && !s->stop)
