@@ -148,6 +148,9 @@ class DeniedBindsTest(AgentTestCase):
                          {"range": [{"begin": refused, "end": refused}]})
         self.assertEqual(self.a.state("p"), "RUNNING")
         wait_for(lambda: self.denied_total() == 3, what="3 refusals counted")
+        # Its listener is seen by the next pass or event check, not at once.
+        wait_for(lambda: (self.a.containers()["p"].get("listening") or {}).get("range")
+                 == [{"begin": allowed, "end": allowed}], what="p's listener seen")
         r = self.run_cli(self.a, "ps")
         self.assertEqual(r.returncode, 0, r.stderr)
         row = [l.split() for l in r.stdout.splitlines() if l.startswith("p ")][0]
