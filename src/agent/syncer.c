@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/syncer.h"
@@ -221,13 +222,16 @@ static void *worker(void *userdata)
                 pthread_mutex_lock(&s->lock);
                 s->batches++;
                 s->paths += p.n;
-                if (grow((void **)&s->done, &s->alloc_done, s->n_done, sizeof(*s->done)) >= 0)
-                        s->done[s->n_done++] = (struct batch_done){seq, r, v, n_jobs};
-                else {
-                        /* Barriers wait for the next batch's report; these
-                         * jobs' callbacks are lost (out of memory). */
-                        free(v);
+                /* The report must not be lost (its jobs' callbacks are in
+                 * it): out of memory, the worker (never the loop) waits a
+                 * moment and tries again. */
+                while (grow((void **)&s->done, &s->alloc_done, s->n_done, sizeof(*s->done)) < 0) {
+                        pthread_mutex_unlock(&s->lock);
+                        struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
+                        (void)nanosleep(&ts, NULL);
+                        pthread_mutex_lock(&s->lock);
                 }
+                s->done[s->n_done++] = (struct batch_done){seq, r, v, n_jobs};
                 pthread_mutex_unlock(&s->lock);
                 uint64_t one = 1;
                 (void)!write(s->efd, &one, sizeof(one));
