@@ -78,6 +78,27 @@ static int cgid_index_update(struct ports_isolator *pi, const struct cg_hierarch
         return 0;
 }
 
+/* The container of cgroup id in the index, or NULL: a binary search written
+ * out, since a pass makes one per listener and bsearch()'s call through a
+ * comparator per step was a tenth of a pass at 5000 containers. */
+static struct ports_container *index_find(const struct ports_isolator *pi, uint64_t id)
+{
+        size_t lo = 0, hi = pi->n_index;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                uint64_t m = pi->index[mid].cgroup_id;
+
+                if (m == id)
+                        return pi->index[mid].c;
+                if (m < id)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}
+
 /* The deepest checked container whose cgroup holds the cgroup rel, or NULL. */
 static struct ports_container *container_above(const struct ports_isolator *pi, const char *rel)
 {
@@ -175,16 +196,11 @@ int ports_collect(struct ports_isolator *pi, struct sockdiag *sd, const struct c
 
         for (size_t i = 0; i < t->n; i++) {
                 const struct listener *l = &t->v[i];
-                struct ports_cgroup_entry key = {.cgroup_id = l->cgroup_id};
-                const struct ports_cgroup_entry *hit = NULL;
-
                 struct ports_container *owner = NULL;
 
                 if (l->cgroup_id != 0 && h->mode == CG_V2 && pi->n_index > 0) {
-                        hit = bsearch(&key, pi->index, pi->n_index, sizeof(*pi->index), cmp_uint64);
-                        if (hit)
-                                owner = hit->c;
-                        else if ((r = foreign_lookup(pi, h, l->cgroup_id, &owner)) < 0)
+                        owner = index_find(pi, l->cgroup_id);
+                        if (!owner && (r = foreign_lookup(pi, h, l->cgroup_id, &owner)) < 0)
                                 return r;
                 }
                 if (owner) {
@@ -208,17 +224,12 @@ int ports_collect(struct ports_isolator *pi, struct sockdiag *sd, const struct c
 static int owner_of(struct ports_isolator *pi, const struct cg_hierarchy *h, uint64_t id,
                     struct ports_container **ret)
 {
-        struct ports_cgroup_entry key = {.cgroup_id = id};
-        const struct ports_cgroup_entry *hit;
-
         *ret = NULL;
         if (id == 0 || h->mode != CG_V2 || pi->n_index == 0)
                 return 0;
-        hit = bsearch(&key, pi->index, pi->n_index, sizeof(*pi->index), cmp_uint64);
-        if (hit) {
-                *ret = hit->c;
+        *ret = index_find(pi, id);
+        if (*ret)
                 return 0;
-        }
         return foreign_lookup(pi, h, id, ret);
 }
 
