@@ -1,5 +1,5 @@
 /* launcher.c - the agent's side of the Linux launcher; see launcher.h for
- * the process tree and why the supervisor (supervisor.c) re-execs the agent.
+ * the process tree and why the supervisor is a program of its own.
  *
  * A launch never waits on the agent's loop: launcher_launch() spawns the
  * supervisor with posix_spawn(3) (a vfork-style clone that shares the
@@ -14,6 +14,7 @@
  * instead, EOF comes all the same. */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <spawn.h>
@@ -34,6 +35,35 @@
 
 #define STATUS_FD SUPERVISOR_STATUS_FD
 #define LAUNCH_TIMEOUT_SEC 30
+
+/* The supervisor program, found once by launcher_find_supervisor(). */
+static char supervisor_path[PATH_MAX + sizeof("/" SUPERVISOR_PROGRAM)];
+
+int launcher_find_supervisor(struct errbuf *e)
+{
+        char self[PATH_MAX], beside[PATH_MAX + sizeof("/" SUPERVISOR_PROGRAM)];
+        const char *installed = PORTISO_SUPERVISOR_DIR "/" SUPERVISOR_PROGRAM;
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        char *slash;
+
+        beside[0] = '\0';
+        if (n > 0) {
+                self[n] = '\0';
+                slash = strrchr(self, '/');
+                if (slash) {
+                        *slash = '\0';
+                        snprintf(beside, sizeof(beside), "%s/" SUPERVISOR_PROGRAM, self);
+                }
+        }
+        if (beside[0] && access(beside, X_OK) == 0)
+                snprintf(supervisor_path, sizeof(supervisor_path), "%s", beside);
+        else if (access(installed, X_OK) == 0)
+                snprintf(supervisor_path, sizeof(supervisor_path), "%s", installed);
+        else
+                return errbuf_set(e, -ENOENT, "cannot find the program %s, neither at %s nor at %s",
+                                  SUPERVISOR_PROGRAM, beside[0] ? beside : "(unknown)", installed);
+        return 0;
+}
 
 /* The RLIMIT_NOFILE the agent started with, when launcher_raise_fd_limit()
  * raised it: restored for supervisors, so tasks never see the agent's. */
@@ -276,7 +306,7 @@ static int spawn_supervisor(char *const argv[], const char *log_path, int status
             (r = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
             (r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
                                                      POSIX_SPAWN_SETSIGMASK)) == 0)
-                r = posix_spawn(ret_pid, "/proc/self/exe", &fa, &attr, argv, environ);
+                r = posix_spawn(ret_pid, supervisor_path, &fa, &attr, argv, environ);
         posix_spawnattr_destroy(&attr);
         posix_spawn_file_actions_destroy(&fa);
         return -r;
@@ -305,7 +335,11 @@ int launcher_launch(struct event_base *base, const struct launch_request *req, l
         if (asprintf(&log_path, "%s/" LAUNCHER_LOG, req->meta_dir) < 0)
                 return errbuf_set(e, -ENOMEM, "out of memory");
 
-        const char *argv[] = {"portiso-agent",
+        if (!supervisor_path[0])
+                return errbuf_set(e, -ENOENT, "no %s program was found at startup",
+                                  SUPERVISOR_PROGRAM);
+
+        const char *argv[] = {SUPERVISOR_PROGRAM,
                               SUPERVISE_FLAG,
                               req->id,
                               cg_mode_to_string(req->hierarchy->mode),

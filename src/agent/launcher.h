@@ -1,6 +1,6 @@
 /* launcher.h - the Linux launcher: one supervisor process per container.
  *
- *   agent --posix_spawn, setsid--> supervisor (exec portiso-agent --supervise)
+ *   agent --posix_spawn, setsid--> supervisor (portiso-supervisor --supervise)
  *                                    |  moves itself to <root>/.supervisors
  *                                    +--fork--> main: enter cgroup, sandbox, exec
  *
@@ -12,12 +12,14 @@
  * children and for those a restarted agent adopts; its own it reaps on
  * SIGCHLD (launcher_reap_children()).
  *
- * The supervisor re-executes the agent binary in a hidden mode rather than
- * staying in the forked image: a forked copy would pin a snapshot of the
- * agent's heap (and whatever libevent state it held) for the container's
- * whole life, per container, while an exec'd one is a small clean process
- * that ps shows as `portiso-agent --supervise <id>`. It reads the command
- * from the checkpointed config.json, so nothing is passed but paths. */
+ * The supervisor is a program of its own (supervisor-main.c), not a fork of
+ * the agent: a forked copy would pin a snapshot of the agent's heap (and
+ * whatever libevent state it held) for the container's whole life, per
+ * container, while an exec'd one is a small clean process that ps shows as
+ * `portiso-supervisor --supervise <id>`. Nor is it the agent binary in a
+ * hidden mode: loading the agent's libraries cost each launch ~10 ms of CPU.
+ * It reads the command from the checkpointed config.json, so nothing is
+ * passed but paths. */
 #pragma once
 
 #include <stdbool.h>
@@ -44,6 +46,10 @@ struct launch_request {
 /* The supervisor's own log, in the checkpoint directory. */
 #define LAUNCHER_LOG "supervisor.log"
 
+/* Find the supervisor program: beside the running agent binary (the build
+ * tree), else in the directory it is installed to. Once, at startup; a
+ * one-line error if it is in neither. */
+int launcher_find_supervisor(struct errbuf *e);
 /* Reap every exited child of the agent (its supervisors), from SIGCHLD. */
 void launcher_reap_children(void);
 /* Raise the agent's soft RLIMIT_NOFILE to the hard limit (each container

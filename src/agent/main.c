@@ -3,9 +3,8 @@
  *
  * SIGTERM and SIGINT only leave the loop: containers, their supervisors and
  * their cgroups stay, and the next agent recovers them (as a Mesos agent
- * restart does). The same binary doubles as the per-container supervisor
- * (`portiso-agent --supervise ...`, see supervisor.h); that mode is picked
- * before anything else runs. */
+ * restart does). The per-container supervisor is a program of its own
+ * (portiso-supervisor, see launcher.h), found at startup. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +17,6 @@
 #include "agent/flags.h"
 #include "agent/launcher.h"
 #include "agent/sources.h"
-#include "agent/supervisor.h"
 #include "basic/log.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct event_base *, event_base_free);
@@ -70,6 +68,11 @@ static int run(int argc, char **argv)
                 return 1;
         }
 
+        r = launcher_find_supervisor(&e);
+        if (r < 0) {
+                fprintf(stderr, "portiso-agent: %s\n", e.msg);
+                return 1;
+        }
         signal(SIGPIPE, SIG_IGN);
         /* Beyond ~1000 containers the default soft limit of 1024 would fail
          * launches (one pidfd per supervisor) and recoveries. */
@@ -133,7 +136,5 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-        if (supervisor_mode(argc, argv))
-                return supervisor_main(argc, argv);
         return run(argc, argv);
 }

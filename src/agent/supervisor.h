@@ -1,5 +1,5 @@
 /* supervisor.h - the per-container supervisor program,
- * `portiso-agent --supervise <id> <cgroup mode> <mount> <cgroup>
+ * `portiso-supervisor --supervise <id> <cgroup mode> <mount> <cgroup>
  * <supervisors cgroup> <meta dir> <sandbox> <netns> <nofile>`, nofile being
  * the RLIMIT_NOFILE "<soft>:<hard>" to restore (the agent raised its own) or
  * "-".
@@ -16,11 +16,12 @@
 
 #include <stdbool.h>
 
+#define SUPERVISOR_PROGRAM "portiso-supervisor"
 #define SUPERVISE_FLAG "--supervise"
 /* The launcher's socket, as the supervisor sees it. */
 #define SUPERVISOR_STATUS_FD 3
 
-/* Entry point of `portiso-agent --supervise ...` (argv from "--supervise"). */
+/* Entry point of `portiso-supervisor --supervise ...` (argv from "--supervise"). */
 int supervisor_main(int argc, char **argv);
 /* True if argv asks for the hidden supervisor mode. */
 bool supervisor_mode(int argc, char **argv);

@@ -8,8 +8,10 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import portiso_test
@@ -65,6 +67,34 @@ class AgentFlagsTest(PortisoTestCase):
                 self.assertEqual(len(lines), 1, p.stderr)
                 self.assertTrue(lines[0].startswith("portiso-agent: "), lines[0])
                 self.assertIn(needle, lines[0])
+
+    def test_supervisor_program_missing(self):
+        """An agent with no portiso-supervisor beside it, nor installed, will
+        not start: one line naming both places, before it takes any port."""
+        installed = "/usr/libexec/portiso/portiso-supervisor"
+        if os.path.exists(installed):
+            self.skipTest(f"{installed} is installed on this host")
+        with tempfile.TemporaryDirectory() as d:
+            alone = os.path.join(d, "portiso-agent")
+            shutil.copy2(AGENT, alone)
+            p = subprocess.run([alone, f"--work_dir={d}/work", f"--runtime_dir={d}/run"],
+                               capture_output=True, text=True, timeout=10)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertIn("cannot find the program portiso-supervisor", lines[0])
+        self.assertIn(os.path.join(d, "portiso-supervisor"), lines[0])
+
+    def test_supervisor_program_links_little(self):
+        """The supervisor, exec'd once per launch, loads none of the agent's
+        network libraries, and refuses to run by hand."""
+        sup = os.path.join(os.path.dirname(AGENT), "portiso-supervisor")
+        ldd = subprocess.run(["ldd", sup], capture_output=True, text=True, check=True).stdout
+        for lib in ("libcurl", "libevent", "libbpf", "libprotobuf-c", "libgnutls"):
+            self.assertNotIn(lib, ldd)
+        p = subprocess.run([sup], capture_output=True, text=True, timeout=10)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("started by portiso-agent", p.stderr)
 
     def test_bad_environment_value(self):
         p = self.run_agent(env={"PORTISO_CONTAINER_PORTS_WATCH_INTERVAL": "soon"})

@@ -143,6 +143,19 @@ class PackageTest(unittest.TestCase):
         ldd = self.chroot("ldd", "/usr/sbin/portiso-agent").stdout
         self.assertNotIn("not found", ldd)
 
+    def test_supervisor_where_the_agent_looks(self):
+        files = self.chroot("dpkg", "-L", "portiso").stdout.split()
+        sup = [f for f in files if f.endswith("/portiso-supervisor")]
+        self.assertEqual(len(sup), 1, files)
+        st = os.stat(os.path.join(self.root, sup[0].lstrip("/")))
+        self.assertEqual(st.st_mode & 0o7777, 0o755)
+        # The installed agent looks for it at that path, compiled in.
+        with open(os.path.join(self.root, "usr/sbin/portiso-agent"), "rb") as f:
+            self.assertIn(sup[0].encode() + b"\0", f.read())
+        p = self.chroot(sup[0], check=False)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertNotIn("not found", self.chroot("ldd", sup[0]).stdout)
+
     def test_unit_verifies_and_keeps_containers(self):
         p = self.chroot("systemd-analyze", "verify", "portiso.service", check=False)
         self.assertEqual((p.returncode, p.stdout + p.stderr), (0, ""))
@@ -203,9 +216,11 @@ class PackageTest(unittest.TestCase):
         self.assertEqual(self.complete("portiso launch web -- --"), [])
 
     def test_zz_purge_removes_everything(self):
+        files = self.chroot("dpkg", "-L", "portiso").stdout.split()
+        sup = [f.lstrip("/") for f in files if f.endswith("/portiso-supervisor")]
         self.chroot("env", "DEBIAN_FRONTEND=noninteractive", "dpkg", "--purge", "portiso")
         for path in ("usr/sbin/portiso-agent", "usr/bin/portiso", "etc/default/portiso",
-                     "lib/systemd/system/portiso.service"):
+                     "lib/systemd/system/portiso.service", *sup):
             self.assertFalse(os.path.exists(os.path.join(self.root, path)), path)
 
 
