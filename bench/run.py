@@ -38,7 +38,8 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOLS = ("replica", "ss -ltnp", "ss -ltn", "portiso", "portiso move", "portiso walk", "dump")
+TOOLS = ("replica", "ss -ltnp", "ss -ltn", "portiso", "portiso move", "portiso walk", "dump",
+         "paired pass", "paired dump")
 
 
 def percentile(xs, q):
@@ -135,9 +136,12 @@ def run_timer(argv, env=None):
     if p.returncode != 0:
         raise RuntimeError(f"{os.path.basename(argv[0])} failed: {p.stderr.strip()}")
     wall, cpu, listening, extra = [], [], {}, {}
+    dump = []
     for line in p.stdout.splitlines():
         w = line.split()
-        if w[0] == "pass":
+        if w[0] == "dump":
+            dump.append((int(w[1]) / 1e6, int(w[2]) / 1e6))
+        elif w[0] == "pass":
             wall.append(int(w[1]) / 1e6)
             cpu.append(int(w[2]) / 1e6)
         elif w[0] == "listening":
@@ -152,6 +156,9 @@ def run_timer(argv, env=None):
             extra["walks"] = f"{w[1]} full, {w[2]} partial"
     extra["first_ms"] = wall[0]
     wall, cpu = wall[1:], cpu[1:]
+    if dump:  # --paired: the dump timed just before each pass
+        extra["dump_wall"] = [d[0] for d in dump[1:]]
+        extra["dump_cpu"] = [d[1] for d in dump[1:]]
     return wall, cpu, listening, extra
 
 
@@ -212,6 +219,12 @@ def bench_one(a, n, tmpdir):
             "proc" if a.holders == "proc" else "walk")))
         rows["dump"] = run_timer([os.path.join(scale, "bench-portiso-pass"), m, passes,
                                   "--dump-only"])
+        # The same pass and dump back to back in one process, pair by pair: the
+        # ratio without the noise between runs.
+        pp = run_timer(timer + ["--paired"], env=env)
+        rows["paired pass"] = pp
+        rows["paired dump"] = (pp[3]["dump_wall"], pp[3]["dump_cpu"], {}, {})
+        ratios = [p / d for p, d in zip(pp[0], pp[3]["dump_wall"]) if d > 0]
 
         # Answers: the replica sees IPv4 only, portiso both families.
         bad_rep = [c[0] for c in w.containers if rep[2].get(c[0]) != c[2]]
@@ -232,6 +245,7 @@ def bench_one(a, n, tmpdir):
             "backend": por[3].get("backend", "?"),
             "walks": por[3].get("walks", "?"),
             "first_ms": por[3].get("first_ms"),
+            "paired_ratio": statistics.median(ratios) if ratios else 0.0,
         }
         ag = None if a.no_agent else agent_rss(a.build, n, tmpdir, a.port_base + 2 * n + 100)
         if ag:
@@ -291,7 +305,7 @@ def plot(outdir, results, a):
         print("gnuplot not found: no plot", file=sys.stderr)
         return
     series = []
-    for tool in TOOLS:
+    for tool in (t for t in TOOLS if not t.startswith("paired")):  # the same as two rows
         pts = [(r["n"], r["median_ms"]) for r in results if r["tool"] == tool]
         if pts:
             path = os.path.join(outdir, f".plot-{tool.replace(' ', '_')}.dat")
@@ -380,6 +394,7 @@ def main():
                   f"{check['v6_listeners']}; holder search: {check['backend']}, "
                   f"{check['walks']} walks (first pass, "
                   f"loading it: {check['first_ms']:.1f} ms); "
+                  f"paired pass / dump, median of the pairs: {check['paired_ratio']:.2f}x; "
                   f"RSS {check['rss_kib']} KiB ({check['rss_source']})", flush=True)
             if not good:
                 for k in ("replica_wrong", "portiso_wrong", "v4_differs"):

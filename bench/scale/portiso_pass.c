@@ -2,7 +2,7 @@
  * bench-workload: exactly what the agent's watch loop does each interval.
  *
  *   bench-portiso-pass --manifest=FILE [--passes=K] [--isolated=RANGES]
- *                      [--dump-only] [--udp] [--move]
+ *                      [--dump-only] [--paired] [--udp] [--move]
  *
  * The containers are prepared as the agent prepares them (id, cgroup path,
  * cgroup v2 id from cg_get_id()) and given their own listeners as allocation,
@@ -11,6 +11,10 @@
  * host listeners then count as candidates, the case the holder search exists
  * for. --dump-only times just the sock_diag dump the pass starts with (TCP,
  * IPv4 and IPv6), an in-process floor without ss' fork, exec and printing.
+ * --paired times, before each pass, the dump alone too: the two run back to
+ * back in one process, so the ratio of each pair is not the noise between
+ * two runs minutes apart (on a shared VM the dump alone varies 1.5x from one
+ * run to the next); "dump <wall ns> <cpu ns>" precedes each "pass" line.
  * --udp makes bound UDP sockets count too (--container_ports_protocols=tcp,udp).
  * --move moves one process of the last container into the one before it
  * (and back, alternately) before each pass: one event a pass of the kind a
@@ -40,6 +44,7 @@ struct options {
         const char *isolated;
         unsigned passes;
         bool dump_only;
+        bool paired;
         bool udp;
         bool move;
 };
@@ -152,6 +157,17 @@ static int run(const struct options *o, struct errbuf *e)
                         errbuf_set(e, r, "moving a process: %s", strerror(-r));
                         break;
                 }
+                if (o->paired) {
+                        uint64_t d0 = now_ns(), dc0 = cpu_ns();
+                        r = one_pass(&pi, sd, &h, true, &n);
+                        uint64_t d1 = now_ns(), dc1 = cpu_ns();
+                        if (r < 0) {
+                                errbuf_set(e, r, "dump failed: %s", strerror(-r));
+                                break;
+                        }
+                        printf("dump %llu %llu\n", (unsigned long long)(d1 - d0),
+                               (unsigned long long)(dc1 - dc0));
+                }
                 uint64_t t0 = now_ns(), c0 = cpu_ns();
                 r = one_pass(&pi, sd, &h, o->dump_only, &n);
                 uint64_t t1 = now_ns(), c1 = cpu_ns();
@@ -193,6 +209,7 @@ int main(int argc, char **argv)
             {"passes", required_argument, NULL, 'p'},
             {"isolated", required_argument, NULL, 'i'},
             {"dump-only", no_argument, NULL, 'd'},
+            {"paired", no_argument, NULL, 'P'},
             {"udp", no_argument, NULL, 'u'},
             {"move", no_argument, NULL, 'v'},
             {},
@@ -210,6 +227,8 @@ int main(int argc, char **argv)
                         o.isolated = optarg;
                 else if (c == 'd')
                         o.dump_only = true;
+                else if (c == 'P')
+                        o.paired = true;
                 else if (c == 'u')
                         o.udp = true;
                 else if (c == 'v')
@@ -219,7 +238,8 @@ int main(int argc, char **argv)
         }
         if (!o.manifest || o.passes == 0) {
                 fprintf(stderr, "usage: bench-portiso-pass --manifest=FILE [--passes=K>0] "
-                                "[--isolated=RANGES] [--dump-only] [--udp] [--move]\n");
+                                "[--isolated=RANGES] [--dump-only] [--paired] [--udp] "
+                                "[--move]\n");
                 return 2;
         }
         if (run(&o, &e) < 0) {

@@ -38,11 +38,12 @@ class TestBenchSmoke(PortisoTestCase):
         self.assertIn("portiso == replica on IPv4 for 10/10", p.stdout)
         self.assertIn("IPv6 listeners seen by portiso only: 5/5", p.stdout)
         self.assertIn("holder search: bpf+events", p.stdout)
+        self.assertRegex(p.stdout, r"paired pass / dump, median of the pairs: \d+\.\d\dx")
         with open(os.path.join(out_dir, "scale.csv")) as f:
             rows = list(csv.DictReader(f))
         self.assertEqual([r["tool"] for r in rows],
                          ["replica", "ss -ltnp", "ss -ltn", "portiso", "portiso move",
-                          "portiso walk", "dump"])
+                          "portiso walk", "dump", "paired pass", "paired dump"])
         for r in rows:
             self.assertEqual(r["n"], "10")
             self.assertEqual(r["passes"], "2")
