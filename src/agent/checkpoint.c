@@ -530,35 +530,60 @@ int checkpoint_list(const char *work_dir, char ***ret, size_t *ret_n)
 
 #define REMOVED_SUFFIX ".removed"
 
+int entomb_durably(const char *dir, struct sync_later *later, char **ret_tomb)
+{
+        static uint64_t counter;
+        int r = -EEXIST;
+
+        *ret_tomb = NULL;
+        /* A name no earlier tomb has: one still being deleted (the same id
+         * removed, launched and removed again) is never in the way. */
+        for (unsigned attempt = 0; attempt < 8 && (r == -EEXIST || r == -ENOTEMPTY); attempt++) {
+                _cleanup_free_ char *tomb = NULL;
+
+                if (asprintf(&tomb, "%s.%" PRIu64 REMOVED_SUFFIX, dir, ++counter) < 0)
+                        return -ENOMEM;
+                r = rename_durably(dir, tomb, later);
+                if (r >= 0)
+                        *ret_tomb = TAKE_PTR(tomb);
+        }
+        return r == -ENOENT ? 0 : r;
+}
+
 int remove_tree_durably(const char *dir, struct sync_later *later)
 {
         _cleanup_free_ char *tomb = NULL;
         int r;
 
-        if (asprintf(&tomb, "%s" REMOVED_SUFFIX, dir) < 0)
-                return -ENOMEM;
-        r = rm_rf(tomb); /* left by an earlier attempt */
-        if (r < 0)
-                return r;
-        r = rename_durably(dir, tomb, later);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return r;
+        r = entomb_durably(dir, later, &tomb);
         /* Gone for any later reader; what rm leaves is swept at the next start. */
-        (void)rm_rf(tomb);
-        return 0;
+        if (r >= 0 && tomb)
+                (void)rm_rf(tomb);
+        return r;
 }
 
-int checkpoint_remove(const char *work_dir, const char *id, struct sync_later *later)
+int checkpoint_entomb(const char *work_dir, const char *id, struct sync_later *later,
+                      char **ret_tomb)
 {
         _cleanup_free_ char *dir = NULL;
         int r;
 
+        *ret_tomb = NULL;
         r = checkpoint_dir(work_dir, id, &dir);
         if (r < 0)
                 return r;
-        return remove_tree_durably(dir, later);
+        return entomb_durably(dir, later, ret_tomb);
+}
+
+int checkpoint_remove(const char *work_dir, const char *id, struct sync_later *later)
+{
+        _cleanup_free_ char *tomb = NULL;
+        int r;
+
+        r = checkpoint_entomb(work_dir, id, later, &tomb);
+        if (r >= 0 && tomb)
+                (void)rm_rf(tomb);
+        return r;
 }
 
 static bool is_tombstone(const char *name)

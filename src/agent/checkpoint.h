@@ -89,9 +89,17 @@ int checkpoint_list(const char *work_dir, char ***ret, size_t *ret_n);
  * returns 0 (and later has flushed) no restart sees it again. A failure
  * removes nothing. */
 int checkpoint_remove(const char *work_dir, const char *id, struct sync_later *later);
-/* The same for any directory (a sandbox): rename to "<dir>.removed" and fsync,
- * then delete. 0 once the rename is durable (a missing dir is fine). */
+/* The same for any directory (a sandbox): entomb it, then delete the tomb.
+ * 0 once the rename is durable (a missing dir is fine). */
 int remove_tree_durably(const char *dir, struct sync_later *later);
+/* Rename dir to a tomb of its own, "<dir>.<n>.removed", and fsync (or hand
+ * that to later): from then on it is gone for every reader, and deleting
+ * the tomb can wait (a crash leaves it to checkpoint_sweep()). *ret_tomb is
+ * the tomb's path, NULL if dir did not exist. */
+int entomb_durably(const char *dir, struct sync_later *later, char **ret_tomb);
+/* checkpoint_remove() without the deletion: the checkpoint's tomb. */
+int checkpoint_entomb(const char *work_dir, const char *id, struct sync_later *later,
+                      char **ret_tomb);
 /* Delete the "*.removed" directories a crash left below the checkpoints and
  * sandboxes; the number deleted. */
 size_t checkpoint_sweep(const char *work_dir);

@@ -108,7 +108,8 @@ struct containerizer {
         struct cz_listen_note notes[CZ_MAX_LISTEN_NOTES]; /* oldest first */
         size_t n_notes;
         struct event_log *events;
-        struct syncer *sync; /* flushes the checkpoints, off the loop */
+        struct syncer *sync;
+        struct tombs *tombs; /* removed containers' files, deleted off the loop */ /* flushes the checkpoints, off the loop */
 };
 
 static inline struct cz_container *CZC(const struct container *c)

@@ -23,6 +23,7 @@
 
 #include "agent/containerizer-private.h"
 #include "agent/launcher.h"
+#include "agent/tombs.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/sorted-array.h"
@@ -99,6 +100,11 @@ int containerizer_new(struct event_base *base, const struct agent_flags *flags,
                 free(cz);
                 return errbuf_set(e, r, "cannot start the checkpoint flusher: %s", strerror(-r));
         }
+        r = tombs_new(&cz->tombs);
+        if (r < 0) {
+                containerizer_free(cz);
+                return errbuf_set(e, r, "cannot start the file remover: %s", strerror(-r));
+        }
 
         /* The work dir first: an agent refused there creates no cgroup. */
         r = cg_hierarchy_detect(flags->cgroups_hierarchy, &cz->h, e);
@@ -160,6 +166,7 @@ void containerizer_free(struct containerizer *cz)
         for (size_t i = 0; i < cz->n; i++)
                 cz_container_free(CZC(cz->v[i]), false);
         free(cz->v);
+        tombs_free(TAKE_PTR(cz->tombs));
         /* What was written reaches the disk before the locks go. */
         syncer_free(TAKE_PTR(cz->sync));
         for (size_t i = 0; i < ELEMENTSOF(cz->lock_fds); i++)

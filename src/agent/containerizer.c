@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent/containerizer-private.h"
+#include "agent/tombs.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/sorted-array.h"
@@ -461,14 +462,22 @@ int containerizer_remove(struct containerizer *cz, const char *id, struct errbuf
                     n->state != CONTAINER_TERMINATED)
                         return -EBUSY;
         }
-        r = c->adopted ? 0 : checkpoint_remove(cz->flags->work_dir, id, cz_later(cz));
+        /* Renamed aside here, deleted by the tombs' thread: a sandbox of a
+         * million files must not hold the loop. */
+        char *tomb = NULL;
+        r = c->adopted ? 0 : checkpoint_entomb(cz->flags->work_dir, id, cz_later(cz), &tomb);
         if (r < 0)
                 return errbuf_set(e, r, "cannot remove the checkpoint of %s: %s", id, strerror(-r));
+        if (tomb)
+                (void)tombs_bury(cz->tombs, tomb);
         /* The checkpoint decides: without it, what a failure here leaves of
          * the sandbox is swept as debris at the next start. */
-        r = c->adopted ? 0 : remove_tree_durably(c->sandbox, cz_later(cz));
+        tomb = NULL;
+        r = c->adopted ? 0 : entomb_durably(c->sandbox, cz_later(cz), &tomb);
         if (r < 0)
                 log_warning_errno(r, "Failed to remove the sandbox of %s: %m", id);
+        if (tomb)
+                (void)tombs_bury(cz->tombs, tomb);
         /* Deepest first (reverse id order puts "a/b" before "a"). */
         for (size_t i = cz->n; i-- > 0;) {
                 struct cz_container *n = CZC(cz->v[i]);
