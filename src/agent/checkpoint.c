@@ -577,13 +577,13 @@ int checkpoint_entomb(const char *work_dir, const char *id, struct sync_later *l
 
 int checkpoint_remove(const char *work_dir, const char *id, struct sync_later *later)
 {
-        _cleanup_free_ char *tomb = NULL;
+        _cleanup_free_ char *dir = NULL;
         int r;
 
-        r = checkpoint_entomb(work_dir, id, later, &tomb);
-        if (r >= 0 && tomb)
-                (void)rm_rf(tomb);
-        return r;
+        r = checkpoint_dir(work_dir, id, &dir);
+        if (r < 0)
+                return r;
+        return remove_tree_durably(dir, later);
 }
 
 static bool is_tombstone(const char *name)

@@ -445,6 +445,16 @@ int containerizer_kill(struct containerizer *cz, const char *id, int signal, str
         return 0;
 }
 
+/* Hand a tomb (NULL: none) to the deleting thread; what cannot be queued
+ * stays for the next start's sweep, and the log says so. */
+static void bury(struct containerizer *cz, const char *id, char *tomb)
+{
+        if (tomb && tombs_bury(cz->tombs, tomb) < 0)
+                log_warning("Container %s: out of memory queueing its files for deletion; "
+                            "the next start deletes them",
+                            id);
+}
+
 int containerizer_remove(struct containerizer *cz, const char *id, struct errbuf *e)
 {
         struct cz_container *c = cz_find(cz, id);
@@ -468,16 +478,14 @@ int containerizer_remove(struct containerizer *cz, const char *id, struct errbuf
         r = c->adopted ? 0 : checkpoint_entomb(cz->flags->work_dir, id, cz_later(cz), &tomb);
         if (r < 0)
                 return errbuf_set(e, r, "cannot remove the checkpoint of %s: %s", id, strerror(-r));
-        if (tomb)
-                (void)tombs_bury(cz->tombs, tomb);
+        bury(cz, id, tomb);
         /* The checkpoint decides: without it, what a failure here leaves of
          * the sandbox is swept as debris at the next start. */
         tomb = NULL;
         r = c->adopted ? 0 : entomb_durably(c->sandbox, cz_later(cz), &tomb);
         if (r < 0)
                 log_warning_errno(r, "Failed to remove the sandbox of %s: %m", id);
-        if (tomb)
-                (void)tombs_bury(cz->tombs, tomb);
+        bury(cz, id, tomb);
         /* Deepest first (reverse id order puts "a/b" before "a"). */
         for (size_t i = cz->n; i-- > 0;) {
                 struct cz_container *n = CZC(cz->v[i]);
