@@ -15,7 +15,9 @@
  * answer) waits for that flush, never the loop. A failure undoes every
  * step: no cgroup, checkpoint, sandbox or process of a failed launch stays
  * behind; once a supervisor exists, the undoing is a destroy (killing it
- * and the cgroup, from the loop) before the answer. */
+ * and the cgroup, from the loop). The failure is answered once the worker
+ * has removed the launch's files and flushed that, so a crash after the
+ * answer cannot bring back a launch it said failed. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,44 +118,70 @@ static int launch_files_work(void *userdata, struct sync_later *later)
         return 0;
 }
 
-struct remove_files {
-        char *meta, *sandbox;
-};
+/* ---- the end of a failed launch ---------------------------------------- */
 
-static int remove_files_work(void *userdata, struct sync_later *later)
+/* On the worker: what a failed launch wrote goes, durably, so that the
+ * failure answered after this stays true across a crash. c is off the
+ * table; only its paths, which nothing changes, are read here. */
+static int undo_files_work(void *userdata, struct sync_later *later)
 {
-        struct remove_files *f = userdata;
+        struct cz_container *c = userdata;
+        int r, k;
 
-        (void)later;
-        (void)rm_rf(f->meta);
-        (void)rm_rf(f->sandbox);
-        return 0;
+        r = remove_tree_durably(c->meta, later);
+        k = remove_tree_durably(c->sandbox, later);
+        return r < 0 ? r : k;
 }
 
-static void remove_files_done(int r, void *userdata)
-{
-        struct remove_files *f = userdata;
+static void launch_answer(struct cz_container *c, int r, const char *error);
 
-        (void)r;
-        free(f->meta);
-        free(f->sandbox);
-        free(f);
+/* From the loop, once the files are gone: the answer, then the end. */
+static void undo_files_done(int r, void *userdata)
+{
+        struct cz_container *c = userdata;
+        struct containerizer *cz = c->cz;
+        const char *error = c->launch_error ? c->launch_error : "launch failed";
+
+        for (struct cz_container **p = &cz->undoing; *p; p = &(*p)->undo_next)
+                if (*p == c) {
+                        *p = c->undo_next;
+                        break;
+                }
+        if (r < 0)
+                log_warning_errno(r,
+                                  "Container %s: the files of its failed launch could not all be "
+                                  "removed (%m): the next start lists it as TERMINATED",
+                                  c->pub.config.id);
+        launch_answer(c, c->launch_r, error);
+        cz_container_free(c, true); /* a WAIT on it hears the launch error as its end */
 }
 
-/* Remove what a failed launch wrote, on the worker: after any job of it
- * still queued there (its files job may not have run yet). */
-static void remove_files(struct containerizer *cz, struct cz_container *c)
+/* A failed launch, off the table, ends once what it wrote is removed (on
+ * the worker, after any job of it still queued there): only then is the
+ * failure answered, so a crash after the answer cannot bring it back. */
+static void launch_undo_files(struct containerizer *cz, struct cz_container *c)
 {
-        struct remove_files *f = calloc(1, sizeof(*f));
+        /* Nothing of it may fire while it waits for the worker. */
+        if (c->step) {
+                cz_unqueue_step(cz, c);
+                c->step = NULL;
+        }
+        if (c->exit_ev)
+                event_free(TAKE_PTR(c->exit_ev));
+        if (c->pidfd >= 0)
+                close(TAKE_FD(c->pidfd));
+        c->undo_next = cz->undoing;
+        cz->undoing = c;
+        if (syncer_run(cz->sync, undo_files_work, undo_files_done, c) < 0)
+                undo_files_done(undo_files_work(c, NULL), c); /* out of memory: here, then */
+}
 
-        if (f && (f->meta = strdup(c->meta)) && (f->sandbox = strdup(c->sandbox)) &&
-            syncer_run(cz->sync, remove_files_work, remove_files_done, f) >= 0)
-                return;
-        if (f)
-                remove_files_done(0, f);
-        /* Out of memory: here, then. */
-        (void)rm_rf(c->meta);
-        (void)rm_rf(c->sandbox);
+static bool launch_being_undone(const struct containerizer *cz, const char *id)
+{
+        for (const struct cz_container *c = cz->undoing; c; c = c->undo_next)
+                if (strcmp(c->pub.config.id, id) == 0)
+                        return true;
+        return false;
 }
 
 /* Everything from the cgroup to the supervisor's start; undone by
@@ -203,7 +231,6 @@ static void launch_rollback(struct containerizer *cz, struct cz_container *c)
 {
         cz_cleanup_isolators(cz, c);
         cz_reap_cgroup(cz, c->cgroup);
-        remove_files(cz, c);
 }
 
 /* After the report: record the supervisor, isolate, watch. */
@@ -307,31 +334,31 @@ void cz_launch_undone(struct containerizer *cz, struct cz_container *c)
         _cleanup_free_ char *parent = NULL;
         const char *error = c->launch_error ? c->launch_error : "launch failed";
 
-        /* The supervisor has exited (or was killed at the bound): nothing
-         * writes into these any more. */
-        remove_files(cz, c);
         cz_erase(cz, c);
         if (c->pub.config.parent_id)
                 parent = strdup(c->pub.config.parent_id);
-        /* A WAIT on it hears the launch error as its end. */
         if (!c->pub.termination.message)
                 c->pub.termination.message = strdup(error);
-        launch_answer(c, c->launch_r, error);
-        cz_container_free(c, true);
+        /* The supervisor has exited (or was killed at the bound): nothing
+         * writes into its files any more. */
+        launch_undo_files(cz, c);
         struct cz_container *p = cz_find(cz, parent);
         if (p)
                 cz_maybe_end(cz, p); /* it may have waited for this one */
 }
 
-/* No process of c exists yet: undone at once, answered. */
+/* No process of c exists yet: undone at once, answered once its files are
+ * gone. */
 static void launch_undo_early(struct containerizer *cz, struct cz_container *c, int r,
                               const char *error)
 {
         log_error("Failed to launch container %s: %s", c->pub.config.id, error);
         launch_rollback(cz, c);
         cz_erase(cz, c);
-        launch_answer(c, r, error);
-        cz_container_free(c, true);
+        c->launch_r = r;
+        if (!c->launch_error)
+                c->launch_error = strdup(error);
+        launch_undo_files(cz, c);
 }
 
 /* A queued step, once the files are there: cgroup, isolators, supervisor. */
@@ -370,7 +397,8 @@ static void launch_step_start(struct containerizer *cz, struct cz_container *c)
         /* The id is unknown, so whatever lies at its paths belongs to a
          * container whose checkpoint could not be recovered: the new one
          * must not inherit its output, exit status or termination. */
-        if (access(c->meta, F_OK) == 0 || access(c->sandbox, F_OK) == 0)
+        if (!launch_being_undone(cz, c->pub.config.id) &&
+            (access(c->meta, F_OK) == 0 || access(c->sandbox, F_OK) == 0))
                 log_warning("Container %s: removing the files of an earlier, unrecovered "
                             "container of that id",
                             c->pub.config.id);

@@ -65,6 +65,7 @@ struct cz_container {
         void *launch_userdata;
         int launch_r;       /* < 0: the launch failed, the container is undone */
         char *launch_error; /* its one-line error */
+        struct cz_container *undo_next; /* in cz->undoing */
 
         /* DESTROYING */
         struct event *step_ev;     /* the next step of the cgroup kill */
@@ -108,8 +109,9 @@ struct containerizer {
         struct cz_listen_note notes[CZ_MAX_LISTEN_NOTES]; /* oldest first */
         size_t n_notes;
         struct event_log *events;
-        struct syncer *sync;
-        struct tombs *tombs; /* removed containers' files, deleted off the loop */ /* flushes the checkpoints, off the loop */
+        struct syncer *sync; /* checkpoint flushes and file work, off the loop */
+        struct tombs *tombs; /* removed containers' files, deleted off the loop */
+        struct cz_container *undoing; /* failed launches, off the table, whose files go */
 };
 
 static inline struct cz_container *CZC(const struct container *c)

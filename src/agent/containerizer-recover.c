@@ -169,6 +169,12 @@ void containerizer_free(struct containerizer *cz)
         tombs_free(TAKE_PTR(cz->tombs));
         /* What was written reaches the disk before the locks go. */
         syncer_free(TAKE_PTR(cz->sync));
+        /* Their jobs have run: only their answers, to no one now, are left. */
+        while (cz->undoing) {
+                struct cz_container *c = cz->undoing;
+                cz->undoing = c->undo_next;
+                cz_container_free(c, false);
+        }
         for (size_t i = 0; i < ELEMENTSOF(cz->lock_fds); i++)
                 if (cz->lock_fds[i] >= 0)
                         close(cz->lock_fds[i]);
@@ -521,6 +527,13 @@ int containerizer_recover(struct containerizer *cz)
         size_t n = 0, ok = 0, swept;
         int r;
 
+        /* What the last agent wrote and had not yet flushed when it died
+         * (a removal it never answered) is still in the page cache: flushed
+         * first, what recovery reads and reports is also what a power cut
+         * would leave. */
+        if (cz->lock_fds[0] >= 0 && syncfs(cz->lock_fds[0]) < 0)
+                log_warning_errno(negative_errno(), "Failed to flush the file system of %s: %m",
+                                  cz->flags->work_dir);
         swept = checkpoint_sweep(cz->flags->work_dir);
         if (swept > 0)
                 log_info("Deleted %zu directories of removed containers that a crash left", swept);

@@ -139,11 +139,9 @@ class TestFullDisk(DurabilityTestCase):
         self.assertIn("No space left on device", text)
         self.assertNotIn("full", a.containers())
         self.assertFalse(os.path.exists(self.cgroup_path("full")))
-        # What the failed launch wrote is removed by the worker, queued
-        # before the answer (and before any later launch's files).
-        for sub in (("meta", "containers"), ("containers",)):
-            d = os.path.join(work, *sub)
-            wait_for(lambda: os.listdir(d) == [], timeout=10, what=f"{d} to be empty")
+        # The failure is answered once what the launch wrote is gone.
+        self.assertEqual(os.listdir(os.path.join(work, "meta", "containers")), [])
+        self.assertEqual(os.listdir(os.path.join(work, "containers")), [])
         self.assertEqual(a.get("/health")[0], 200)
         # Space again: the same launch works.
         self.unfill(work)
@@ -151,6 +149,28 @@ class TestFullDisk(DurabilityTestCase):
         a.wait_state("full", "RUNNING")
         a.kill("full")
         a.wait("full")
+
+    def test_launch_refused_after_its_config_was_written_stays_refused_after_a_crash(self):
+        # One page left: config.json fits, the reserved records do not.
+        work = self.work_on_tmpfs()
+        a = self.start_agent()
+        self.fill(work)
+        fill = os.path.join(work, "fill")
+        os.truncate(fill, os.path.getsize(fill) - 4096)
+        status, text = a.call("LAUNCH_CONTAINER", expect=None, container_id=a.cid("half"),
+                              command={"shell": True, "value": SLEEP})
+        self.assertEqual(status, 507, text)
+        self.assertIn("cannot reserve", text)
+        # Killed right after the answer: nothing of the launch may be left
+        # for the next agent to list.
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait()
+        self.agents.remove(a)
+        self.assertEqual(os.listdir(os.path.join(work, "meta", "containers")), [])
+        self.unfill(work)
+        b = self.start_agent()
+        self.assertNotIn("half", b.containers())
+        self.assertEqual(b.stop(), 0, b.log())
 
     def test_exit_statuses_are_kept_on_a_full_disk(self):
         work = self.work_on_tmpfs()
