@@ -78,6 +78,11 @@ struct cz_container {
         bool ended_itself;        /* the main process ended before any destroy */
 
         struct cz_adopted *adopted; /* from a workload source, else NULL */
+
+        /* A limitation on ports bind prevention refuses, first seen when
+         * cz->pass_seq was confirm_pass: acted on if the next pass sees it. */
+        bool confirm_pending;
+        uint64_t confirm_pass;
 };
 
 /* A listen instant detection reported, for listen_to_kill_seconds. */
@@ -112,6 +117,8 @@ struct containerizer {
         struct syncer *sync; /* checkpoint flushes and file work, off the loop */
         struct tombs *tombs; /* removed containers' files, deleted off the loop */
         struct cz_container *undoing; /* failed launches, off the table, whose files go */
+        struct event *confirm_ev;     /* the pass that confirms a limitation */
+        uint64_t pass_seq;            /* full passes begun */
 };
 
 static inline struct cz_container *CZC(const struct container *c)

@@ -161,6 +161,8 @@ void containerizer_free(struct containerizer *cz)
                 return;
         if (cz->watch_ev)
                 event_free(cz->watch_ev);
+        if (cz->confirm_ev)
+                event_free(cz->confirm_ev);
         cz_reaps_free(cz);
         cz_steps_free(cz);
         for (size_t i = 0; i < cz->n; i++)

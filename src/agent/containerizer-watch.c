@@ -16,13 +16,19 @@
  * Each pass is timed into a histogram; so is each kill that follows a listen
  * instant detection reported, from the kernel's timestamp of that listen (a
  * short list of recent notes, by root container cgroup, expired after a
- * second: a kill later than that was not the listen's doing). */
+ * second: a kill later than that was not the listen's doing).
+ *
+ * A limitation whose ports bind prevention refuses is acted on only when a
+ * second pass, soon after, sees it again (confirm_first()). */
 #include <errno.h>
 #include <string.h>
 
 #include "agent/containerizer-private.h"
 #include "basic/log.h"
 #include "basic/time-util.h"
+
+/* The second look at a limitation on ports bind prevention refuses. */
+#define CONFIRM_USEC 20000
 
 void cz_refresh_status(struct containerizer *cz, struct container *c)
 {
@@ -112,7 +118,57 @@ static void notes_expire(struct containerizer *cz, uint64_t now)
         cz->n_notes = k;
 }
 
-static void on_limitation(struct containerizer *cz, const struct isolator_limitation *l)
+/* Every port of the limitation is one bind prevention refuses (as UDP, the
+ * one protocol whose refusal comes after the port was taken). */
+static bool all_refused(struct containerizer *cz, const struct cz_container *c,
+                        const struct portset *ports)
+{
+        if (c->cgroup_id == 0)
+                return false;
+        PORTSET_FOREACH (r, ports)
+                for (uint32_t p = r->begin; p <= r->end; p++)
+                        if (!containerizer_refuses_udp_bind(cz, c->cgroup_id, (uint16_t)p))
+                                return false;
+        return true;
+}
+
+static void on_confirm(evutil_socket_t fd, short what, void *userdata)
+{
+        (void)fd;
+        (void)what;
+        (void)containerizer_check_now(userdata);
+}
+
+/* A socket on a port bind prevention refuses is either real (bound before
+ * prevention covered it: the allocation shrank, prevention was just turned
+ * on, or it was passed in) or a UDP bind being refused right now, which the
+ * kernel shows for an instant between taking the port and post_bind's
+ * undo. The first sighting is confirmed by a pass CONFIRM_USEC later (the
+ * isolator forgets it reported it, so that pass reports it again); only a
+ * sighting in the pass after it kills. True when this one waits for that. */
+static bool confirm_first(struct containerizer *cz, struct cz_container *c,
+                          struct isolator *iso, const struct isolator_limitation *l)
+{
+        static const struct timeval later = {0, CONFIRM_USEC};
+
+        if (c->confirm_pending && c->confirm_pass + 1 == cz->pass_seq)
+                return false; /* seen again: real */
+        if (!iso || !iso->ops->forget_report || !all_refused(cz, c, &l->ports))
+                return false;
+        if (!cz->confirm_ev && !(cz->confirm_ev = evtimer_new(cz->base, on_confirm, cz)))
+                return false;
+        if (!evtimer_pending(cz->confirm_ev, NULL) && evtimer_add(cz->confirm_ev, &later) < 0)
+                return false;
+        c->confirm_pending = true;
+        c->confirm_pass = cz->pass_seq;
+        iso->ops->forget_report(iso, l->container_id);
+        log_debug("%s; bind prevention refuses those ports: looking again before acting",
+                  l->message);
+        return true;
+}
+
+static void on_limitation(struct containerizer *cz, struct isolator *iso,
+                          const struct isolator_limitation *l)
 {
         struct cz_container *c = cz_find(cz, l->container_id);
 
@@ -121,6 +177,9 @@ static void on_limitation(struct containerizer *cz, const struct isolator_limita
         if (!c || (c->pub.state != CONTAINER_RUNNING && c->pub.state != CONTAINER_LAUNCHING) ||
             c->destroy_when_running)
                 return;
+        if (confirm_first(cz, c, iso, l))
+                return;
+        c->confirm_pending = false;
         cz->m.violations++;
         cz_record(cz, c, "violation", l->message);
         if (!cz->flags->enforce_container_ports) {
@@ -167,6 +226,7 @@ int containerizer_check_now(struct containerizer *cz)
         uint64_t t0 = now_nsec();
         int ret = 0;
 
+        cz->pass_seq++;
         for (size_t i = 0; i < cz->n_isolators; i++) {
                 struct isolator *iso = cz->isolators[i];
                 struct isolator_limitation *v = NULL;
@@ -185,7 +245,7 @@ int containerizer_check_now(struct containerizer *cz)
                 }
                 cz->watch_failing = false;
                 for (size_t k = 0; k < n; k++)
-                        on_limitation(cz, &v[k]);
+                        on_limitation(cz, iso, &v[k]);
                 isolator_limitations_free(v, n);
         }
         check_unknown(cz);
@@ -196,6 +256,25 @@ int containerizer_check_now(struct containerizer *cz)
         notes_expire(cz, t1);
         cz_refresh_listening(cz);
         return ret;
+}
+
+bool containerizer_refuses_udp_bind(struct containerizer *cz, uint64_t container_cgroup_id,
+                                    uint16_t port)
+{
+        for (size_t i = 0; i < cz->n_isolators; i++) {
+                struct isolator *iso = cz->isolators[i];
+                int r;
+
+                if (!iso->ops->refuses_udp_bind)
+                        continue;
+                r = iso->ops->refuses_udp_bind(iso, container_cgroup_id, port);
+                if (r < 0)
+                        log_debug_errno(r, "%s: cannot tell whether it refuses a bind: %m",
+                                        iso->ops->name);
+                if (r > 0)
+                        return true;
+        }
+        return false;
 }
 
 int containerizer_check_event(struct containerizer *cz, uint64_t cgroup_id, uint8_t protocol,
@@ -222,7 +301,7 @@ int containerizer_check_event(struct containerizer *cz, uint64_t cgroup_id, uint
                         continue;
                 }
                 if (r > 0) {
-                        on_limitation(cz, &l);
+                        on_limitation(cz, iso, &l);
                         isolator_limitations_free_contents(&l);
                 }
         }

@@ -80,6 +80,17 @@ static void on_listen_event(const struct bpf_listen_event *ev, void *userdata)
         struct pending_event p = {ev->cgroup_id, ev->port, (uint8_t)ev->protocol};
         int r;
 
+        /* A UDP bind is reported from post_bind, before bind prevention's
+         * post_bind refuses it and the kernel undoes it: checked now, the
+         * socket could still be seen, and a task that was only told EPERM
+         * killed. The refusal is the kernel's; the maps say it at once. */
+        if (ev->protocol == IPPROTO_UDP &&
+            containerizer_refuses_udp_bind(enf->cz, ev->container_cgroup_id, ev->port)) {
+                log_debug("UDP bind to port %u in container cgroup %llu: refused by bind "
+                          "prevention",
+                          ev->port, (unsigned long long)ev->container_cgroup_id);
+                return;
+        }
         containerizer_note_listen(enf->cz, ev->container_cgroup_id, ev->ktime_ns);
         log_debug("Listener in cgroup %llu (container cgroup %llu, pid %u): %s port %u",
                   (unsigned long long)ev->cgroup_id, (unsigned long long)ev->container_cgroup_id,

@@ -141,6 +141,14 @@ static int np_check_event(struct isolator *i, uint64_t cgroup_id, uint8_t protoc
                                  ret);
 }
 
+static void np_forget_report(struct isolator *i, const char *id)
+{
+        struct ports_container *c = ports_find(&NP(i)->pi, id);
+
+        if (c)
+                portset_reset(&c->reported);
+}
+
 static int np_status(struct isolator *i, const char *id, struct isolator_status *ret)
 {
         struct network_ports *np = NP(i);
@@ -178,6 +186,7 @@ const struct isolator_ops isolator_network_ports = {
     .update = np_update,
     .watch = np_watch,
     .check_event = np_check_event,
+    .forget_report = np_forget_report,
     .status = np_status,
     .cleanup = np_cleanup,
 };

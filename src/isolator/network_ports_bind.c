@@ -337,6 +337,16 @@ static int prevent_cleanup(struct isolator *i, const char *id)
         return r;
 }
 
+/* Asked of the maps the programs decide on, not of the entries here: the
+ * answer is the kernel's own for that bind. */
+static int prevent_refuses_udp_bind(struct isolator *i, uint64_t container_cgroup_id,
+                                    uint16_t port)
+{
+        struct prevent_isolator *pi = (struct prevent_isolator *)i;
+
+        return pi->bp ? bpf_prevent_refuses(pi->bp, container_cgroup_id, BPF_PROTO_UDP, port) : 0;
+}
+
 const struct isolator_ops isolator_network_ports_bind = {
     .name = "network/ports-bind",
     .size = sizeof(struct prevent_isolator),
@@ -345,6 +355,7 @@ const struct isolator_ops isolator_network_ports_bind = {
     .recover = prevent_recover,
     .prepare = prevent_prepare,
     .status = prevent_status,
+    .refuses_udp_bind = prevent_refuses_udp_bind,
     .update = prevent_update,
     .cleanup = prevent_cleanup,
 };

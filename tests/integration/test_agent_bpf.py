@@ -131,6 +131,20 @@ class TestBindPrevention(AgentBpfTestCase):
         a.kill("c1")
         a.wait("c1")
 
+    def test_udp_socket_on_a_port_taken_away_is_killed_after_a_second_look(self):
+        # Bind prevention refuses u1 once the UPDATE took it away, so a socket
+        # there is first looked at again (a refused UDP bind shows for an
+        # instant): the socket bound before stays and must still be killed.
+        a1, u1 = self.a1, self.u1
+        a = self.agent(container_ports_prevent_bind=True, container_ports_protocols="tcp,udp")
+        a.launch("c1", self.listener_cmd("c1", f"udp4:{u1}"), ports=[a1, u1])
+        self.assertEqual(self.wait_listening("c1"), [u1])
+        a.update("c1", [a1])  # the next pass sees it
+        w = a.wait("c1")
+        self.assertEqual(w["reason"], "REASON_CONTAINER_LIMITATION")
+        self.assertEqual(limitation_ports(w), [(u1, u1)])
+        self.assertGreaterEqual(a.metrics()["network_ports/violations"], 1)
+
     def test_denial_holds_while_agent_is_stopped_and_after_restart(self):
         a1, u1 = self.a1, self.u1
         a = self.agent(container_ports_prevent_bind=True)

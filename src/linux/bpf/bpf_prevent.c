@@ -471,6 +471,30 @@ int bpf_prevent_set(struct bpf_prevent *bp, uint64_t root_container_cgroup_id,
         return 0;
 }
 
+static bool bitmap_test(const struct port_bitmap *b, uint16_t port)
+{
+        return (b->w[port >> 6] >> (port & 63)) & 1;
+}
+
+int bpf_prevent_refuses(struct bpf_prevent *bp, uint64_t root_container_cgroup_id,
+                        unsigned protocol, uint16_t port)
+{
+        _cleanup_free_ struct prevent_config *cfg = malloc(sizeof(*cfg));
+        _cleanup_free_ struct port_bitmap *b = malloc(sizeof(*b));
+        __u64 key = root_container_cgroup_id;
+        __u32 zero = 0;
+
+        if (!cfg || !b)
+                return -ENOMEM;
+        if (bpf_map_lookup_elem(bpf_map__fd(bp->skel->maps.portiso_config), &zero, cfg) < 0)
+                return negative_errno();
+        if (!cfg->enabled || !(cfg->protocols & protocol) || !bitmap_test(&cfg->isolated, port))
+                return 0;
+        if (bpf_map_lookup_elem(bpf_map__fd(bp->skel->maps.portiso_allocs), &key, b) < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        return !bitmap_test(b, port);
+}
+
 static int portset_from_bitmap(struct portset *s, const struct port_bitmap *b)
 {
         for (uint32_t w = 0; w < PORT_BITMAP_WORDS; w++)

@@ -35,6 +35,12 @@ int bpf_prevent_unset(struct bpf_prevent *bp, uint64_t id)
         return -EOPNOTSUPP;
 }
 
+int bpf_prevent_refuses(struct bpf_prevent *bp, uint64_t id, unsigned protocol, uint16_t port)
+{
+        (void)bp, (void)id, (void)protocol, (void)port;
+        return -EOPNOTSUPP;
+}
+
 int bpf_prevent_denied(struct bpf_prevent *bp, uint64_t id, struct bpf_prevent_denied *ret)
 {
         (void)bp, (void)id, (void)ret;
