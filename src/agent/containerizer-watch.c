@@ -118,20 +118,6 @@ static void notes_expire(struct containerizer *cz, uint64_t now)
         cz->n_notes = k;
 }
 
-/* Every port of the limitation is one bind prevention refuses (as UDP, the
- * one protocol whose refusal comes after the port was taken). */
-static bool all_refused(struct containerizer *cz, const struct cz_container *c,
-                        const struct portset *ports)
-{
-        if (c->cgroup_id == 0)
-                return false;
-        PORTSET_FOREACH (r, ports)
-                for (uint32_t p = r->begin; p <= r->end; p++)
-                        if (!containerizer_refuses_udp_bind(cz, c->cgroup_id, (uint16_t)p))
-                                return false;
-        return true;
-}
-
 static void on_confirm(evutil_socket_t fd, short what, void *userdata)
 {
         (void)fd;
@@ -153,7 +139,8 @@ static bool confirm_first(struct containerizer *cz, struct cz_container *c,
 
         if (c->confirm_pending && c->confirm_pass + 1 == cz->pass_seq)
                 return false; /* seen again: real */
-        if (!iso || !iso->ops->forget_report || !all_refused(cz, c, &l->ports))
+        if (!iso || !iso->ops->forget_report || c->cgroup_id == 0 ||
+            !containerizer_refuses_udp_bind(cz, c->cgroup_id, &l->ports))
                 return false;
         if (!cz->confirm_ev && !(cz->confirm_ev = evtimer_new(cz->base, on_confirm, cz)))
                 return false;
@@ -259,7 +246,7 @@ int containerizer_check_now(struct containerizer *cz)
 }
 
 bool containerizer_refuses_udp_bind(struct containerizer *cz, uint64_t container_cgroup_id,
-                                    uint16_t port)
+                                    const struct portset *ports)
 {
         for (size_t i = 0; i < cz->n_isolators; i++) {
                 struct isolator *iso = cz->isolators[i];
@@ -267,7 +254,7 @@ bool containerizer_refuses_udp_bind(struct containerizer *cz, uint64_t container
 
                 if (!iso->ops->refuses_udp_bind)
                         continue;
-                r = iso->ops->refuses_udp_bind(iso, container_cgroup_id, port);
+                r = iso->ops->refuses_udp_bind(iso, container_cgroup_id, ports);
                 if (r < 0)
                         log_debug_errno(r, "%s: cannot tell whether it refuses a bind: %m",
                                         iso->ops->name);

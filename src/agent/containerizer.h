@@ -149,11 +149,11 @@ void containerizer_note_listen(struct containerizer *cz, uint64_t container_cgro
  * kernel does not show that listener (yet: try again a little later). */
 int containerizer_check_event(struct containerizer *cz, uint64_t cgroup_id, uint8_t protocol,
                               uint16_t port);
-/* True when an isolator refuses, in the kernel, the UDP bind() to port that
- * instant detection reported for the root container whose cgroup id is
- * container_cgroup_id (the report comes before the refusal undoes it). */
+/* True when an isolator refuses, in the kernel, a UDP bind() to every port
+ * of ports by the root container whose cgroup id is container_cgroup_id:
+ * instant detection reports such a bind before the refusal undoes it. */
 bool containerizer_refuses_udp_bind(struct containerizer *cz, uint64_t container_cgroup_id,
-                                    uint16_t port);
+                                    const struct portset *ports);
 /* Count listener events and the ring buffer's drops (a running total). */
 void containerizer_count_events(struct containerizer *cz, uint64_t events, uint64_t dropped);
 /* Add an isolator beyond those of --isolation (e.g. eBPF prevention); call

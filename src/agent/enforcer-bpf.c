@@ -74,6 +74,14 @@ static void want_full_pass(struct bpf_enforcer *enf)
         enf->n_pending = 0; /* the pass covers them */
 }
 
+static bool udp_bind_refused(struct bpf_enforcer *enf, const struct bpf_listen_event *ev)
+{
+        _cleanup_portset_ struct portset port = PORTSET_INIT;
+
+        return ev->protocol == IPPROTO_UDP && ev->port != 0 && portset_add(&port, ev->port) >= 0 &&
+               containerizer_refuses_udp_bind(enf->cz, ev->container_cgroup_id, &port);
+}
+
 static void on_listen_event(const struct bpf_listen_event *ev, void *userdata)
 {
         struct bpf_enforcer *enf = userdata;
@@ -84,8 +92,7 @@ static void on_listen_event(const struct bpf_listen_event *ev, void *userdata)
          * post_bind refuses it and the kernel undoes it: checked now, the
          * socket could still be seen, and a task that was only told EPERM
          * killed. The refusal is the kernel's; the maps say it at once. */
-        if (ev->protocol == IPPROTO_UDP &&
-            containerizer_refuses_udp_bind(enf->cz, ev->container_cgroup_id, ev->port)) {
+        if (udp_bind_refused(enf, ev)) {
                 log_debug("UDP bind to port %u in container cgroup %llu: refused by bind "
                           "prevention",
                           ev->port, (unsigned long long)ev->container_cgroup_id);

@@ -94,11 +94,12 @@ struct isolator_ops {
          * kernel does not show the listener (yet). */
         int (*check_event)(struct isolator *i, uint64_t cgroup_id, uint8_t protocol, uint16_t port,
                            struct isolator_limitation *ret);
-        /* 1 when this isolator refuses, in the kernel, a UDP bind() to port
-         * by a task of the root container whose cgroup id is
+        /* 1 when this isolator refuses, in the kernel, a UDP bind() to every
+         * port of ports by a task of the root container whose cgroup id is
          * container_cgroup_id. Instant detection reports a UDP bind before
          * such a refusal has undone it: that socket is no listener. */
-        int (*refuses_udp_bind)(struct isolator *i, uint64_t container_cgroup_id, uint16_t port);
+        int (*refuses_udp_bind)(struct isolator *i, uint64_t container_cgroup_id,
+                                const struct portset *ports);
         /* Forget that root container id's current limitation was reported:
          * the next check reports it again (the agent wants a second look). */
         void (*forget_report)(struct isolator *i, const char *id);

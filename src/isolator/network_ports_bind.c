@@ -340,11 +340,11 @@ static int prevent_cleanup(struct isolator *i, const char *id)
 /* Asked of the maps the programs decide on, not of the entries here: the
  * answer is the kernel's own for that bind. */
 static int prevent_refuses_udp_bind(struct isolator *i, uint64_t container_cgroup_id,
-                                    uint16_t port)
+                                    const struct portset *ports)
 {
         struct prevent_isolator *pi = (struct prevent_isolator *)i;
 
-        return pi->bp ? bpf_prevent_refuses(pi->bp, container_cgroup_id, BPF_PROTO_UDP, port) : 0;
+        return pi->bp ? bpf_prevent_refuses(pi->bp, container_cgroup_id, BPF_PROTO_UDP, ports) : 0;
 }
 
 const struct isolator_ops isolator_network_ports_bind = {

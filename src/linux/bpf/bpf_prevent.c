@@ -477,7 +477,7 @@ static bool bitmap_test(const struct port_bitmap *b, uint16_t port)
 }
 
 int bpf_prevent_refuses(struct bpf_prevent *bp, uint64_t root_container_cgroup_id,
-                        unsigned protocol, uint16_t port)
+                        unsigned protocol, const struct portset *ports)
 {
         _cleanup_free_ struct prevent_config *cfg = malloc(sizeof(*cfg));
         _cleanup_free_ struct port_bitmap *b = malloc(sizeof(*b));
@@ -488,11 +488,15 @@ int bpf_prevent_refuses(struct bpf_prevent *bp, uint64_t root_container_cgroup_i
                 return -ENOMEM;
         if (bpf_map_lookup_elem(bpf_map__fd(bp->skel->maps.portiso_config), &zero, cfg) < 0)
                 return negative_errno();
-        if (!cfg->enabled || !(cfg->protocols & protocol) || !bitmap_test(&cfg->isolated, port))
+        if (!cfg->enabled || !(cfg->protocols & protocol) || portset_is_empty(ports))
                 return 0;
         if (bpf_map_lookup_elem(bpf_map__fd(bp->skel->maps.portiso_allocs), &key, b) < 0)
                 return errno == ENOENT ? 0 : negative_errno();
-        return !bitmap_test(b, port);
+        PORTSET_FOREACH (r, ports)
+                for (uint32_t p = r->begin; p <= r->end; p++)
+                        if (!bitmap_test(&cfg->isolated, (uint16_t)p) || bitmap_test(b, (uint16_t)p))
+                                return 0;
+        return 1;
 }
 
 static int portset_from_bitmap(struct portset *s, const struct port_bitmap *b)

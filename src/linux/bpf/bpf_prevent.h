@@ -51,11 +51,12 @@ int bpf_prevent_open(const char *cgroups_root_path, const char *cgroups_root_nam
 int bpf_prevent_set(struct bpf_prevent *bp, uint64_t root_container_cgroup_id,
                     const struct portset *allocated);
 /* 1 when the programs refuse a bind() of protocol (BPF_PROTO_TCP or
- * BPF_PROTO_UDP) to port by a task of the root container whose cgroup id is
- * id, read from the maps they decide on; 0 when they allow it (an unknown
- * container is allowed); negative errno. */
+ * BPF_PROTO_UDP) to every port of ports by a task of the root container
+ * whose cgroup id is id, read from the maps they decide on (two lookups,
+ * whatever the size of ports); 0 when they allow one of them (an unknown
+ * container is allowed anything); negative errno. */
 int bpf_prevent_refuses(struct bpf_prevent *bp, uint64_t root_container_cgroup_id,
-                        unsigned protocol, uint16_t port);
+                        unsigned protocol, const struct portset *ports);
 /* Forget a root container's allocation (it becomes unrestricted); a missing
  * entry is fine. */
 int bpf_prevent_unset(struct bpf_prevent *bp, uint64_t root_container_cgroup_id);

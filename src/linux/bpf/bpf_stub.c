@@ -35,9 +35,10 @@ int bpf_prevent_unset(struct bpf_prevent *bp, uint64_t id)
         return -EOPNOTSUPP;
 }
 
-int bpf_prevent_refuses(struct bpf_prevent *bp, uint64_t id, unsigned protocol, uint16_t port)
+int bpf_prevent_refuses(struct bpf_prevent *bp, uint64_t id, unsigned protocol,
+                        const struct portset *ports)
 {
-        (void)bp, (void)id, (void)protocol, (void)port;
+        (void)bp, (void)id, (void)protocol, (void)ports;
         return -EOPNOTSUPP;
 }
 
