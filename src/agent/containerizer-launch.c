@@ -211,6 +211,7 @@ static int do_launch(struct containerizer *cz, struct cz_container *c, struct er
                 return errbuf_set(e, r, "cannot set the allocation of %s", c->pub.config.id);
 
         struct launch_request req = {
+            .spawner = cz->spawner,
             .id = c->pub.config.id,
             .hierarchy = &cz->h,
             .cgroup = c->cgroup,

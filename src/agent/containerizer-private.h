@@ -11,6 +11,7 @@
 #include "agent/containerizer.h"
 #include "agent/event-log.h"
 #include "agent/launcher.h"
+#include "agent/spawner.h"
 #include "agent/syncer.h"
 #include "basic/time-util.h"
 #include "isolator/isolator.h"
@@ -57,14 +58,14 @@ struct cz_container {
         bool destroy_when_running; /* a limitation came before the report */
         bool adopt_pending;        /* reported; its adopt step is queued */
         void (*step)(struct containerizer *cz, struct cz_container *c); /* queued */
-        void *sync_wait;   /* the flush its step waits for, NULL when none */
+        void *sync_wait;    /* the flush its step waits for, NULL when none */
         struct cz_job *job; /* the job its step waits for, NULL when none */
-        int sync_r;      /* how that flush went */
+        int sync_r;         /* how that flush went */
         struct cz_container *step_next;
         container_launch_fn launch_done;
         void *launch_userdata;
-        int launch_r;       /* < 0: the launch failed, the container is undone */
-        char *launch_error; /* its one-line error */
+        int launch_r;                   /* < 0: the launch failed, the container is undone */
+        char *launch_error;             /* its one-line error */
         struct cz_container *undo_next; /* in cz->undoing */
 
         /* DESTROYING */
@@ -114,8 +115,9 @@ struct containerizer {
         struct cz_listen_note notes[CZ_MAX_LISTEN_NOTES]; /* oldest first */
         size_t n_notes;
         struct event_log *events;
-        struct syncer *sync; /* checkpoint flushes and file work, off the loop */
-        struct tombs *tombs; /* removed containers' files, deleted off the loop */
+        struct syncer *sync;          /* checkpoint flushes and file work, off the loop */
+        struct spawner *spawner;      /* supervisors' posix_spawn(), off the loop */
+        struct tombs *tombs;          /* removed containers' files, deleted off the loop */
         struct cz_container *undoing; /* failed launches, off the table, whose files go */
         struct event *confirm_ev;     /* the pass that confirms a limitation */
         uint64_t pass_seq;            /* full passes begun */

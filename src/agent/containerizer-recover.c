@@ -100,6 +100,11 @@ int containerizer_new(struct event_base *base, const struct agent_flags *flags,
                 free(cz);
                 return errbuf_set(e, r, "cannot start the checkpoint flusher: %s", strerror(-r));
         }
+        r = spawner_new(base, &cz->spawner);
+        if (r < 0) {
+                containerizer_free(cz);
+                return errbuf_set(e, r, "cannot start the supervisor spawner: %s", strerror(-r));
+        }
         r = tombs_new(&cz->tombs);
         if (r < 0) {
                 containerizer_free(cz);
@@ -168,6 +173,8 @@ void containerizer_free(struct containerizer *cz)
         for (size_t i = 0; i < cz->n; i++)
                 cz_container_free(CZC(cz->v[i]), false);
         free(cz->v);
+        /* After the containers: their launches no longer wait for it. */
+        spawner_free(TAKE_PTR(cz->spawner));
         tombs_free(TAKE_PTR(cz->tombs));
         /* What was written reaches the disk before the locks go. */
         syncer_free(TAKE_PTR(cz->sync));

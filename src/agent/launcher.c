@@ -1,12 +1,14 @@
 /* launcher.c - the agent's side of the Linux launcher; see launcher.h for
  * the process tree and why the supervisor is a program of its own.
  *
- * A launch never waits on the agent's loop: launcher_launch() spawns the
- * supervisor with posix_spawn(3) (a vfork-style clone that shares the
- * agent's memory until the exec, so the loop pays neither a copy of its page
- * tables nor the copy-on-write faults a fork leaves behind), opens its pidfd
- * while it is our unreaped child (no pid reuse race, so a supervisor that
- * never reports can still be killed) and returns. The report is read from a
+ * A launch never waits on the agent's loop: launcher_launch() hands the
+ * spawn to the spawner's thread and returns. That thread calls
+ * posix_spawn(3) (a vfork-style clone that shares the agent's memory until
+ * the exec, so nobody pays a copy of its page tables or the copy-on-write
+ * faults a fork leaves behind, but whose caller sleeps until the child has
+ * exec'd) and opens the supervisor's pidfd while it is our unreaped child (no
+ * pid reuse race, so a supervisor that never reports can still be killed).
+ * The status socket is watched once the spawn is back. The report is read from a
  * socketpair as it comes (an event), bounded by a timer: "ok <pid> <start
  * time> <main pid>" or "error <message>". The supervisor then blocks until
  * the agent closes its end, and only then reaps its main process, so pidfds
@@ -30,6 +32,7 @@
 #include "agent/supervisor.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
+#include "basic/strv.h"
 #include "basic/time-util.h"
 #include "linux/process-util.h"
 
@@ -143,10 +146,25 @@ int launcher_adopt_main(const struct checkpoint_supervisor *s, int *ret_pidfd)
         return 0;
 }
 
+/* A spawn on the spawner's thread: what it needs, what it made. */
+struct supervisor_spawn {
+        struct spawner_job job; /* first */
+        struct launch *l;       /* the loop's */
+        char **argv;
+        char *log_path;
+        int status_fd; /* the supervisor's end, closed once it has it */
+        pid_t pid;
+        int pidfd;
+        int r;
+        const char *failed; /* what failed, when r < 0 */
+};
+
 struct launch {
         char *id;
         int fd; /* our end of the status socket */
         struct event *read_ev, *timeout_ev;
+        struct spawner *spawner;
+        struct supervisor_spawn *spawn; /* until it is back */
         int sup_pidfd;
         char buf[512];
         size_t n;
@@ -154,8 +172,40 @@ struct launch {
         void *userdata;
 };
 
+static void spawn_free(struct supervisor_spawn *sp)
+{
+        strv_free(sp->argv);
+        free(sp->log_path);
+        if (sp->status_fd >= 0)
+                close(sp->status_fd);
+        if (sp->pidfd >= 0)
+                close(sp->pidfd);
+        free(sp);
+}
+
+/* Stop waiting for l's spawn; its supervisor's pidfd, if it was made, is
+ * l's. */
+static void launch_cancel_spawn(struct launch *l)
+{
+        struct supervisor_spawn *sp = TAKE_PTR(l->spawn);
+
+        if (!sp)
+                return;
+        switch (spawner_cancel(l->spawner, &sp->job)) {
+        case SPAWNER_ORPHANED:
+                return; /* spawn_orphaned() ends it */
+        case SPAWNER_RAN:
+                l->sup_pidfd = TAKE_FD(sp->pidfd);
+                break;
+        case SPAWNER_NOT_RUN:
+                break;
+        }
+        spawn_free(sp);
+}
+
 static void launch_free(struct launch *l)
 {
+        launch_cancel_spawn(l);
         if (l->read_ev)
                 event_free(l->read_ev);
         if (l->timeout_ev)
@@ -175,6 +225,7 @@ static void launch_finish(struct launch *l, int r, struct launch_report *rep, co
 
         if (!rep)
                 rep = &none;
+        launch_cancel_spawn(l); /* timed out before it was back */
         rep->sup_pidfd = TAKE_FD(l->sup_pidfd);
         l->done = NULL;
         event_del(l->read_ev);
@@ -265,6 +316,7 @@ void launcher_launch_abort(struct launch *l, int *ret_sup_pidfd)
 {
         if (!l || !l->done)
                 return;
+        launch_cancel_spawn(l);
         *ret_sup_pidfd = TAKE_FD(l->sup_pidfd);
         l->done = NULL;
         launch_free(l);
@@ -280,8 +332,7 @@ void launcher_reap_children(void)
 
 /* Spawn the supervisor: argv, fds 0-2 to /dev/null and its log, the status
  * socket at STATUS_FD, nothing else; its own session, default signals. */
-static int spawn_supervisor(char *const argv[], const char *log_path, int status_fd,
-                            pid_t *ret_pid)
+static int spawn_supervisor(char *const argv[], const char *log_path, int status_fd, pid_t *ret_pid)
 {
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
@@ -312,6 +363,73 @@ static int spawn_supervisor(char *const argv[], const char *log_path, int status
         return -r;
 }
 
+/* On the spawner's thread. */
+static void spawn_work(struct spawner_job *j)
+{
+        struct supervisor_spawn *sp = (struct supervisor_spawn *)j;
+
+        sp->r = spawn_supervisor(sp->argv, sp->log_path, sp->status_fd, &sp->pid);
+        close(TAKE_FD(sp->status_fd)); /* the supervisor's now, or nobody's */
+        if (sp->r < 0) {
+                sp->failed = "cannot start the supervisor";
+                return;
+        }
+        /* Our child, not reaped yet: its pidfd is its own. */
+        sp->pidfd = pidfd_open_pid(sp->pid);
+        if (sp->pidfd < 0) {
+                sp->r = sp->pidfd;
+                sp->failed = "cannot open the supervisor's pidfd";
+                (void)kill(sp->pid, SIGKILL); /* unwatched, it must not run on */
+        }
+}
+
+/* On the spawner's thread: the launch was given up while it spawned. The
+ * supervisor has not reported (nobody read its socket); it goes at once. */
+static void spawn_orphaned(struct spawner_job *j)
+{
+        struct supervisor_spawn *sp = (struct supervisor_spawn *)j;
+
+        if (sp->pidfd >= 0)
+                (void)pidfd_signal(sp->pidfd, SIGKILL);
+        spawn_free(sp);
+}
+
+/* From the loop: the supervisor exists, or could not be started. */
+static void spawn_done(struct spawner_job *j)
+{
+        struct supervisor_spawn *sp = (struct supervisor_spawn *)j;
+        struct launch *l = sp->l;
+        char error[600];
+
+        l->spawn = NULL;
+        if (sp->r < 0) {
+                snprintf(error, sizeof(error), "%s of %s: %s", sp->failed, l->id, strerror(-sp->r));
+                int r = sp->r;
+                spawn_free(sp);
+                return launch_finish(l, r, NULL, error);
+        }
+        l->sup_pidfd = TAKE_FD(sp->pidfd);
+        spawn_free(sp);
+        /* Only now: before, an EOF could be a spawn that failed. */
+        if (event_add(l->read_ev, NULL) < 0)
+                launch_finish(l, -ENOMEM, NULL, "cannot watch the supervisor's report");
+}
+
+static char **strv_copy(const char *const *v)
+{
+        size_t n = 0;
+
+        while (v[n])
+                n++;
+        char **c = calloc(n + 1, sizeof(char *));
+        for (size_t i = 0; c && i < n; i++)
+                if (!(c[i] = strdup(v[i]))) {
+                        strv_free(c);
+                        return NULL;
+                }
+        return c;
+}
+
 int launcher_launch(struct event_base *base, const struct launch_request *req, launch_done_fn done,
                     void *userdata, struct launch **ret, struct errbuf *e)
 {
@@ -319,8 +437,6 @@ int launcher_launch(struct event_base *base, const struct launch_request *req, l
         _cleanup_free_ char *log_path = NULL;
         struct launch *l;
         char netns[32], nofile[64] = "-";
-        pid_t pid;
-        int r;
 
         if (req->new_netns)
                 snprintf(netns, sizeof(netns), "new");
@@ -352,11 +468,11 @@ int launcher_launch(struct event_base *base, const struct launch_request *req, l
                               nofile,
                               NULL};
 
-        int sp[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+        int pair[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
                 return errbuf_set(e, negative_errno(), "socketpair: %m");
-        ours = sp[0];
-        theirs = sp[1];
+        ours = pair[0];
+        theirs = pair[1];
         if (theirs == STATUS_FD) { /* dup2 onto itself would keep O_CLOEXEC */
                 int fd = fcntl(theirs, F_DUPFD_CLOEXEC, STATUS_FD + 1);
                 if (fd < 0)
@@ -368,41 +484,35 @@ int launcher_launch(struct event_base *base, const struct launch_request *req, l
         l = calloc(1, sizeof(*l));
         if (!l)
                 return errbuf_set(e, -ENOMEM, "out of memory");
-        *l = (struct launch){.fd = -1, .sup_pidfd = -1};
+        *l = (struct launch){.fd = -1, .sup_pidfd = -1, .spawner = req->spawner};
         l->id = strdup(req->id);
         l->read_ev = event_new(base, ours, EV_READ | EV_PERSIST, on_status_readable, l);
         l->timeout_ev = evtimer_new(base, on_launch_timeout, l);
-        if (!l->id || !l->read_ev || !l->timeout_ev) {
+        struct supervisor_spawn *sp = calloc(1, sizeof(*sp));
+        if (sp) {
+                *sp = (struct supervisor_spawn){
+                    .job = {.work = spawn_work, .done = spawn_done, .orphaned = spawn_orphaned},
+                    .l = l,
+                    .argv = strv_copy(argv),
+                    .log_path = TAKE_PTR(log_path),
+                    .status_fd = TAKE_FD(theirs),
+                    .pid = -1,
+                    .pidfd = -1,
+                };
+        }
+        struct timeval tv = {.tv_sec = LAUNCH_TIMEOUT_SEC};
+        if (!l->id || !l->read_ev || !l->timeout_ev || !sp || !sp->argv ||
+            event_add(l->timeout_ev, &tv) < 0) {
+                if (sp)
+                        spawn_free(sp);
                 launch_free(l);
                 return errbuf_set(e, -ENOMEM, "out of memory");
-        }
-
-        r = spawn_supervisor((char *const *)argv, log_path, theirs, &pid);
-        if (r < 0) {
-                launch_free(l);
-                return errbuf_set(e, r, "cannot start the supervisor: %s", strerror(-r));
-        }
-        /* Our child, not reaped yet: its pidfd is its own. */
-        l->sup_pidfd = pidfd_open_pid(pid);
-        if (l->sup_pidfd < 0) {
-                r = l->sup_pidfd;
-                (void)kill(pid, SIGKILL); /* unwatched, it must not run on */
-                launch_free(l);
-                return errbuf_set(e, r, "pidfd_open(%d): %s", (int)pid, strerror(-r));
         }
         l->fd = TAKE_FD(ours);
         l->done = done;
         l->userdata = userdata;
-        struct timeval tv = {.tv_sec = LAUNCH_TIMEOUT_SEC};
-        if (event_add(l->read_ev, NULL) < 0 || event_add(l->timeout_ev, &tv) < 0) {
-                int fd = -1;
-                launcher_launch_abort(l, &fd);
-                if (fd >= 0) {
-                        (void)pidfd_signal(fd, SIGKILL);
-                        close(fd);
-                }
-                return errbuf_set(e, -ENOMEM, "cannot watch the launch of %s", req->id);
-        }
+        l->spawn = sp;
+        spawner_submit(l->spawner, &sp->job);
         *ret = l;
         return 0;
 }

@@ -1,8 +1,9 @@
 /* launcher.h - the Linux launcher: one supervisor process per container.
  *
- *   agent --posix_spawn, setsid--> supervisor (portiso-supervisor --supervise)
- *                                    |  moves itself to <root>/.supervisors
- *                                    +--fork--> main: enter cgroup, sandbox, exec
+ *   agent's spawner thread
+ *     --posix_spawn, setsid--> supervisor (portiso-supervisor --supervise)
+ *                                |  moves itself to <root>/.supervisors
+ *                                +--fork--> main: enter cgroup, sandbox, exec
  *
  * The supervisor sits in its own session, so stopping or restarting the
  * agent leaves it and the container alone (it is then init's child). It
@@ -29,10 +30,12 @@
 #include <event2/event.h>
 
 #include "agent/checkpoint.h"
+#include "agent/spawner.h"
 #include "basic/errbuf.h"
 #include "linux/cgroup.h"
 
 struct launch_request {
+        struct spawner *spawner; /* makes the posix_spawn() call, off the loop */
         const char *id;
         const struct cg_hierarchy *hierarchy;
         const char *cgroup;             /* container cgroup, relative to the hierarchy */
@@ -68,12 +71,14 @@ struct launch;
 typedef void (*launch_done_fn)(int r, struct launch_report *rep, const char *error, void *userdata);
 /* Start the supervisor (which starts the main process inside the cgroup) and
  * return at once; done() follows when it reported that the main process
- * exec'd or failed, or after 30 s without a report. *ret is valid until then. */
+ * exec'd or failed, when it could not be spawned, or after 30 s without a
+ * report. *ret is valid until then. */
 int launcher_launch(struct event_base *base, const struct launch_request *req, launch_done_fn done,
                     void *userdata, struct launch **ret, struct errbuf *e);
 /* Give up a pending launch: done() is never called; the supervisor's pidfd,
  * if known, is handed over in *ret_sup_pidfd (else -1) for the caller to
- * kill. */
+ * kill. A supervisor still being spawned is killed as soon as it exists, by
+ * the spawner's thread; it cannot have reported, so nothing was recorded. */
 void launcher_launch_abort(struct launch *l, int *ret_sup_pidfd);
 /* Open a pidfd for a recorded supervisor, verifying pid, start time and boot
  * id against reuse. -ESRCH if that process is gone. */

@@ -47,6 +47,9 @@ struct prevent_entry {
 /* A container whose binds keep being refused is named again at most this
  * often (new ports are named at once). */
 #define DENIED_LOG_INTERVAL_NS (10ULL * 1000000000ULL)
+/* A refusal warning names at most this many ranges (a task that tries
+ * thousands of ports must not make a log line of kilobytes). */
+#define DENIED_LOG_MAX_RANGES 8
 
 struct prevent_isolator {
         struct isolator base;
@@ -264,7 +267,7 @@ static void denied_describe(const char *proto, const struct portset *now,
         strbuf_addf(out, "%s ", proto);
         if (!portset_is_empty(&fresh)) {
                 strbuf_puts(out, "port(s) ");
-                portset_format(&fresh, out);
+                portset_format_capped(&fresh, DENIED_LOG_MAX_RANGES, out);
         }
         if (autobind)
                 strbuf_addf(out, "%san autobind", portset_is_empty(&fresh) ? "" : " and ");

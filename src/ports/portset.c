@@ -312,6 +312,17 @@ void portset_format(const struct portset *s, struct strbuf *out)
         strbuf_putc(out, ']');
 }
 
+void portset_format_capped(const struct portset *s, size_t max, struct strbuf *out)
+{
+        size_t more = s->n > max ? s->n - max : 0;
+        struct portset head = *s; /* a view of the first ranges, never freed */
+
+        head.n -= more;
+        portset_format(&head, out);
+        if (more)
+                strbuf_addf(out, " and %zu more range%s", more, more == 1 ? "" : "s");
+}
+
 char *portset_to_string(const struct portset *s)
 {
         _cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;

@@ -25,7 +25,10 @@ struct portset {
         size_t alloc;
 };
 
-#define PORTSET_INIT {0}
+#define PORTSET_INIT                                                                               \
+        {                                                                                          \
+                0                                                                                  \
+        }
 
 /* Iterate ranges: PORTSET_FOREACH(r, set) { r->begin ... r->end } */
 #define PORTSET_FOREACH(r, s)                                                                      \
@@ -63,7 +66,9 @@ int portset_subtract(struct portset *dst, const struct portset *a, const struct 
 int portset_intersect(struct portset *dst, const struct portset *a, const struct portset *b);
 /* Append the Mesos text form "[31000-32000, 33000-33005]" ("[]" when empty). */
 void portset_format(const struct portset *s, struct strbuf *out);
-/* Same, as a malloc'd string (NULL on OOM). */
+/* Same, for a log line: at most max ranges, then " and N more range(s)". */
+void portset_format_capped(const struct portset *s, size_t max, struct strbuf *out);
+/* Same as portset_format(), as a malloc'd string (NULL on OOM). */
 char *portset_to_string(const struct portset *s);
 
 static inline void portset_clearp(struct portset *s)

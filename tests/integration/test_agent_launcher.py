@@ -16,6 +16,7 @@ Container listeners use ports 24000-24999 only (plus port 0).
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import unittest
@@ -208,6 +209,48 @@ class TestLauncher(LauncherTestCase):
         self.launch_exec(a, "nx2", script)
         self.assertEqual(a.wait("nx2")["exit_status"], 127 << 8)
         self.assertIn("Permission denied", self.output("nx2", "stderr"))
+
+
+    def test_supervisor_that_cannot_be_spawned_fails_only_its_launch(self):
+        """The supervisor is spawned off the loop: when it cannot be (its
+        program gone after startup), that launch answers 500 with the reason,
+        leaves no cgroup, checkpoint or sandbox, and the next launch, once
+        the program is back, runs."""
+        from agent_fixture import AGENT
+        bindir = os.path.join(self.tmp, "bin")
+        os.mkdir(bindir)
+        agent_copy = os.path.join(bindir, "portiso-agent")
+        sup = os.path.join(os.path.dirname(AGENT), "portiso-supervisor")
+        sup_copy = os.path.join(bindir, "portiso-supervisor")
+        shutil.copy2(AGENT, agent_copy)
+        shutil.copy2(sup, sup_copy)
+        a = Agent(self, self.agent_flags())
+        a.argv[0] = agent_copy
+        self.agents.append(a)
+        a.start()
+        a.launch("before", SLEEP)
+        self.assertEqual(a.state("before"), "RUNNING")
+
+        os.unlink(sup_copy)
+        status, answer = a.launch("gone", SLEEP, expect=None)
+        self.assertEqual(status, 500, answer)
+        self.assertIn("cannot start the supervisor of gone: No such file or directory",
+                      str(answer))
+        self.assertIsNone(a.state("gone"))
+        self.assertFalse(os.path.exists(self.cgroup_path("gone")))
+        self.assertFalse(os.path.exists(self.meta("gone")))
+        self.assertFalse(os.path.exists(self.sandbox("gone")))
+        self.assertEqual(len(self.log_lines(a, "E", "Failed to launch container gone: "
+                                            "cannot start the supervisor")), 1, a.log())
+
+        shutil.copy2(sup, sup_copy)
+        a.launch("after", SLEEP)
+        self.assertEqual(a.state("after"), "RUNNING")
+        self.assertEqual(a.state("before"), "RUNNING")
+        a.kill("before")
+        a.kill("after")
+        a.wait("before")
+        a.wait("after")
 
 
 class TestContainerEnd(LauncherTestCase):

@@ -436,6 +436,34 @@ static void test_format(void **state)
         assert_set(&s, "[0-0, 65535-65535]");
 }
 
+static void test_format_capped(void **state)
+{
+        (void)state;
+        _cleanup_portset_ struct portset s = PORTSET_INIT;
+        _cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+
+        portset_format_capped(&s, 2, &sb);
+        assert_string_equal(strbuf_str(&sb), "[]");
+
+        set_of(&s, 10, 10, 20, 21, -1);
+        strbuf_reset(&sb);
+        portset_format_capped(&s, 2, &sb);
+        assert_string_equal(strbuf_str(&sb), "[10-10, 20-21]");
+
+        set_of(&s, 10, 10, 20, 21, 30, 30, -1);
+        strbuf_reset(&sb);
+        portset_format_capped(&s, 2, &sb);
+        assert_string_equal(strbuf_str(&sb), "[10-10, 20-21] and 1 more range");
+
+        for (unsigned p = 100; p < 200; p += 2)
+                assert_int_equal(portset_add(&s, p), 0);
+        strbuf_reset(&sb);
+        portset_format_capped(&s, 3, &sb);
+        assert_string_equal(strbuf_str(&sb), "[10-10, 20-21, 30-30] and 50 more ranges");
+        /* The set itself is untouched. */
+        assert_int_equal(s.n, 53);
+}
+
 /* A deterministic generator (xorshift), so failures reproduce. */
 static uint32_t rng_state = 0x2545F491;
 static uint32_t rng(void)
@@ -544,6 +572,7 @@ int main(void)
             cmocka_unit_test(test_subtract),
             cmocka_unit_test(test_intersect),
             cmocka_unit_test(test_format),
+            cmocka_unit_test(test_format_capped),
             cmocka_unit_test(test_random_against_bitmap),
         };
 
