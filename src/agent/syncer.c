@@ -8,19 +8,18 @@
  * flushes every path (files before directories, each once) and reports the
  * number of the last, with its jobs' results; a barrier waits for the
  * number that was current when it was asked for. The worker wakes the loop
- * through an eventfd. */
+ * through an eventfd (worker.h). */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agent/syncer.h"
+#include "agent/worker.h"
 #include "basic/log.h"
 #include "basic/macro.h"
 
@@ -62,22 +61,16 @@ struct syncer {
         struct sync_later later; /* first: a struct sync_later * is a struct syncer * */
         struct event_base *base;
 
-        pthread_mutex_t lock;
-        pthread_cond_t wake;
-        pthread_t thread;
-        bool started;
-        /* Under lock. */
+        struct worker w;
+        /* Under w.lock. */
         struct entry *queue;
         size_t n_queue, alloc_queue;
         uint64_t handed;
         struct batch_done *done;
         size_t n_done, alloc_done;
-        bool stop;
         uint64_t batches, paths;
 
         /* The loop's. */
-        int efd;
-        struct event *ev;
         uint64_t flushed;
         struct barrier *head, *tail;
 };
@@ -99,14 +92,14 @@ static int enqueue(struct syncer *s, const struct entry *e)
 {
         int r;
 
-        pthread_mutex_lock(&s->lock);
+        pthread_mutex_lock(&s->w.lock);
         r = grow((void **)&s->queue, &s->alloc_queue, s->n_queue, sizeof(*s->queue));
         if (r >= 0) {
                 s->queue[s->n_queue++] = *e;
                 s->handed++;
-                pthread_cond_signal(&s->wake);
+                pthread_cond_signal(&s->w.wake);
         }
-        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_unlock(&s->w.lock);
         return r;
 }
 
@@ -176,17 +169,17 @@ static int flush_paths(struct entry *v, size_t n)
         return first;
 }
 
-static void *worker(void *userdata)
+static void *syncer_thread(void *userdata)
 {
         struct syncer *s = userdata;
 
         /* Background work: when the CPUs are busy, the loop (every API
          * answer, every kill) goes first. Nice values are per thread. */
         (void)setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
-        pthread_mutex_lock(&s->lock);
+        pthread_mutex_lock(&s->w.lock);
         for (;;) {
-                while (s->n_queue == 0 && !s->stop)
-                        pthread_cond_wait(&s->wake, &s->lock);
+                while (s->n_queue == 0 && !s->w.stop)
+                        pthread_cond_wait(&s->w.wake, &s->w.lock);
                 if (s->n_queue == 0)
                         break; /* stopping, and nothing left */
                 struct entry *v = s->queue;
@@ -194,7 +187,7 @@ static void *worker(void *userdata)
                 uint64_t seq = s->handed;
                 s->queue = NULL;
                 s->n_queue = s->alloc_queue = 0;
-                pthread_mutex_unlock(&s->lock);
+                pthread_mutex_unlock(&s->w.lock);
 
                 /* Jobs in order, their entries kept (compacted) for the
                  * loop; paths moved to the flush. */
@@ -219,25 +212,24 @@ static void *worker(void *userdata)
                         free(p.v[i].path);
                 free(p.v);
 
-                pthread_mutex_lock(&s->lock);
+                pthread_mutex_lock(&s->w.lock);
                 s->batches++;
                 s->paths += p.n;
                 /* The report must not be lost (its jobs' callbacks are in
                  * it): out of memory, the worker (never the loop) waits a
                  * moment and tries again. */
                 while (grow((void **)&s->done, &s->alloc_done, s->n_done, sizeof(*s->done)) < 0) {
-                        pthread_mutex_unlock(&s->lock);
+                        pthread_mutex_unlock(&s->w.lock);
                         struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
                         (void)nanosleep(&ts, NULL);
-                        pthread_mutex_lock(&s->lock);
+                        pthread_mutex_lock(&s->w.lock);
                 }
                 s->done[s->n_done++] = (struct batch_done){seq, r, v, n_jobs};
-                pthread_mutex_unlock(&s->lock);
-                uint64_t one = 1;
-                (void)!write(s->efd, &one, sizeof(one));
-                pthread_mutex_lock(&s->lock);
+                pthread_mutex_unlock(&s->w.lock);
+                worker_report(&s->w);
+                pthread_mutex_lock(&s->w.lock);
         }
-        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_unlock(&s->w.lock);
         return NULL;
 }
 
@@ -253,21 +245,18 @@ static void barrier_unlink(struct syncer *s, struct barrier *b)
                 s->tail = b->prev;
 }
 
-static void on_batches_done(evutil_socket_t fd, short what, void *userdata)
+static void on_batches_done(void *userdata)
 {
         struct syncer *s = userdata;
         struct batch_done *done;
         size_t n;
-        uint64_t count;
 
-        (void)what;
-        (void)!read(fd, &count, sizeof(count));
-        pthread_mutex_lock(&s->lock);
+        pthread_mutex_lock(&s->w.lock);
         done = s->done;
         n = s->n_done;
         s->done = NULL;
         s->n_done = s->alloc_done = 0;
-        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_unlock(&s->w.lock);
 
         for (size_t i = 0; i < n; i++) {
                 for (size_t j = 0; j < done[i].n_jobs; j++) {
@@ -301,38 +290,15 @@ static void on_batches_done(evutil_socket_t fd, short what, void *userdata)
 int syncer_new(struct event_base *base, struct syncer **ret)
 {
         _cleanup_free_ struct syncer *s = calloc(1, sizeof(*s));
-        sigset_t all, saved;
         int r;
 
         if (!s)
                 return -ENOMEM;
         s->later.add = syncer_add;
         s->base = base;
-        s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (s->efd < 0)
-                return negative_errno();
-        s->ev = event_new(base, s->efd, EV_READ | EV_PERSIST, on_batches_done, s);
-        if (!s->ev || event_add(s->ev, NULL) < 0) {
-                if (s->ev)
-                        event_free(s->ev);
-                close(s->efd);
-                return -ENOMEM;
-        }
-        pthread_mutex_init(&s->lock, NULL);
-        pthread_cond_init(&s->wake, NULL);
-        /* Signals are the loop's: the worker blocks them all. */
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &saved);
-        r = -pthread_create(&s->thread, NULL, worker, s);
-        pthread_sigmask(SIG_SETMASK, &saved, NULL);
-        if (r < 0) {
-                event_free(s->ev);
-                close(s->efd);
-                pthread_cond_destroy(&s->wake);
-                pthread_mutex_destroy(&s->lock);
+        r = worker_start(&s->w, base, on_batches_done, syncer_thread, s);
+        if (r < 0)
                 return r;
-        }
-        s->started = true;
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -341,12 +307,7 @@ void syncer_free(struct syncer *s)
 {
         if (!s)
                 return;
-        pthread_mutex_lock(&s->lock);
-        s->stop = true;
-        pthread_cond_signal(&s->wake);
-        pthread_mutex_unlock(&s->lock);
-        if (s->started)
-                pthread_join(s->thread, NULL);
+        worker_stop(&s->w); /* after what is queued, flushed */
         while (s->head) {
                 struct barrier *b = s->head;
                 barrier_unlink(s, b);
@@ -356,10 +317,6 @@ void syncer_free(struct syncer *s)
                 free(s->done[i].jobs);
         free(s->done);
         free(s->queue); /* empty: the worker drains it before it stops */
-        event_free(s->ev);
-        close(s->efd);
-        pthread_cond_destroy(&s->wake);
-        pthread_mutex_destroy(&s->lock);
         free(s);
 }
 
@@ -401,10 +358,10 @@ void syncer_cancel(struct syncer *s, void *handle)
 
 void syncer_stats(const struct syncer *s, uint64_t *ret_batches, uint64_t *ret_paths)
 {
-        struct syncer *w = (struct syncer *)s; /* the lock is not part of its value */
+        struct syncer *m = (struct syncer *)s; /* the lock is not part of its value */
 
-        pthread_mutex_lock(&w->lock);
+        pthread_mutex_lock(&m->w.lock);
         *ret_batches = s->batches;
         *ret_paths = s->paths;
-        pthread_mutex_unlock(&w->lock);
+        pthread_mutex_unlock(&m->w.lock);
 }
