@@ -8,11 +8,11 @@
  * faults a fork leaves behind, but whose caller sleeps until the child has
  * exec'd) and opens the supervisor's pidfd while it is our unreaped child (no
  * pid reuse race, so a supervisor that never reports can still be killed).
- * The status socket is watched once the spawn is back. The report is read from a
- * socketpair as it comes (an event), bounded by a timer: "ok <pid> <start
- * time> <main pid>" or "error <message>". The supervisor then blocks until
- * the agent closes its end, and only then reaps its main process, so pidfds
- * opened on both here cannot race with their exit. If the agent dies
+ * The status socket is watched once the spawn is back. The report is read
+ * from a socketpair as it comes (an event), bounded by a timer: "ok <pid>
+ * <start time> <main pid>" or "error <message>". The supervisor then blocks
+ * until the agent closes its end, and only then reaps its main process, so
+ * pidfds opened on both here cannot race with their exit. If the agent dies
  * instead, EOF comes all the same. */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -203,9 +203,9 @@ static void launch_cancel_spawn(struct launch *l)
         spawn_free(sp);
 }
 
+/* Its spawn, if any, was cancelled by the caller. */
 static void launch_free(struct launch *l)
 {
-        launch_cancel_spawn(l);
         if (l->read_ev)
                 event_free(l->read_ev);
         if (l->timeout_ev)

@@ -126,7 +126,7 @@ int spawner_new(struct event_base *base, struct spawner **ret)
         if (!s)
                 return -ENOMEM;
         /* A child inherits its creator thread's nice value: this one keeps
-         * the default; its signal mask the spawn sets itself. */
+         * the agent's; its signal mask the spawn sets itself. */
         r = worker_start(&s->w, base, on_jobs_done, spawner_thread, s);
         if (r < 0)
                 return r;

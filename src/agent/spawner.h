@@ -5,16 +5,16 @@
  * so each spawn could hold the loop for milliseconds (measured: 2.3 ms at
  * the median, up to 10 ms, during 100 concurrent launches on two vCPUs).
  * The spawner is one thread that makes those calls instead; the loop hands
- * it jobs and hears back through an eventfd. The thread keeps the default
- * scheduling attributes and blocks every signal, since a child inherits its
- * creator thread's nice value (its signal mask the spawn sets itself).
+ * it jobs and hears back through an eventfd. The thread keeps the agent's
+ * own scheduling attributes (unlike the syncer's, at nice 10), since a child
+ * inherits its creator thread's nice value, and blocks every signal (a
+ * child's signal mask the spawn sets itself).
  *
  * A job is embedded in its owner's struct and never allocated here, so
  * handing one over and hearing back cannot fail. */
 #pragma once
 
 #include <event2/event.h>
-#include <stdbool.h>
 
 struct spawner;
 
